@@ -1,0 +1,41 @@
+# The README's two commands: `make demo` and `make test`. Both set everything up first.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARCH   := $(shell uname -m)
+# The torch/torchvision pair that lies on this project's machines (no multi-GB download).
+ifeq ($(ARCH),aarch64)
+TORCH := torch==2.9.1 torchvision==0.24.1
+else
+TORCH := torch==2.14.1 torchvision==0.29.1
+endif
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: setup data demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check $(TORCH)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[all]'
+	touch $(STAMP)
+
+# The built-in dataset: Debian's real Fashion-MNIST when apt-get can install it.
+data:
+	@if [ ! -d $(FASHION_MNIST) ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+		|| echo "note: could not install dataset-fashion-mnist; torchvision's downloader will be used"; \
+	fi
+
+demo: setup data
+	$(VENV)/bin/mobilenets paper
+
+test: setup data
+	$(PYTHON) -m pytest -q
+
+bench: setup data
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

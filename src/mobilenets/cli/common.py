@@ -1,0 +1,52 @@
+"""What several sub-commands share: JSON or text output, and choosing a model."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from torch import nn
+
+from ..models import VARIANTS, create_model, model_defaults, model_name, mobilenet_v1
+
+
+def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    """Prints one JSON document (``--json``) or the readable text on stdout."""
+    if as_json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(text(result))
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, num_classes: int | None = 1000) -> None:
+    """``--model NAME`` or ``--alpha A --resolution R --variant V``, and ``--num-classes N``."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="a registered name (see `mobilenets list`)")
+    group.add_argument("--alpha", type=float, help="width multiplier (default 1.0)")
+    group.add_argument("--resolution", type=int, help="input size in pixels (default 224)")
+    group.add_argument("--variant", choices=VARIANTS, help="architecture variant (default separable)")
+    if num_classes is not None:
+        group.add_argument("--num-classes", type=int, help=f"classifier size, 0 for none (default {num_classes})")
+
+
+def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
+    """Builds the model the arguments describe, and its registry-style name."""
+    overrides = {
+        key: value
+        for key in ("alpha", "resolution", "variant", "num_classes")
+        if (value := getattr(args, key, None)) is not None
+    }
+    if args.model:
+        model = create_model(args.model, **overrides)
+        return model, args.model
+    model = mobilenet_v1(**overrides)
+    return model, model_name(model.alpha, model.resolution, model.variant)
+
+
+__all__ = ["add_json_argument", "add_model_arguments", "emit", "model_defaults", "model_from_args"]

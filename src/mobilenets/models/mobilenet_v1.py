@@ -1,0 +1,205 @@
+"""MobileNet v1 (Howard et al., 2017) built from Table 1 held as data (``spec.py``).
+
+Layers carry the reference endpoint names (``Conv2d_0``, ``Conv2d_{i}_depthwise``,
+``Conv2d_{i}_pointwise``) that detection heads and weight converters rely on. The model API
+follows timm: ``forward_features``, ``forward_head``, ``reset_classifier``, ``feature_info``.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from .layers import ACTIVATIONS, PADDINGS, conv_bn_act, depthwise_separable, flattened_conv_bn_act
+from .spec import VARIANTS, Conv, Flattened, Separable, body_spec, scaled_depth
+
+OUTPUT_STRIDES = (8, 16, 32)
+MIN_RESOLUTION = 32
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_arguments(
+    alpha: Any, resolution: Any, num_classes: Any, in_channels: Any, dropout: Any,
+    variant: Any, activation: Any, bn_eps: Any, padding: Any, output_stride: Any, min_depth: Any,
+) -> None:
+    """Checks every argument up front (as Keras applications do) with a message naming it."""
+    if not _is_number(alpha) or alpha <= 0:
+        raise ValueError(f"alpha (width multiplier) must be a number > 0; got {alpha!r}")
+    if not _is_whole(resolution) or resolution < MIN_RESOLUTION:
+        raise ValueError(
+            f"resolution must be a whole number of pixels >= {MIN_RESOLUTION}; got {resolution!r}"
+        )
+    if not _is_whole(num_classes) or num_classes < 0:
+        raise ValueError(f"num_classes must be a whole number >= 0 (0: no classifier); got {num_classes!r}")
+    if not _is_whole(in_channels) or in_channels < 1:
+        raise ValueError(f"in_channels must be a whole number >= 1; got {in_channels!r}")
+    if not _is_number(dropout) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+    if not _is_number(bn_eps) or bn_eps <= 0:
+        raise ValueError(f"bn_eps must be a number > 0; got {bn_eps!r}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {', '.join(PADDINGS)}; got {padding!r}")
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(
+            f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))}; got {output_stride!r}"
+        )
+    if not _is_whole(min_depth) or min_depth < 1:
+        raise ValueError(f"min_depth must be a whole number >= 1; got {min_depth!r}")
+
+
+class MobileNetV1(nn.Module):
+    """MobileNet v1 with the width multiplier ``alpha`` and any input ``resolution`` >= 32.
+
+    ``resolution`` is the input size the model is meant for (the resolution multiplier times
+    224); it is recorded in ``pretrained_cfg`` and used by cost accounting, while the network
+    itself accepts any input of at least 32 pixels.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        resolution: int = 224,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        dropout: float = 0.0,
+        variant: str = "separable",
+        activation: str = "relu",
+        bn_eps: float = 1e-3,
+        padding: str = "symmetric",
+        output_stride: int = 32,
+        min_depth: int = 8,
+    ) -> None:
+        super().__init__()
+        validate_arguments(
+            alpha, resolution, num_classes, in_channels, dropout,
+            variant, activation, bn_eps, padding, output_stride, min_depth,
+        )
+        self.config: dict[str, Any] = dict(
+            alpha=alpha, resolution=resolution, num_classes=num_classes, in_channels=in_channels,
+            dropout=dropout, variant=variant, activation=activation, bn_eps=bn_eps,
+            padding=padding, output_stride=output_stride, min_depth=min_depth,
+        )
+        self.alpha, self.resolution, self.variant = alpha, resolution, variant
+        self.pretrained_cfg: dict[str, Any] = dict(
+            input_size=(in_channels, resolution, resolution),
+            interpolation="bilinear",
+            crop_pct=0.875,
+            mean=(0.5,) * in_channels,
+            std=(0.5,) * in_channels,
+            num_classes=num_classes,
+        )
+        self.feature_info: list[dict[str, Any]] = []
+
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        options = dict(padding=padding, activation=activation, bn_eps=bn_eps)
+        channels, current_stride, rate = in_channels, 1, 1
+        for spec in body_spec(variant):
+            depth = scaled_depth(spec.depth, alpha, min_depth)
+            # Past the output stride, strides become dilation (as TF-slim's output_stride).
+            if current_stride == output_stride:
+                stride, dilation, rate = 1, rate, rate * spec.stride
+            else:
+                stride, dilation = spec.stride, 1
+                current_stride *= spec.stride
+            name = f"Conv2d_{spec.index}"
+            if isinstance(spec, Separable):
+                block = depthwise_separable(channels, depth, spec.kernel, stride, dilation=dilation, **options)
+                for part, module in block.items():
+                    layers[f"{name}_{part}"] = module
+                name = f"{name}_pointwise"
+            elif isinstance(spec, Flattened):
+                layers[name] = flattened_conv_bn_act(
+                    channels, depth, spec.kernel, stride, dilation=dilation, **options
+                )
+            elif isinstance(spec, Conv):
+                layers[name] = conv_bn_act(channels, depth, spec.kernel, stride, dilation=dilation, **options)
+            self.feature_info.append(dict(num_chs=depth, reduction=current_stride, module=f"features.{name}"))
+            channels = depth
+        self.features = nn.Sequential(layers)
+        self.num_features = channels
+        self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.dropout = nn.Dropout(dropout)
+        self.classifier: nn.Module = nn.Identity()
+        self.reset_classifier(num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    @property
+    def endpoint_names(self) -> list[str]:
+        """The names of the body's layers, in order (``Conv2d_0`` ... ``Conv2d_13_pointwise``)."""
+        return list(self.features._modules)
+
+    @property
+    def num_classes(self) -> int:
+        return self.config["num_classes"]
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replaces the classifier with a fresh one for ``num_classes`` (0: none), as timm does."""
+        if not _is_whole(num_classes) or num_classes < 0:
+            raise ValueError(f"num_classes must be a whole number >= 0; got {num_classes!r}")
+        self.config["num_classes"] = num_classes
+        self.pretrained_cfg["num_classes"] = num_classes
+        if num_classes > 0:
+            self.classifier = nn.Linear(self.num_features, num_classes)
+            nn.init.normal_(self.classifier.weight, 0.0, 0.01)
+            nn.init.zeros_(self.classifier.bias)
+        else:
+            self.classifier = nn.Identity()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's last feature map (N, C, H/32, W/32)."""
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(self.global_pool(x))
+        return x if pre_logits else self.classifier(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_endpoints(self, x: torch.Tensor, names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """The outputs of the named body layers (all of them by default), running the body only
+        as far as the last one asked for."""
+        wanted = set(self.endpoint_names if names is None else names)
+        unknown = wanted.difference(self.endpoint_names)
+        if unknown:
+            raise ValueError(
+                f"unknown endpoint(s) {', '.join(sorted(unknown))}; this model has {', '.join(self.endpoint_names)}"
+            )
+        outputs: dict[str, torch.Tensor] = {}
+        for name, module in self.features.named_children():
+            x = module(x)
+            if name in wanted:
+                outputs[name] = x
+                if len(outputs) == len(wanted):
+                    break
+        return outputs
+
+
+def mobilenet_v1(**kwargs: Any) -> MobileNetV1:
+    """Builds a MobileNet v1; see :class:`MobileNetV1` for the arguments."""
+    return MobileNetV1(**kwargs)

@@ -1,0 +1,68 @@
+"""Model names and their constructors: ``create_model(name, **overrides)``, ``list_models()``.
+
+A name carries its default input resolution: ``mobilenet_v1_075_160`` is alpha 0.75 at 160 px.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Callable
+
+from torch import nn
+
+from .mobilenet_v1 import MobileNetV1
+
+WIDTHS = (1.0, 0.75, 0.5, 0.25)
+RESOLUTIONS = (224, 192, 160, 128)
+
+_REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]] = {}
+
+
+def register_model(name: str, constructor: Callable[..., nn.Module], **defaults: Any) -> None:
+    """Adds a name; ``create_model(name, **overrides)`` calls ``constructor(**defaults, **overrides)``."""
+    if name in _REGISTRY:
+        raise ValueError(f"model name {name!r} is registered already")
+    _REGISTRY[name] = (constructor, defaults)
+
+
+def width_tag(alpha: float) -> str:
+    """The name part for a width multiplier: 1.0 -> "100", 0.75 -> "075"."""
+    return f"{round(alpha * 100):03d}"
+
+
+def model_name(alpha: float, resolution: int, variant: str = "separable") -> str:
+    """The registry name of a MobileNet: ``mobilenet_v1[_variant]_{alpha*100:03d}_{resolution}``."""
+    middle = "" if variant == "separable" else f"{variant}_"
+    return f"mobilenet_v1_{middle}{width_tag(alpha)}_{resolution}"
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered names, in registration order, optionally filtered by a shell-style pattern."""
+    names = list(_REGISTRY)
+    return names if pattern is None else fnmatch.filter(names, pattern)
+
+
+def model_defaults(name: str) -> dict[str, Any]:
+    """The arguments a registered name stands for."""
+    _check_name(name)
+    return dict(_REGISTRY[name][1])
+
+
+def _check_name(name: str) -> None:
+    if name not in _REGISTRY:
+        close = fnmatch.filter(_REGISTRY, f"*{name}*")[:5] if isinstance(name, str) else []
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `mobilenets list`)"
+        raise ValueError(f"unknown model name {name!r}{hint}")
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Builds a registered model; keyword arguments override the name's defaults."""
+    _check_name(name)
+    constructor, defaults = _REGISTRY[name]
+    return constructor(**{**defaults, **overrides})
+
+
+for _alpha in WIDTHS:
+    for _resolution in RESOLUTIONS:
+        register_model(model_name(_alpha, _resolution), MobileNetV1, alpha=_alpha, resolution=_resolution)
+for _variant in ("conv", "shallow", "flattened"):
+    register_model(model_name(1.0, 224, _variant), MobileNetV1, alpha=1.0, resolution=224, variant=_variant)
