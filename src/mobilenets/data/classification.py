@@ -18,6 +18,7 @@ __all__ = ["DataBundle", "build_datasets", "build_transforms", "FASHION_MNIST_ME
 # computed once from the real set; tests/test_data.py recomputes them.
 FASHION_MNIST_MEAN = (0.2860,)
 FASHION_MNIST_STD = (0.3530,)
+LUMA = (0.299, 0.587, 0.114)
 DATA_HELP = "'fashion-mnist', a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or 'TRAIN.csv,VAL.csv'"
 
 
@@ -64,6 +65,8 @@ def build_datasets(
     Fashion-MNIST's garments fill the 28x28 frame, so its evaluation crop defaults to the whole
     image (``crop_pct`` 1.0); other data use 0.875.
     """
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
     for name, limit in (("limit_train", limit_train), ("limit_val", limit_val)):
         if limit is not None and limit < 1:
             raise ValueError(f"{name} must be >= 1, got {limit}")
@@ -72,6 +75,10 @@ def build_datasets(
     std = tuple(std if std is not None else FASHION_MNIST_STD if builtin else IMAGENET_STD)
     if len(mean) == 1:
         mean, std = mean * in_channels, std * in_channels
+    elif in_channels == 1 and (mean, std) == (IMAGENET_MEAN, IMAGENET_STD):
+        # Colour images read as grey (PIL's ITU-R 601 luma): weight the colour statistics alike
+        # (exact for the mean, an approximation for the standard deviation).
+        mean, std = (sum(w * m for w, m in zip(LUMA, mean)),), (sum(w * s for w, s in zip(LUMA, std)),)
     crop_pct = crop_pct if crop_pct is not None else 1.0 if builtin else 0.875
     common = dict(in_channels=in_channels, mean=mean, std=std, min_crop_area=min_crop_area, crop_pct=crop_pct)
     train_transform = build_transforms(resolution, True, **common)

@@ -45,6 +45,7 @@ def build_transforms(
     Evaluation: resize the short side to ``resolution / crop_pct``, then center-crop.
     ``mean``/``std`` have one value per output channel (a single value is repeated).
     """
+    convert = ConvertMode(in_channels)
     if resolution < 1:
         raise ValueError(f"resolution must be >= 1, got {resolution}")
     if not 0.0 < min_crop_area <= 1.0:
@@ -59,7 +60,7 @@ def build_transforms(
     else:
         geometry = [v2.Resize(round(resolution / crop_pct), antialias=True), v2.CenterCrop(resolution)]
     return v2.Compose(
-        [ConvertMode(in_channels), *geometry, v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+        [convert, *geometry, v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     )
 
 
