@@ -4,13 +4,14 @@ from .export import FORMATS, export_model, export_onnx, export_torchscript, onnx
 from .fuse import fold_batch_norm, prepare_for_inference
 from .inputs import FASHION_MNIST, input_transform, random_inputs, real_inputs
 from .latency import RUNTIMES, benchmark, benchmark_onnx_file, runner
-from .quantize import convert_qat, prepare_qat, quantize_onnx, quantize_torch
+from .qat import convert_qat, is_qat_prepared, prepare_qat, prepared_model
+from .quantize import quantize_onnx, quantize_torch
 from .select import RELEASED_TOP1, pareto_frontier, read_accuracy_table, select_model
 
 __all__ = [
     "FASHION_MNIST", "FORMATS", "RELEASED_TOP1", "RUNTIMES", "benchmark", "benchmark_onnx_file", "convert_qat",
-    "export_model", "export_onnx", "export_torchscript", "fold_batch_norm", "input_transform", "load_checkpoint",
-    "onnx_session", "pareto_frontier", "prepare_for_inference", "prepare_qat", "quantize_onnx",
+    "export_model", "export_onnx", "export_torchscript", "fold_batch_norm", "input_transform", "is_qat_prepared", "load_checkpoint",
+    "onnx_session", "pareto_frontier", "prepare_for_inference", "prepare_qat", "prepared_model", "quantize_onnx",
     "quantize_torch", "random_inputs", "read_accuracy_table", "real_inputs", "reference_outputs",
     "run_export", "runner", "select_model",
 ]

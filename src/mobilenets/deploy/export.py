@@ -13,6 +13,7 @@ from torch import nn
 
 from .files import atomic_output
 from .fuse import fold_batch_norm
+from .qat import convert_qat, is_qat_prepared
 from .quantize import quantize_onnx, quantize_torch
 
 FORMATS = ("onnx", "torchscript")
@@ -119,12 +120,15 @@ def export_model(
     force: bool = False,
 ) -> dict:
     """Exports ``model`` (int8 when ``int8_calibration`` is given: ONNX Runtime QDQ for ONNX,
-    PyTorch's x86 backend for TorchScript), then runs the file on ``verify_inputs`` at two batch
+    PyTorch's x86 backend for TorchScript; a QAT-prepared model is converted to int8), then runs the file on ``verify_inputs`` at two batch
     sizes (all of them, and one) against the float PyTorch model. Returns the path, size, the
     largest absolute output difference (and the largest output, for scale) and how often the
     top class agrees."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    qat = is_qat_prepared(model)
+    if qat and format != "torchscript":
+        raise ValueError("a quantization-aware (QAT) model exports as --format torchscript (PyTorch's x86 int8)")
     model = model.eval()
     if format == "onnx" and int8_calibration is not None:
         with tempfile.TemporaryDirectory() as scratch:
@@ -134,7 +138,10 @@ def export_model(
     elif format == "onnx":
         export_onnx(model, path, force=force)
     else:
-        module = model if int8_calibration is None else quantize_torch(model, int8_calibration)
+        if qat:
+            module = convert_qat(model)
+        else:
+            module = model if int8_calibration is None else quantize_torch(model, int8_calibration)
         export_torchscript(module, path, example=verify_inputs[:1], force=force)
     expected = reference_outputs(model, verify_inputs)
     outputs = np.concatenate([run_export(path, format, verify_inputs), run_export(path, format, verify_inputs[:1])])
@@ -142,7 +149,7 @@ def export_model(
     return {
         "out": str(path),
         "format": format,
-        "int8": int8_calibration is not None,
+        "int8": qat or int8_calibration is not None,
         "bytes": Path(path).stat().st_size,
         "verified_batch_sizes": [len(verify_inputs), 1],
         "max_abs_diff": float(np.abs(outputs - expected).max()),

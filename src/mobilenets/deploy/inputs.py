@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import torch
 from PIL import Image
 from torch import nn
-from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from ..data import fashion_mnist
+from ..data.transforms import build_transforms
 
 FASHION_MNIST = "fashion-mnist"
 
 
-def input_transform(model: nn.Module) -> transforms.Compose:
-    """PIL image -> the tensor ``model`` takes: its channels, resolution, mean and std
-    (``pretrained_cfg``), so grey Fashion-MNIST feeds an RGB model and the reverse."""
-    channels, height, width = model.pretrained_cfg["input_size"]
-    if channels not in (1, 3):
-        raise ValueError(f"images can feed models with 1 or 3 input channels; this one has {channels}")
-    mode = "L" if channels == 1 else "RGB"
-    return transforms.Compose([
-        transforms.Lambda(lambda image: image.convert(mode)),
-        transforms.Resize((height, width), interpolation=transforms.InterpolationMode.BILINEAR, antialias=True),
-        transforms.ToTensor(),
-        transforms.Normalize(model.pretrained_cfg["mean"], model.pretrained_cfg["std"]),
-    ])
+def input_transform(model: nn.Module) -> Callable[[Image.Image], torch.Tensor]:
+    """PIL image -> the tensor ``model`` takes: the evaluation transform of training (resize,
+    center crop) with the model's channels, resolution, mean, std and crop (``pretrained_cfg``),
+    so grey Fashion-MNIST feeds an RGB model and the reverse."""
+    config = model.pretrained_cfg
+    channels, height, _ = config["input_size"]
+    return build_transforms(
+        height, False, in_channels=channels, mean=config["mean"], std=config["std"], crop_pct=config["crop_pct"],
+    )
 
 
 def _folder_images(folder: Path) -> list[Path]:

@@ -1,10 +1,11 @@
-"""int8: post-training static quantization with per-channel weights, and quantization-aware
-training.
+"""int8 post-training static quantization with per-channel weights (QAT: ``qat.py``).
 
 Two well-kept x86 backends are wired: ONNX Runtime's static quantization (QDQ or QOperator
 graphs, run by its MLAS int8 kernels) and PyTorch's ``x86`` backend (FX graph mode,
-fbgemm/oneDNN kernels). ``benchmarks/inference.py`` measures both; ONNX Runtime QOperator is
-the faster one on this project's AVX2 machines, so it is what ``--int8`` exports.
+fbgemm/oneDNN kernels). ``benchmarks/inference.py`` measures them side by side; ONNX Runtime
+with a QDQ graph is the fastest on this project's AVX2 machine (ORT fuses each DQ-Conv-Q group
+into its NHWC int8 convolution), ahead of QOperator and well ahead of PyTorch's x86 backend,
+so it is what ``--int8`` exports for ONNX and what ``bench --runtime int8`` times.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-ONNX_FORMATS = ("qoperator", "qdq")
+ONNX_FORMATS = ("qdq", "qoperator")
 
 
 class _TensorReader:
@@ -38,7 +39,7 @@ def quantize_onnx(
     out_path: str | os.PathLike[str],
     calibration: torch.Tensor,
     *,
-    quant_format: str = "qoperator",
+    quant_format: str = "qdq",
     batch_size: int = 32,
 ) -> None:
     """Writes an int8 copy of the float ONNX model at ``float_path`` to ``out_path``.
@@ -63,7 +64,7 @@ def quantize_onnx(
             str(prepared),
             str(out_path),
             _TensorReader(calibration, input_name, batch_size),
-            quant_format=QuantFormat.QOperator if quant_format == "qoperator" else QuantFormat.QDQ,
+            quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
             per_channel=True,
             reduce_range=True,
             activation_type=QuantType.QUInt8,
@@ -72,7 +73,8 @@ def quantize_onnx(
         )
 
 
-def _x86_example(model: nn.Module) -> tuple[torch.Tensor]:
+def x86_example(model: nn.Module) -> tuple[torch.Tensor]:
+    """The example input FX graph-mode quantization traces with."""
     channels, height, width = model.pretrained_cfg["input_size"]
     return (torch.randn(1, channels, height, width),)
 
@@ -84,28 +86,10 @@ def quantize_torch(model: nn.Module, calibration: torch.Tensor, *, batch_size: i
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     torch.backends.quantized.engine = "x86"
-    warnings.filterwarnings("ignore", module="torch.ao.*")  # its own deprecation notices, not the user's
-    prepared = prepare_fx(copy.deepcopy(model).eval(), get_default_qconfig_mapping("x86"), _x86_example(model))
-    with torch.inference_mode():
-        for batch in calibration.split(batch_size):
-            prepared(batch)
-    return convert_fx(prepared)
-
-
-def prepare_qat(model: nn.Module) -> nn.Module:
-    """A copy of a float model ready for quantization-aware fine-tuning: BN stays (folded into
-    the fake-quantized conv weights as training goes), weights and activations are fake-quantized
-    as the x86 backend will quantize them. Train it as usual, then call :func:`convert_qat`."""
-    from torch.ao.quantization import get_default_qat_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import prepare_qat_fx
-
-    torch.backends.quantized.engine = "x86"
-    return prepare_qat_fx(copy.deepcopy(model).train(), get_default_qat_qconfig_mapping("x86"), _x86_example(model))
-
-
-def convert_qat(model: nn.Module) -> nn.Module:
-    """The int8 module (PyTorch x86 backend) from a model prepared by :func:`prepare_qat` and
-    fine-tuned."""
-    from torch.ao.quantization.quantize_fx import convert_fx
-
-    return convert_fx(copy.deepcopy(model).eval())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's own deprecation notices, not the user's
+        prepared = prepare_fx(copy.deepcopy(model).eval(), get_default_qconfig_mapping("x86"), x86_example(model))
+        with torch.inference_mode():
+            for batch in calibration.split(batch_size):
+                prepared(batch)
+        return convert_fx(prepared)
