@@ -74,8 +74,8 @@ def test_quantization_aware_fine_tuning_within_one_point_of_float(trained, tmp_p
     images, labels = _test_set(float_model)
     with torch.no_grad():
         float_top1 = _top1(float_model(images).numpy(), labels)
-    qat = prepared_model(trained)
-    factory = ("mobilenets.deploy.qat:prepared_model", {"float_checkpoint": str(trained)})
+    qat = prepared_model(trained, "fashion-mnist")
+    factory = ("mobilenets.deploy.qat:prepared_model", {"float_checkpoint": str(trained), "calibration_data": "fashion-mnist"})
     fit(_config(tmp_path / "qat", epochs=1, lr=1e-4, limit_train=5000), model=qat, model_factory=factory, progress=False)
     quantized = convert_qat(load_checkpoint(tmp_path / "qat" / "last.pt"))
     with torch.no_grad():

@@ -10,17 +10,21 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint
+from .inputs import random_inputs, real_inputs
 from .quantize import x86_example
 
 
-def prepare_qat(model: nn.Module) -> nn.Module:
+def prepare_qat(model: nn.Module, calibration: torch.Tensor | None = None, *, batch_size: int = 64) -> nn.Module:
     """A copy of a float model ready for quantization-aware fine-tuning: conv+BN+ReLU fused
     into QAT modules whose weights and activations are fake-quantized as the x86 backend will
     quantize them (per-channel weights). Train it as usual, then call :func:`convert_qat`.
     BN statistics are frozen from the start: a trained float model needs no new ones, and
     training then computes what the int8 model will (measured on Fashion-MNIST: letting them
     move cost 8 top-1 points in fine-tuning and 12 more in conversion).
-    ``pretrained_cfg`` and ``config`` are carried over, so exports and inputs still work."""
+    The observers are calibrated on ``calibration`` before any training step: left to the
+    first training batch, fine-tuning collapsed (Fashion-MNIST: 82% -> 20% top-1 in one epoch;
+    83.8% with calibration first). ``pretrained_cfg`` and ``config`` are carried over, so
+    exports and inputs still work."""
     from torch.ao.nn.intrinsic.qat import freeze_bn_stats
     from torch.ao.quantization import get_default_qat_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_qat_fx
@@ -30,16 +34,29 @@ def prepare_qat(model: nn.Module) -> nn.Module:
         warnings.simplefilter("ignore")  # torch.ao's own deprecation notices, not the user's
         prepared = prepare_qat_fx(copy.deepcopy(model).train(), get_default_qat_qconfig_mapping("x86"), x86_example(model))
     prepared.apply(freeze_bn_stats)
+    if calibration is not None:
+        with torch.no_grad():
+            for batch in calibration.split(batch_size):
+                prepared(batch)
     for attribute in ("pretrained_cfg", "config"):
         if hasattr(model, attribute):
             setattr(prepared, attribute, copy.deepcopy(getattr(model, attribute)))
     return prepared
 
 
-def prepared_model(float_checkpoint: str | os.PathLike[str]) -> nn.Module:
-    """The QAT-prepared model of a float checkpoint: what ``mobilenets train --qat --init C``
-    trains, and the factory its checkpoints record (so ``export`` can rebuild them)."""
-    return prepare_qat(load_checkpoint(float_checkpoint))
+def prepared_model(
+    float_checkpoint: str | os.PathLike[str], calibration_data: str | None = None, calibration_images: int = 256,
+) -> nn.Module:
+    """The QAT-prepared model of a float checkpoint, its observers calibrated on
+    ``calibration_images`` of ``calibration_data`` (fashion-mnist or a folder; generated inputs
+    when None): what ``mobilenets train --qat --init C`` trains, and the factory its
+    checkpoints record (so ``export`` and ``--resume`` can rebuild them)."""
+    model = load_checkpoint(float_checkpoint)
+    if calibration_data is None:
+        calibration = random_inputs(model, calibration_images)
+    else:
+        calibration = real_inputs(model, calibration_data, calibration_images, train=True)
+    return prepare_qat(model, calibration)
 
 
 def is_qat_prepared(model: nn.Module) -> bool:
