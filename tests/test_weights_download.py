@@ -8,13 +8,15 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import h5py
 import pytest
 
 import mobilenets
 from mobilenets.models.hub import fetch, keras_weights_url
 from mobilenets.models.pretrained import read_weights, save_checkpoint
 from mobilenets.models.tf_checkpoint import TFCheckpoint
+from mobilenets.models.weights import resolution_from_name
+
+h5py = pytest.importorskip("h5py")
 
 FIXTURE = Path(__file__).parent / "data" / "tf_slim_mobilenet_v1_025" / "model.ckpt"
 
@@ -101,6 +103,10 @@ def test_pretrained_true_uses_kerass_released_file_name(tmp_path, monkeypatch) -
 def test_keras_release_addresses() -> None:
     urls = {keras_weights_url(a, r, top) for a in (1.0, 0.75, 0.5, 0.25) for r in (224, 192, 160, 128) for top in (True, False)}
     assert len(urls) == 32
+    for alpha in (1.0, 0.75, 0.5, 0.25):
+        for resolution in (224, 192, 160, 128):
+            assert resolution_from_name(keras_weights_url(alpha, resolution, False)) == resolution
+            assert resolution_from_name(f"/x/mobilenet_v1_{alpha}_{resolution}.ckpt.index") == resolution
     base = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
     assert f"{base}mobilenet_1_0_224_tf.h5" in urls and f"{base}mobilenet_7_5_160_tf_no_top.h5" in urls
     with pytest.raises(ValueError, match="alpha 1.0, 0.75, 0.5, 0.25 at 224, 192, 160, 128 px; got alpha 0.3"):
