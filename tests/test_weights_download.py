@@ -111,3 +111,15 @@ def test_keras_release_addresses() -> None:
     assert f"{base}mobilenet_1_0_224_tf.h5" in urls and f"{base}mobilenet_7_5_160_tf_no_top.h5" in urls
     with pytest.raises(ValueError, match="alpha 1.0, 0.75, 0.5, 0.25 at 224, 192, 160, 128 px; got alpha 0.3"):
         keras_weights_url(0.3, 224)
+
+
+def test_pretrained_command_line_options() -> None:
+    from mobilenets.cli import ArgumentParser
+    from mobilenets.cli.weights import add_pretrained_arguments, pretrained_overrides
+
+    parser = ArgumentParser()
+    add_pretrained_arguments(parser)
+    assert pretrained_overrides(parser.parse_args([])) == {}
+    args = parser.parse_args(["--pretrained", str(FIXTURE), "--drop-background"])
+    model = mobilenets.create_model("mobilenet_v1_025_224", **pretrained_overrides(args))
+    assert model.num_classes == 5

@@ -30,6 +30,7 @@ from .weights import (
 
 FORMATS = ("keras", "tf-slim", "torch")
 DEFAULT_RESOLUTION = 224
+IMAGENET_WITH_BACKGROUND = 1001
 # The arguments weights fix; the others (dropout, output_stride, resolution) a user may change.
 _MUST_MATCH = ("alpha", "num_classes", "in_channels", "variant", "padding", "activation", "bn_eps", "min_depth")
 Source = str | os.PathLike[str]
@@ -81,13 +82,10 @@ def pretrained_cfg_for(config: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def drop_background_class(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """Removes TF-slim's background class (output 0 of 1001) so outputs are ImageNet's 1000."""
+    """Removes output 0, TF-slim's background class (1001 -> ImageNet's 1000 outputs)."""
     classes = checkpoint["config"]["num_classes"]
-    if classes < 2 or checkpoint["pretrained_cfg"].get("label_offset", 0) != 1:
-        raise ValueError(
-            f"drop_background needs weights whose class 0 is TF-slim's background class; these have "
-            f"{classes} classes and no background"
-        )
+    if classes < 2:
+        raise ValueError(f"drop_background needs a classifier of 2 or more classes; the weights have {classes}")
     state = dict(checkpoint["model"])
     state["classifier.weight"], state["classifier.bias"] = state["classifier.weight"][1:], state["classifier.bias"][1:]
     config = {**checkpoint["config"], "num_classes": classes - 1}
@@ -103,7 +101,8 @@ def read_weights(
 
     ``resolution`` (default: the one in a released file's name, else 224) only sets the
     recorded input size. TF-slim's 1001-class files keep the background class at output 0
-    (``pretrained_cfg['label_offset'] = 1``) unless ``drop_background``.
+    (``pretrained_cfg['label_offset'] = 1``) unless ``drop_background``, which removes output 0
+    of any TF-slim file (or of a converted file with a background class).
     """
     path = _local_path(source, sha256)
     format = format or detect_format(path)
@@ -117,10 +116,15 @@ def read_weights(
         config = infer_config(layers)
         config["resolution"] = resolution or resolution_from_name(path) or DEFAULT_RESOLUTION
         model, config = reference_to_state_dict(layers, config, path)
-        # TF-slim's classifiers have a background class at output 0 (1001 for ImageNet).
-        extra = dict(label_offset=1) if format == "tf-slim" and config["num_classes"] else {}
-        checkpoint = dict(model=model, config=config, pretrained_cfg=pretrained_cfg_for(config, **extra))
-    return drop_background_class(checkpoint) if drop_background else checkpoint
+        # TF-slim's ImageNet classifiers put a background class at output 0.
+        background = format == "tf-slim" and config["num_classes"] == IMAGENET_WITH_BACKGROUND
+        checkpoint = dict(model=model, config=config, pretrained_cfg=pretrained_cfg_for(config, **(
+            dict(label_offset=1) if background else {})))
+    if not drop_background:
+        return checkpoint
+    if format != "tf-slim" and checkpoint["pretrained_cfg"].get("label_offset", 0) != 1:
+        raise ValueError(f"drop_background is for TF-slim weights; {path} holds {format} weights with no background class")
+    return drop_background_class(checkpoint)
 
 
 def check_compatible(weights_config: dict[str, Any], model_config: dict[str, Any]) -> None:
