@@ -23,7 +23,7 @@ from .weights import (
     RELEASED_ARCHITECTURE,
     infer_config,
     keras_reference_layers,
-    reference_to_state_dict,
+    reference_to_model,
     resolution_from_name,
     tf_slim_reference_layers,
 )
@@ -71,16 +71,6 @@ def _read_torch(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
-def pretrained_cfg_for(config: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The timm-style preprocessing record of Google's weights: [-1, 1] inputs (mean = std =
-    0.5), resize to resolution / 0.875 then centre crop, bilinear."""
-    channels, resolution = config["in_channels"], config["resolution"]
-    return dict(
-        input_size=(channels, resolution, resolution), interpolation="bilinear", crop_pct=0.875,
-        mean=(0.5,) * channels, std=(0.5,) * channels, num_classes=config["num_classes"], **extra,
-    )
-
-
 def drop_background_class(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """Removes output 0, TF-slim's background class (1001 -> ImageNet's 1000 outputs)."""
     classes = checkpoint["config"]["num_classes"]
@@ -110,16 +100,19 @@ def read_weights(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     if format == "torch":
         checkpoint = _read_torch(path)
-        checkpoint.setdefault("pretrained_cfg", pretrained_cfg_for(checkpoint["config"]))
+        if "pretrained_cfg" not in checkpoint:
+            checkpoint["pretrained_cfg"] = MobileNetV1(**checkpoint["config"]).pretrained_cfg
     else:
         layers = keras_reference_layers(path) if format == "keras" else tf_slim_reference_layers(path)
         config = infer_config(layers)
         config["resolution"] = resolution or resolution_from_name(path) or DEFAULT_RESOLUTION
-        model, config = reference_to_state_dict(layers, config, path)
+        model = reference_to_model(layers, config, path)
+        # MobileNetV1's default pretrained_cfg is the released weights' preprocessing: [-1, 1]
+        # inputs (mean = std = 0.5), resize to resolution / 0.875, centre crop, bilinear.
+        checkpoint = dict(model=model.state_dict(), config=dict(model.config), pretrained_cfg=dict(model.pretrained_cfg))
         # TF-slim's ImageNet classifiers put a background class at output 0.
-        background = format == "tf-slim" and config["num_classes"] == IMAGENET_WITH_BACKGROUND
-        checkpoint = dict(model=model, config=config, pretrained_cfg=pretrained_cfg_for(config, **(
-            dict(label_offset=1) if background else {})))
+        if format == "tf-slim" and model.num_classes == IMAGENET_WITH_BACKGROUND:
+            checkpoint["pretrained_cfg"]["label_offset"] = 1
     if not drop_background:
         return checkpoint
     if format != "tf-slim" and checkpoint["pretrained_cfg"].get("label_offset", 0) != 1:

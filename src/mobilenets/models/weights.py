@@ -130,14 +130,11 @@ def _torch_kernel(endpoint: str, kernel: np.ndarray) -> np.ndarray:
     return kernel.transpose(2, 3, 0, 1) if endpoint.endswith("depthwise") else kernel.transpose(3, 2, 0, 1)
 
 
-def reference_to_state_dict(
-    layers: ReferenceLayers, config: dict[str, Any], source: Any,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The state dict of ``MobileNetV1(**config)`` holding the reference weights, and that
-    model's full configuration; every shape is checked against the model, and a mismatch names
-    the layer and both shapes."""
-    template = MobileNetV1(**config)
-    expected = template.state_dict()
+def reference_to_model(layers: ReferenceLayers, config: dict[str, Any], source: Any) -> MobileNetV1:
+    """``MobileNetV1(**config)`` holding the reference weights; every shape is checked against
+    the model, and a mismatch names the layer and both shapes."""
+    model = MobileNetV1(**config)
+    expected = model.state_dict()
     state: dict[str, torch.Tensor] = {}
 
     def put(key: str, value: np.ndarray, what: str) -> None:
@@ -165,4 +162,5 @@ def reference_to_state_dict(
             raise ValueError(f"{source}: the logits layer has no bias")
         put("classifier.weight", _torch_kernel(LOGITS, logits["kernel"]), "logits kernel")
         put("classifier.bias", logits["bias"], "logits bias")
-    return state, dict(template.config)
+    model.load_state_dict(state)
+    return model
