@@ -25,7 +25,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="mobilenets", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="mobilenets", description="MobileNets (Howard et al., 2017) on PyTorch: models, cost, training, deployment.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
