@@ -80,3 +80,17 @@ def test_python_dash_m_no_traceback() -> None:
     )
     assert done.returncode == 0
     assert json.loads(done.stdout)["mult_adds"] == count_cost(create_model("mobilenet_v1_025_128")).mult_adds
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
+    from mobilenets.cli import COMMAND_MODULES, build_parser
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert {"list", "cost", "paper"} <= set(out.split())
+    subparsers = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in subparsers.items():  # every sub-command's own --help renders
+        parser.format_help()
+    assert len(COMMAND_MODULES) >= 2

@@ -119,5 +119,10 @@ def test_unknown_data_is_refused(tmp_path):
         build_datasets(str(tmp_path), 32)
     with pytest.raises(ValueError, match="does not exist"):
         build_datasets(f"{tmp_path}/a.csv,{tmp_path}/b.csv", 32)
+    for split in ("train", "val"):
+        (tmp_path / split / "cat").mkdir(parents=True)
+    (tmp_path / "train" / "cat" / "x.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="no readable train images"):
+        build_datasets(str(tmp_path), 32)
     with pytest.raises(ValueError, match="limit_train must be >= 1"):
         build_datasets("fashion-mnist", 32, limit_train=0)

@@ -43,6 +43,27 @@ def test_rmsprop_tf_weight_decay_is_l2_in_the_gradient():
     assert param.item() == pytest.approx(3.0 - 0.2 * g / math.sqrt(0.9 + 0.1 * g * g + 1.0), abs=1e-12)
 
 
+def test_rmsprop_tf_equals_timm_reference_on_a_mobilenet():
+    timm_optim = pytest.importorskip("timm.optim")
+    models = [MobileNetV1(alpha=0.25, resolution=32, num_classes=10) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [
+        build_optimizer(models[0], "rmsprop", 0.05, 1e-2),
+        timm_optim.RMSpropTF(param_groups(models[1], 1e-2), lr=0.05, alpha=0.9, eps=1.0, momentum=0.9, lr_in_momentum=True),
+    ]
+    # The same gradients for both (the optimizer is the unit here), lr changing between steps.
+    for step in range(3):
+        grads = [torch.randn_like(p) for p in models[0].parameters()]
+        for model, optimizer in zip(models, optimizers):
+            for group in optimizer.param_groups:
+                group["lr"] = 0.05 / (step + 1)
+            for param, grad in zip(model.parameters(), grads):
+                param.grad = grad.clone()
+            optimizer.step()
+    for ours, theirs in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def test_rmsprop_tf_differs_from_torch_rmsprop():
     params = [nn.Parameter(torch.tensor([1.0])) for _ in range(2)]
     ours = RMSpropTF([params[0]], lr=0.1, eps=1e-3)
@@ -87,7 +108,7 @@ def test_build_optimizer_kinds_and_errors():
     model = MobileNetV1(alpha=0.25, resolution=32, num_classes=10)
     assert isinstance(build_optimizer(model, "rmsprop", 0.045, 4e-5), RMSpropTF)
     sgd = build_optimizer(model, "sgd", 0.1, 1e-4)
-    assert sgd.defaults["nesterov"] and sgd.param_groups[0]["weight_decay"] == 0.0
+    assert sgd.defaults["nesterov"] and sgd.defaults["fused"] and sgd.param_groups[0]["weight_decay"] == 0.0
     assert isinstance(build_optimizer(param_groups(model, 0.05), "adamw", 1e-3, 0.05), torch.optim.AdamW)
     with pytest.raises(ValueError, match="rmsprop, sgd, adamw"):
         build_optimizer(model, "adam", 0.1, 0.0)

@@ -10,7 +10,7 @@ from .common import add_json_argument, emit
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "paper", help="the paper's cost tables vs measured; exit 1 if a MobileNet cell is off by > 1%"
+        "paper", help="the paper's cost tables vs measured; exit 1 if a MobileNet cell is off by > 1%%"
     )
     parser.add_argument("--no-baselines", action="store_true", help="skip the torchvision comparison networks")
     add_json_argument(parser)

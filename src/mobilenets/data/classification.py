@@ -9,7 +9,7 @@ from typing import Sequence
 from torch.utils.data import Dataset, Subset
 
 from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist
-from .folders import ImageFiles, folder_samples, keep_readable, manifest_samples
+from .folders import ImageFiles, Sample, folder_samples, keep_readable, manifest_samples
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 
 __all__ = ["DataBundle", "build_datasets", "build_transforms", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
@@ -90,6 +90,9 @@ def build_datasets(
         train_candidates, val_candidates, classes = _file_samples(data)
         train_samples, skipped_train = keep_readable(train_candidates, limit_train, strict)
         val_samples, skipped_val = keep_readable(val_candidates, limit_val, strict)
+        for split, samples, skipped in (("train", train_samples, skipped_train), ("val", val_samples, skipped_val)):
+            if not samples:
+                raise ValueError(f"{data}: no readable {split} images ({len(skipped)} unreadable files skipped)")
         bundle_args = dict(
             train=ImageFiles(train_samples, classes, train_transform),
             val=ImageFiles(val_samples, classes, val_transform),
@@ -105,7 +108,7 @@ def _first(dataset: Dataset, limit: int | None) -> Dataset:
     return dataset if limit is None or limit >= len(dataset) else Subset(dataset, range(limit))
 
 
-def _file_samples(data: str):
+def _file_samples(data: str) -> tuple[list[Sample], list[Sample], list[str]]:
     """(train candidates, val candidates, classes) of a folder tree or two CSV manifests."""
     if "," in data:
         train_csv, val_csv = (Path(part.strip()) for part in data.split(",", 1))

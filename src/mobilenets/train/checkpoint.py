@@ -92,9 +92,16 @@ def model_from_checkpoint(checkpoint: dict[str, Any], *, ema: bool = False) -> n
     if "model_factory" not in checkpoint or "model_config" not in checkpoint:
         raise ValueError("the checkpoint does not record how to rebuild its model (model_factory, model_config)")
     model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
-    state = checkpoint["ema"]["module"] if ema and checkpoint.get("ema") else checkpoint["model"]
+    state = checkpoint["model"]
+    if ema and checkpoint.get("ema"):
+        state = ema_weights(checkpoint["ema"])
     model.load_state_dict(state)
     return model
+
+
+def ema_weights(ema_state: dict[str, Any]) -> dict[str, Any]:
+    """The averaged network's state_dict inside a saved ``ModelEma`` (an AveragedModel)."""
+    return {key.removeprefix("module."): value for key, value in ema_state.items() if key.startswith("module.")}
 
 
 def describe(config: dict[str, Any]) -> str:
@@ -106,7 +113,8 @@ def describe(config: dict[str, Any]) -> str:
 
 
 def check_compatible(
-    saved: dict[str, Any], wanted: dict[str, Any], *, ignore: tuple[str, ...] = (), what: str = "checkpoint"
+    saved: dict[str, Any], wanted: dict[str, Any], *, ignore: tuple[str, ...] = (),
+    what: str = "checkpoint", asked: str = "the model asked for",
 ) -> None:
     """Refuses a checkpoint whose architecture or class count differs from the model asked for,
     naming every difference: "checkpoint has alpha 0.5, 10 classes; the model asked for has
@@ -116,5 +124,5 @@ def check_compatible(
     if different:
         raise ValueError(
             f"{what} has {describe({key: saved[key] for key in different})}; "
-            f"the model asked for has {describe({key: wanted[key] for key in different})}"
+            f"{asked} has {describe({key: wanted[key] for key in different})}"
         )

@@ -3,7 +3,9 @@ from a teacher's precomputed outputs."""
 from __future__ import annotations
 
 import copy
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +17,7 @@ from .config import TrainConfig
 from .distill import distillation_loss
 from .metrics import classification_metrics
 from .task import Task
-from .teacher import load_teacher, load_teacher_outputs
+from .teacher import compute_teacher_outputs, load_teacher, load_teacher_outputs, save_teacher_outputs
 
 
 def default_in_channels(data: str) -> int:
@@ -23,14 +25,18 @@ def default_in_channels(data: str) -> int:
     return 1 if data == "fashion-mnist" else 3
 
 
-def load_data(config: TrainConfig, *, augment: bool | None = None) -> DataBundle:
+def load_data(
+    config: TrainConfig, *, augment: bool | None = None,
+    mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+) -> DataBundle:
     """The config's datasets; ``augment=False`` gives the training images the evaluation
-    transform (for teacher outputs, and for runs that compare exactly across processes)."""
+    transform (for teacher outputs, and for runs that compare exactly across processes).
+    ``mean``/``std`` override the data's own normalization (a checkpoint's, for evaluation)."""
     bundle = build_datasets(
         config.data, config.resolution,
         in_channels=config.in_channels or default_in_channels(config.data),
         limit_train=config.limit_train, limit_val=config.limit_val,
-        min_crop_area=config.min_crop_area, strict=config.strict,
+        min_crop_area=config.min_crop_area, strict=config.strict, mean=mean, std=std,
     )
     if not (config.augment if augment is None else augment):
         plain = build_transforms(
@@ -140,3 +146,19 @@ class ClassificationTask(Task):
 
     def summary(self) -> dict[str, Any]:
         return {"skipped_files": self._bundle.skipped_files, "num_classes": self._bundle.num_classes}
+
+
+def write_teacher_outputs(config: TrainConfig, out: str | os.PathLike[str], *, batch_size: int = 256, force: bool = False) -> dict[str, Any]:
+    """Computes ``config.teacher``'s logits once for the un-augmented training images (in index
+    order) and saves them to ``out`` for ``--teacher-outputs``."""
+    if not config.teacher:
+        raise ValueError("teacher-outputs needs a teacher (a checkpoint or a torchvision model name)")
+    if Path(out).exists() and not force:
+        raise FileExistsError(f"{out} exists; use --force to replace it")
+    bundle = load_data(config, augment=False)
+    teacher = load_teacher(config.teacher, weights=config.teacher_weights, num_classes=bundle.num_classes)
+    device = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
+    logits = compute_teacher_outputs(teacher, bundle.train, batch_size=batch_size, workers=config.workers, device=device)
+    about = {"teacher": config.teacher, "data": config.data, "resolution": config.resolution, "classes": list(bundle.classes)}
+    save_teacher_outputs(out, logits, **about)
+    return {"out": str(out), "images": logits.shape[0], "num_classes": logits.shape[1], **about, "skipped_files": bundle.skipped_files}

@@ -59,7 +59,8 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16/fp16 autocast on CUDA, fp32 on CPU (measured faster)
     channels_last: bool | None = None  # None: on CUDA only (measured slower on CPU)
     compile: bool = False
-    sync_bn: bool = False
+    sync_bn: bool = False  # SyncBatchNorm across processes (torch runs it on CUDA only)
+    freeze_bn: bool = False  # batch norm keeps its running statistics (small-batch fine-tuning)
     # Distillation (section 4.4): a teacher model or its precomputed outputs.
     teacher: str | None = None
     teacher_weights: str | None = None

@@ -248,6 +248,8 @@ class _Run:
     def _build_training_state(self) -> None:
         config, model = self.config, self.model
         if config.sync_bn and self.dist.enabled:
+            if self.device.type != "cuda":
+                raise ValueError("sync_bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU); use --freeze-bn or plain batch norm")
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.device)
         if self.channels_last:
@@ -315,6 +317,10 @@ class _Run:
         self.generator.manual_seed(epoch_seed)
         self.sampler.set_epoch(self.epoch)
         self.train_model.train()
+        if config.freeze_bn:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         sums: dict[str, float] = {"loss": 0.0}
         count = 0
         bar = tqdm(

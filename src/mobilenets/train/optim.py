@@ -168,6 +168,13 @@ def build_optimizer(
     groups = param_groups(model_or_groups, weight_decay) if isinstance(model_or_groups, nn.Module) else model_or_groups
     if name == "rmsprop":
         return RMSpropTF(groups, lr=lr, rho=rho, momentum=momentum, eps=RMSPROP_DEFAULTS["eps"] if eps is None else eps, weight_decay=weight_decay)
+    kernel = {"fused": True} if _fused_supported(groups) else {"foreach": True}
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay, foreach=True)
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=1e-8 if eps is None else eps, weight_decay=weight_decay, foreach=True)
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay, **kernel)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=1e-8 if eps is None else eps, weight_decay=weight_decay, **kernel)
+
+
+def _fused_supported(groups: list[dict[str, Any]]) -> bool:
+    """Whether torch's fused SGD/AdamW kernels take these parameters (floating point, on CPU or
+    CUDA). On CPU they step 2-7x faster than the foreach ones (benchmarks/optimizer_step.py)."""
+    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for group in groups for p in group["params"])
