@@ -166,3 +166,22 @@ def test_impossible_budget_names_the_cheapest(capsys) -> None:
     error = capsys.readouterr().err
     cheapest = _mult_adds("mobilenet_v1_025_128")
     assert f"the cheapest is mobilenet_v1_025_128 at {cheapest:,} mult-adds" in error and error.count("\n") == 1
+
+
+@pytest.mark.slow  # trains through the CLI: minutes on a loaded 2-core machine
+def test_train_qat_from_a_float_checkpoint_then_export_int8(tmp_path, capsys) -> None:
+    model = with_data_statistics(mobilenet_v1(alpha=0.25, resolution=32, in_channels=1, num_classes=10), 32, channels=1)
+    float_checkpoint = tmp_path / "float.pt"
+    torch.save({"model": model.state_dict(), "config": model.config}, float_checkpoint)
+    run = tmp_path / "qat"
+    assert main([
+        "train", "--qat", "--init", str(float_checkpoint), "--data", "fashion-mnist", "--limit-train", "128",
+        "--limit-val", "64", "--epochs", "1", "--batch-size", "64", "--optimizer", "sgd", "--lr", "1e-4",
+        "--seed", "0", "--out", str(run), "--json",
+    ]) == 0
+    capsys.readouterr()
+    assert main(["export", "--checkpoint", str(run / "last.pt"), "--format", "torchscript", "--out", str(tmp_path / "q.pt"),
+                 "--verify-images", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["int8"] is True
+    assert main(["train", "--qat", "--data", "fashion-mnist", "--out", str(tmp_path / "x")]) == 2
+    assert "--qat fine-tunes a trained float network" in capsys.readouterr().err
