@@ -49,6 +49,7 @@ class TrainConfig:
     # Data.
     min_crop_area: float = 0.25  # the paper: less small-crop distortion for small models
     augment: bool = True  # random crop + flip; False trains on the evaluation transform
+    cache: bool = False  # keep transformed images in memory (needs augment=False, workers=0)
     limit_train: int | None = None
     limit_val: int | None = None
     workers: int = 0
@@ -111,6 +112,8 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _check_whole(name, getattr(self, name), low=1)
         _check_whole("workers", self.workers, low=0)
+        if self.cache and (self.augment or self.workers):
+            raise ValueError("cache needs augment off and workers 0 (random crops differ every epoch; workers would each keep a copy)")
         if self.seed is not None:
             _check_whole("seed", self.seed, low=0)
         _check_number("distill_weight", self.distill_weight, low=0, high=1)
