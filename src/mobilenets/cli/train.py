@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--seed", type=int, help="the same seed gives identical weights on CPU")
     group.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     group.add_argument("--precision", choices=PRECISIONS, help="auto: bf16/fp16 on CUDA, fp32 on CPU")
-    group.add_argument("--channels-last", action=_FLAG, help="default: on CUDA only")
+    group.add_argument("--channels-last", action=_FLAG, help="channels-last memory format (default on: measured faster on CPU)")
     group.add_argument("--compile", action=_FLAG, help="torch.compile the model")
     group.add_argument("--sync-bn", action=_FLAG, help="SyncBatchNorm across processes (CUDA only)")
     group.add_argument("--freeze-bn", action=_FLAG, help="batch norm keeps its running statistics (fine-tuning)")

@@ -148,7 +148,7 @@ class _Run:
         self.device = dist.device
         self.autocast, fp16 = self._precision()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.channels_last = config.channels_last if config.channels_last is not None else self.device.type == "cuda"
+        self.channels_last = config.channels_last
 
         seed_everything(derive_seed(config.seed, 0xC0FFEE))  # the same initial weights on every rank
         train_set, val_set = self.task.build_datasets(config)
@@ -193,8 +193,9 @@ class _Run:
         """An autocast context factory and whether fp16 loss scaling is needed."""
         precision, device = self.config.precision, self.device
         if precision == "auto":
-            # Measured on a 2-core x86 CPU: bf16 autocast made MobileNet training slower, so CPUs
-            # stay in fp32; CUDA gets bf16 where supported, else fp16 with loss scaling.
+            # Measured on a 2-core x86 CPU without native bf16: autocast made MobileNet training
+            # about 9x slower (BENCHMARKS.md), so CPUs stay in fp32; CUDA gets bf16 where
+            # supported, else fp16 with loss scaling.
             precision = "fp32" if device.type == "cpu" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
         if precision == "fp16" and device.type != "cuda":
             raise ValueError("precision fp16 needs a CUDA device; on CPU use bf16 or fp32")
@@ -218,7 +219,10 @@ class _Run:
         if checkpoint is not None:
             if factory is not None and checkpoint.get("model_config"):
                 check_compatible(checkpoint["model_config"], factory[1], what="the checkpoint to resume")
-            model.load_state_dict(checkpoint["model"])
+            try:
+                model.load_state_dict(checkpoint["model"])
+            except RuntimeError as error:
+                raise ValueError(f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}") from None
         elif config.init:
             load_initial_weights(model, config.init)
         if config.freeze_backbone:
