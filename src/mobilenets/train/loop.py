@@ -9,7 +9,9 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   config) supplies datasets, the loss, evaluation and the metric that selects ``best.pt``.
 * ``model`` replaces the MobileNetV1 the config describes (a QAT-prepared network, a detector).
   The loop moves it to the device, wraps it in DistributedDataParallel, trains it in place and
-  saves its ``state_dict``.
+  saves its ``state_dict``. ``config.init`` is then only recorded: the caller has loaded the
+  starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
+  ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
   (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``.
   By default a model with a ``config`` dict (MobileNetV1) records its class and that dict.
@@ -206,6 +208,7 @@ class _Run:
 
     def _build_model(self, model: nn.Module | None, factory: ModelFactory | None) -> tuple[nn.Module, ModelFactory | None]:
         config, checkpoint = self.config, self.checkpoint
+        given = model is not None
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
             model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
         elif model is None:
@@ -223,7 +226,7 @@ class _Run:
                 model.load_state_dict(checkpoint["model"])
             except RuntimeError as error:
                 raise ValueError(f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}") from None
-        elif config.init:
+        elif config.init and not given:  # a caller's model comes with its weights loaded
             load_initial_weights(model, config.init)
         if config.freeze_backbone:
             freeze_backbone(model)
