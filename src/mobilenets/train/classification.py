@@ -55,6 +55,23 @@ def with_transform(dataset: Dataset, transform: Any) -> Dataset:
     return dataset
 
 
+class Cached(Dataset):
+    """Keeps each transformed item after its first load: with a deterministic transform (no
+    augmentation) every later epoch skips the image decoding and resizing."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.items: list[Any] = [None] * len(dataset)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        if self.items[index] is None:
+            self.items[index] = self.dataset[index]
+        return self.items[index]
+
+
 class Indexed(Dataset):
     """Items as (image, label, index): precomputed teacher outputs are looked up by index."""
 
@@ -102,8 +119,10 @@ class ClassificationTask(Task):
             self.teacher_outputs = load_teacher_outputs(
                 config.teacher_outputs, num_images=len(bundle.train), num_classes=bundle.num_classes
             )
-        train = Indexed(bundle.train) if self.teacher_outputs is not None else bundle.train
-        return train, bundle.val
+        train, val = bundle.train, bundle.val
+        if config.cache:
+            train, val = Cached(train), Cached(val)
+        return (Indexed(train) if self.teacher_outputs is not None else train), val
 
     def model_kwargs(self) -> dict[str, Any]:
         return {"num_classes": self._bundle.num_classes, "in_channels": self._bundle.in_channels}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -56,8 +57,11 @@ def evaluate_checkpoint(
         "confusion": confusion.tolist(), "classes": list(bundle.classes), "skipped_files": bundle.skipped_files,
     }
     if plot is not None:
-        save_confusion_plot(confusion, bundle.classes, plot, title=f"{Path(path).name} on {config.data}: top-1 {metrics['top1']:.2%}")
-        result["confusion_png"] = str(plot)
+        try:
+            save_confusion_plot(confusion, bundle.classes, plot, title=f"{Path(path).name} on {config.data}: top-1 {metrics['top1']:.2%}")
+            result["confusion_png"] = str(plot)
+        except ImportError:
+            warnings.warn("matplotlib is not installed: no confusion-matrix PNG (pip install 'mobilenets[train]')", stacklevel=2)
     return result
 
 

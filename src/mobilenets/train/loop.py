@@ -9,7 +9,9 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   config) supplies datasets, the loss, evaluation and the metric that selects ``best.pt``.
 * ``model`` replaces the MobileNetV1 the config describes (a QAT-prepared network, a detector).
   The loop moves it to the device, wraps it in DistributedDataParallel, trains it in place and
-  saves its ``state_dict``.
+  saves its ``state_dict``. ``config.init`` is then only recorded: the caller has loaded the
+  starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
+  ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
   (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``.
   By default a model with a ``config`` dict (MobileNetV1) records its class and that dict.
@@ -148,7 +150,7 @@ class _Run:
         self.device = dist.device
         self.autocast, fp16 = self._precision()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.channels_last = config.channels_last if config.channels_last is not None else self.device.type == "cuda"
+        self.channels_last = config.channels_last
 
         seed_everything(derive_seed(config.seed, 0xC0FFEE))  # the same initial weights on every rank
         train_set, val_set = self.task.build_datasets(config)
@@ -193,8 +195,9 @@ class _Run:
         """An autocast context factory and whether fp16 loss scaling is needed."""
         precision, device = self.config.precision, self.device
         if precision == "auto":
-            # Measured on a 2-core x86 CPU: bf16 autocast made MobileNet training slower, so CPUs
-            # stay in fp32; CUDA gets bf16 where supported, else fp16 with loss scaling.
+            # Measured on a 2-core x86 CPU without native bf16: autocast made MobileNet training
+            # about 9x slower (BENCHMARKS.md), so CPUs stay in fp32; CUDA gets bf16 where
+            # supported, else fp16 with loss scaling.
             precision = "fp32" if device.type == "cpu" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
         if precision == "fp16" and device.type != "cuda":
             raise ValueError("precision fp16 needs a CUDA device; on CPU use bf16 or fp32")
@@ -205,6 +208,7 @@ class _Run:
 
     def _build_model(self, model: nn.Module | None, factory: ModelFactory | None) -> tuple[nn.Module, ModelFactory | None]:
         config, checkpoint = self.config, self.checkpoint
+        given = model is not None
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
             model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
         elif model is None:
@@ -218,8 +222,11 @@ class _Run:
         if checkpoint is not None:
             if factory is not None and checkpoint.get("model_config"):
                 check_compatible(checkpoint["model_config"], factory[1], what="the checkpoint to resume")
-            model.load_state_dict(checkpoint["model"])
-        elif config.init:
+            try:
+                model.load_state_dict(checkpoint["model"])
+            except RuntimeError as error:
+                raise ValueError(f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}") from None
+        elif config.init and not given:  # a caller's model comes with its weights loaded
             load_initial_weights(model, config.init)
         if config.freeze_backbone:
             freeze_backbone(model)
