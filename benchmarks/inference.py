@@ -149,7 +149,7 @@ def ratios(rows: list[dict], batch_sizes: list[int]) -> dict[str, dict]:
 
 def format_table(result: dict) -> str:
     lines = [f"{result['date']}  {result['machine']}", "",
-             f"| side | precision | path | batch | median ms | p90 ms | images/s |", "|---|---|---|---|---|---|---|"]
+             "| side | precision | path | batch | median ms | p90 ms | images/s |", "|---|---|---|---|---|---|---|"]
     for row in result["rows"]:
         lines.append(
             f"| {row['side']} | {row['precision']} | {row['path']} | {row['batch_size']} | "

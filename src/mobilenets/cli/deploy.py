@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from ..data.fashion_mnist import cache_dir
+from ..files import cache_dir
 from ..deploy import (
     FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_checkpoint, random_inputs,
     read_accuracy_table, real_inputs, select_model,

@@ -8,20 +8,16 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from torchvision.datasets import FashionMNIST
 
+from ..files import atomic_output, cache_dir
+
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES: tuple[str, ...] = tuple(FashionMNIST.classes)
 _FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-def cache_dir() -> Path:
-    """Where downloads and unpacked datasets go: $MOBILENETS_CACHE or ~/.cache/mobilenets."""
-    return Path(os.environ.get("MOBILENETS_CACHE", Path.home() / ".cache" / "mobilenets"))
 
 
 def _unpack_debian_copy(raw: Path) -> None:
@@ -30,10 +26,9 @@ def _unpack_debian_copy(raw: Path) -> None:
         target = raw / name
         if target.exists():
             continue
-        # Unpack beside the target, then rename: a killed run never leaves half a file.
-        with gzip.open(DEBIAN_DIR / f"{name}.gz") as source, tempfile.NamedTemporaryFile(dir=raw, delete=False) as out:
-            shutil.copyfileobj(source, out)
-        os.replace(out.name, target)
+        with gzip.open(DEBIAN_DIR / f"{name}.gz") as source, atomic_output(target) as temporary:
+            with open(temporary, "wb") as out:
+                shutil.copyfileobj(source, out)
 
 
 def fashion_mnist(

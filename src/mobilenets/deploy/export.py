@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .files import atomic_output
+from ..files import atomic_output
 from .fuse import fold_batch_norm
 from .qat import convert_qat, is_qat_prepared
 from .quantize import quantize_onnx, quantize_torch

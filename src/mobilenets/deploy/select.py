@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ..data.fashion_mnist import cache_dir
+from ..files import cache_dir
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
 from ..paper import mobilenet_cost
-from .files import atomic_output
+from ..files import atomic_output
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import unquote, urlsplit
 
 from torch.hub import download_url_to_file
+
+from ..files import atomic_write_text, cache_dir
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 _KERAS_WIDTH_TAGS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
@@ -40,9 +41,8 @@ def keras_weights_url(alpha: float, resolution: int, include_top: bool = True) -
 
 
 def weights_cache_dir() -> Path:
-    """Downloaded weights: ``$MOBILENETS_CACHE/weights`` (default ``~/.cache/mobilenets/weights``),
-    beside the datasets of ``mobilenets.data.fashion_mnist.cache_dir()``."""
-    return Path(os.environ.get("MOBILENETS_CACHE", Path.home() / ".cache" / "mobilenets")) / "weights"
+    """Downloaded weights: ``$MOBILENETS_CACHE/weights`` (default ``~/.cache/mobilenets/weights``)."""
+    return cache_dir() / "weights"
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -59,14 +59,6 @@ def _expected_hash(url: str, sha256: str | None) -> str | None:
     if given is not None and not _SHA256.fullmatch(given.lower()):
         raise ValueError(f"a sha256 must be 64 hexadecimal digits; got {given!r}")
     return given.lower() if given else None
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(out.name, path)
 
 
 def fetch(url: str, sha256: str | None = None, *, cache_dir: str | os.PathLike[str] | None = None,
@@ -100,5 +92,5 @@ def fetch(url: str, sha256: str | None = None, *, cache_dir: str | os.PathLike[s
             raise ValueError(f"could not download {url}: {error}") from error
         actual = file_sha256(target)
     if recorded != actual:
-        _write_text_atomically(sidecar, f"{actual}  {name}\n")
+        atomic_write_text(sidecar, f"{actual}  {name}\n")
     return target

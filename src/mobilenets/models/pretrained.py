@@ -9,7 +9,6 @@ size, interpolation, crop, mean and std; [-1, 1] inputs for Google's weights).
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +16,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..files import atomic_output
 from .hub import fetch, is_url, keras_weights_url
 from .mobilenet_v1 import MobileNetV1
 from .weights import (
@@ -204,17 +204,6 @@ def create_pretrained(
 def save_checkpoint(checkpoint: dict[str, Any], path: Source, *, force: bool = False) -> Path:
     """Writes a converted checkpoint atomically (temporary file, fsync, rename); an existing
     file is replaced only with ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force (force=True) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as out:
-        try:
-            torch.save(checkpoint, out)
-            out.flush()
-            os.fsync(out.fileno())
-        except BaseException:
-            os.unlink(out.name)
-            raise
-    os.replace(out.name, path)
-    return path
+    with atomic_output(path, force=force) as temporary:
+        torch.save(checkpoint, temporary)
+    return Path(path)

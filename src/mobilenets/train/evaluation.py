@@ -16,7 +16,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.classification import build_transforms
-from .checkpoint import atomic_write_bytes, check_compatible, load_checkpoint, model_from_checkpoint
+from ..files import atomic_write_bytes
+from .checkpoint import check_compatible, load_checkpoint, model_from_checkpoint
 from .classification import load_data
 from .config import TrainConfig
 from .metrics import classification_metrics, per_class_accuracy

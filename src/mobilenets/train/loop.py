@@ -42,7 +42,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,8 +52,9 @@ from tqdm import tqdm
 
 from ..models import create_model, mobilenet_v1
 from .batches import to_device
+from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .checkpoint import (
-    atomic_write_bytes, atomic_write_json, atomic_write_text, check_compatible, factory_name,
+    check_compatible, factory_name,
     load_checkpoint, resolve_factory,
 )
 from .classification import ClassificationTask

@@ -1,12 +1,20 @@
-"""Writing output files so that nothing a user made is lost: refuse to overwrite without
-``force``, and write to a temporary file beside the target, fsync, then rename over it."""
+"""Writing files so that nothing a user made is lost: refuse to overwrite without ``force``,
+and write to a temporary file beside the target, fsync, then rename over it (a crash leaves
+the old file or the new one, never half of one). A leaf module: every layer may use it."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+
+def cache_dir() -> Path:
+    """Where downloads, unpacked datasets and measurements go: $MOBILENETS_CACHE or
+    ~/.cache/mobilenets."""
+    return Path(os.environ.get("MOBILENETS_CACHE", Path.home() / ".cache" / "mobilenets"))
 
 
 @contextlib.contextmanager
@@ -30,3 +38,17 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: 
         os.replace(temporary_path, target)
     finally:
         temporary_path.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = True) -> None:
+    """Replaces ``path`` with ``data`` atomically."""
+    with atomic_output(path, force=force) as temporary:
+        temporary.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = True) -> None:
+    atomic_write_bytes(path, text.encode(), force=force)
+
+
+def atomic_write_json(path: str | os.PathLike[str], value: Any, *, force: bool = True) -> None:
+    atomic_write_text(path, json.dumps(value, indent=2) + "\n", force=force)
