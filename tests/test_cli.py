@@ -94,3 +94,32 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
     for name, parser in subparsers.items():  # every sub-command's own --help renders
         parser.format_help()
     assert len(COMMAND_MODULES) >= 2
+
+
+def test_predict_with_pretrained_weights(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """`predict --pretrained` loads converted weights and prepares images as the weights expect."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from mobilenets import mobilenet_v1, transform_from_config
+    from mobilenets.models.pretrained import save_checkpoint
+    from mobilenets.train.evaluation import imagenet_classes
+
+    model = mobilenet_v1(alpha=0.25, resolution=128, padding="tf_same", activation="relu6").eval()
+    for module in model.modules():  # spread the outputs so the top classes are not a tie
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    torch.nn.init.normal_(model.classifier.weight, std=0.5)
+    save_checkpoint({"model": model.state_dict(), "config": model.config, "pretrained_cfg": model.pretrained_cfg},
+                    tmp_path / "w.pt")
+    image = tmp_path / "x.png"
+    Image.fromarray((np.random.default_rng(0).random((150, 170, 3)) * 255).astype("uint8")).save(image)
+    result = run_json(capsys, "predict", "--pretrained", str(tmp_path / "w.pt"), str(image), "--top-k", "3", "--json")
+    with torch.no_grad():
+        expected = model(transform_from_config(model.pretrained_cfg)(Image.open(image).convert("RGB"))[None]).softmax(1)[0]
+    top = expected.topk(3)
+    assert [row["index"] for row in result[0]["top"]] == top.indices.tolist()
+    assert [row["probability"] for row in result[0]["top"]] == pytest.approx(top.values.tolist(), abs=1e-6)
+    assert result[0]["top"][0]["class"] == imagenet_classes(1000)[top.indices[0]]

@@ -115,7 +115,7 @@ def test_keras_release_addresses() -> None:
 
 def test_pretrained_command_line_options() -> None:
     from mobilenets.cli import ArgumentParser
-    from mobilenets.cli.weights import add_pretrained_arguments, pretrained_overrides
+    from mobilenets.cli.common import add_pretrained_arguments, pretrained_overrides
 
     parser = ArgumentParser()
     add_pretrained_arguments(parser)

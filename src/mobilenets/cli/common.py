@@ -24,8 +24,11 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, *, num_classes: int | None = 1000) -> None:
-    """``--model NAME`` or ``--alpha A --resolution R --variant V``, and ``--num-classes N``."""
+def add_model_arguments(
+    parser: argparse.ArgumentParser, *, num_classes: int | None = 1000, pretrained: bool = True
+) -> None:
+    """``--model NAME`` or ``--alpha A --resolution R --variant V``, ``--num-classes N``, and
+    ``--pretrained`` weights to load into it."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="a registered name (see `mobilenets list`)")
     group.add_argument("--alpha", type=float, help="width multiplier (default 1.0)")
@@ -33,6 +36,26 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, num_classes: int | N
     group.add_argument("--variant", choices=VARIANTS, help="architecture variant (default separable)")
     if num_classes is not None:
         group.add_argument("--num-classes", type=int, help=f"classifier size, 0 for none (default {num_classes})")
+    if pretrained:
+        add_pretrained_arguments(group)
+
+
+def add_pretrained_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--pretrained PATH|URL|keras`` and ``--drop-background``, for commands that build a model."""
+    parser.add_argument(
+        "--pretrained", metavar="PATH|URL|keras",
+        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL "
+        "(append #sha256=HEX to check it), or 'keras' for Keras's released file of the model",
+    )
+    parser.add_argument("--drop-background", action="store_true",
+                        help="with TF-slim weights: drop the background class (1001 -> 1000 outputs)")
+
+
+def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``create_model`` keyword arguments ``--pretrained`` asks for (none without it)."""
+    if not getattr(args, "pretrained", None):
+        return {}
+    return dict(pretrained=args.pretrained, drop_background=args.drop_background)
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
@@ -42,11 +65,12 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
         for key in ("alpha", "resolution", "variant", "num_classes")
         if (value := getattr(args, key, None)) is not None
     }
-    if args.model:
-        model = create_model(args.model, **overrides)
-        return model, args.model
+    weights = pretrained_overrides(args)
+    if args.model or weights:
+        name = args.model or model_name(overrides.get("alpha", 1.0), overrides.get("resolution", 224))
+        return create_model(name, **overrides, **weights), name
     model = mobilenet_v1(**overrides)
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
-__all__ = ["add_json_argument", "add_model_arguments", "emit", "model_defaults", "model_from_args"]
+__all__ = ["add_json_argument", "add_model_arguments", "add_pretrained_arguments", "emit", "model_defaults", "model_from_args", "pretrained_overrides"]

@@ -10,9 +10,11 @@ from typing import Any
 
 from ..train.classification import write_teacher_outputs
 from ..train.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
-from ..train.evaluation import evaluate_checkpoint, predict
+from ..data.preprocess import transform_from_config
+from ..models import create_model, model_from_weights
+from ..train.evaluation import evaluate_checkpoint, imagenet_classes, predict, predict_images
 from ..train.loop import fit, resume_config
-from .common import add_json_argument, add_model_arguments, emit
+from .common import add_json_argument, add_model_arguments, add_pretrained_arguments, emit, pretrained_overrides
 
 DATA_HELP = "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or TRAIN.csv,VAL.csv"
 _FLAG = argparse.BooleanOptionalAction
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="RUN_DIR", help="the run directory (refused if it exists, unless --resume or --force)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
     parser.add_argument("--force", action="store_true", help="start over in an existing run directory")
-    add_model_arguments(parser, num_classes=None)
+    add_model_arguments(parser, num_classes=None, pretrained=False)
     parser.add_argument("--dropout", type=float, help="dropout before the classifier (default 0)")
     _add_data_arguments(parser)
     group = parser.add_argument_group("optimization")
@@ -92,8 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
-    parser = subparsers.add_parser("predict", help="the top classes of a checkpoint for image files")
-    parser.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
+    parser = subparsers.add_parser("predict", help="the top classes of a checkpoint (or pretrained weights) for image files")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a .pt file or a run directory (its best.pt)")
+    add_pretrained_arguments(source)
+    parser.add_argument("--model", help="with --pretrained: the registered name to load into (default: inferred from the file)")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--ema", action="store_true", help="use the moving average of the weights")
@@ -194,7 +199,15 @@ def format_evaluation(result: dict[str, Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    results = predict(args.checkpoint, args.images, top_k=args.top_k, ema=args.ema)
+    if args.checkpoint:
+        results = predict(args.checkpoint, args.images, top_k=args.top_k, ema=args.ema)
+    else:
+        model = (
+            create_model(args.model, **pretrained_overrides(args)) if args.model
+            else model_from_weights(args.pretrained, drop_background=args.drop_background)
+        ).eval()
+        classes = imagenet_classes(model.num_classes, model.pretrained_cfg.get("label_offset", 0))
+        results = predict_images(model, transform_from_config(model.pretrained_cfg), classes, args.images, top_k=args.top_k)
     emit(results, args.json, lambda rows: "\n".join(
         f"{row['image']}: " + ", ".join(f"{top['class']} {top['probability']:.1%}" for top in row["top"]) for row in rows
     ))

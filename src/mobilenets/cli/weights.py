@@ -1,10 +1,7 @@
-"""`mobilenets convert`: Google's released weights (Keras h5, TF-slim checkpoint) to a .pt file,
-and the ``--pretrained`` option other commands share."""
+"""`mobilenets convert`: Google's released weights (Keras h5, TF-slim checkpoint) to a .pt file."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
 from ..models import model_name
 from ..models.hub import file_sha256
 from ..models.pretrained import read_weights, save_checkpoint
@@ -52,21 +49,3 @@ def run_convert(args: argparse.Namespace) -> int:
         f"  model.load_state_dict(torch.load({r['out']!r})['model'])"
     ))
     return 0
-
-
-def add_pretrained_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--pretrained PATH|URL|keras`` and ``--drop-background``, for commands that build a model."""
-    parser.add_argument(
-        "--pretrained", metavar="PATH|URL|keras",
-        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL "
-        "(append #sha256=HEX to check it), or 'keras' for Keras's released file of the model",
-    )
-    parser.add_argument("--drop-background", action="store_true",
-                        help="with TF-slim weights: drop the background class (1001 -> 1000 outputs)")
-
-
-def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``create_model`` keyword arguments ``--pretrained`` asks for (none without it)."""
-    if not getattr(args, "pretrained", None):
-        return {}
-    return dict(pretrained=args.pretrained, drop_background=args.drop_background)
