@@ -8,8 +8,8 @@ from .faster_rcnn import MobileNetFasterRCNN, frcnn_mobilenet_v1
 from .ssd import MobileNetSSD, ssd300_mobilenet_v1, ssdlite300_mobilenet_v1
 
 DETECTORS = {
-    "ssd300_mobilenet_v1": (ssd300_mobilenet_v1, {}),
-    "ssdlite300_mobilenet_v1": (ssdlite300_mobilenet_v1, {}),
+    "ssd300_mobilenet_v1": (ssd300_mobilenet_v1, {"resolution": 300}),
+    "ssdlite300_mobilenet_v1": (ssdlite300_mobilenet_v1, {"resolution": 300}),
     "frcnn300_mobilenet_v1": (frcnn_mobilenet_v1, {"resolution": 300}),
     "frcnn600_mobilenet_v1": (frcnn_mobilenet_v1, {"resolution": 600}),
 }

@@ -57,15 +57,15 @@ class MobileNetFasterRCNN(MobileNetDetector, FasterRCNN):
                                               ("flatten", nn.Flatten(1))]))
         base = 256 * resolution / 600
         anchors = AnchorGenerator((tuple(round(base * s) for s in ANCHOR_SCALES),), (ASPECT_RATIOS,))
-        settings = dict(
-            min_size=resolution, max_size=resolution * 1024 // 600,
-            rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=PROPOSALS,
-            rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=PROPOSALS,
-            box_batch_size_per_image=64,
+        settings = {
+            "min_size": resolution, "max_size": resolution * 1024 // 600,
+            "rpn_pre_nms_top_n_test": 1000, "rpn_post_nms_top_n_test": PROPOSALS,
+            "rpn_pre_nms_top_n_train": 2000, "rpn_post_nms_top_n_train": PROPOSALS,
+            "box_batch_size_per_image": 64,
             # The backbone takes any size: no padding to a multiple of 32.
-            size_divisible=1,
+            "size_divisible": 1,
             **frcnn_options,
-        )
+        }
         super().__init__(
             trunk, num_classes=None, image_mean=IMAGE_MEAN, image_std=IMAGE_STD,
             rpn_anchor_generator=anchors,

@@ -140,7 +140,7 @@ class MobileNetSSD(MobileNetDetector, SSD):
             image_mean=IMAGE_MEAN, image_std=IMAGE_STD, head=head, **ssd_options,
         )
         self._describe(dict(
-            arch=arch, num_classes=num_classes, alpha=alpha, resolution=resolution, variant=variant,
+            arch=arch, num_classes=num_classes, alpha=alpha, resolution=resolution, variant=variant, lite=lite,
             activation=activation, padding=padding, bn_eps=bn_eps, **ssd_options,
         ), resolution)
 
@@ -152,4 +152,4 @@ def ssd300_mobilenet_v1(**kwargs: Any) -> MobileNetSSD:
 
 def ssdlite300_mobilenet_v1(**kwargs: Any) -> MobileNetSSD:
     """SSDLite 300: depthwise separable extra layers and predictors (torchvision's SSDLite head)."""
-    return MobileNetSSD(**{"arch": "ssdlite300_mobilenet_v1", **kwargs}, lite=True)
+    return MobileNetSSD(**{"arch": "ssdlite300_mobilenet_v1", "lite": True, **kwargs})
