@@ -32,14 +32,14 @@ def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
         reference = model(list(images))
     assert boxes.shape == (3, len(DecodedSSD(model).anchors), 4) and scores.shape[-1] == 4
     np.testing.assert_allclose(boxes, torch_boxes.numpy(), atol=1e-3)
-    np.testing.assert_allclose(scores, torch_scores.numpy(), atol=1e-5)
+    np.testing.assert_allclose(scores, torch_scores.numpy(), atol=1e-4)
     # After the detector's own selection, the runtime's boxes are the model's detections.
     selected = select_detections(model, torch.from_numpy(boxes), torch.from_numpy(scores))
     assert sum(len(found["boxes"]) for found in reference) > 0
     for found, expected in zip(selected, reference):
         assert torch.equal(found["labels"], expected["labels"])
         torch.testing.assert_close(found["boxes"], expected["boxes"], atol=1e-3, rtol=0)
-        torch.testing.assert_close(found["scores"], expected["scores"], atol=1e-5, rtol=0)
+        torch.testing.assert_close(found["scores"], expected["scores"], atol=1e-4, rtol=0)
     with pytest.raises(FileExistsError):
         export_onnx(model, path)
 
