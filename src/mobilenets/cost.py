@@ -115,7 +115,9 @@ def count_cost(model: nn.Module, input_size: int | tuple[int, ...] | None = None
     input for models that take something other than one image tensor (detectors).
     """
     if example is None:
-        example = torch.zeros(_input_shape(model, input_size))
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else None
+        example = torch.zeros(_input_shape(model, input_size), device=device)
     rows: list[LayerCost] = []
     names = {module: name for name, module in model.named_modules()}
     seen: set[nn.Module] = set()

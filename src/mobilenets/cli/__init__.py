@@ -12,7 +12,7 @@ import sys
 from typing import NoReturn, Sequence
 
 # Sub-command modules, in the order `mobilenets --help` lists them.
-COMMAND_MODULES = ("models", "detection")
+COMMAND_MODULES = ("models", "paper", "train", "weights", "detection")
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError)
 
@@ -25,7 +25,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="mobilenets", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="mobilenets", description="MobileNets (Howard et al., 2017) on PyTorch: models, cost, training, deployment.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)

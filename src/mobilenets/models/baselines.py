@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 import torchvision.models as tvm
 from torch import nn
 
@@ -17,9 +18,11 @@ BASELINES: dict[str, tuple[Callable[[], nn.Module], int]] = {
 }
 
 
-def create_baseline(name: str) -> tuple[nn.Module, int]:
-    """A torchvision comparison network and the input resolution to count it at."""
+def create_baseline(name: str, device: str | torch.device = "meta") -> tuple[nn.Module, int]:
+    """A torchvision comparison network and the input resolution to count it at. On the
+    default "meta" device it holds shapes but no memory: enough to count its cost at once."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     constructor, resolution = BASELINES[name]
-    return constructor(), resolution
+    with torch.device(device):
+        return constructor(), resolution

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from torch import nn
 
 from .mobilenet_v1 import MobileNetV1
+from .pretrained import create_pretrained
 
 WIDTHS = (1.0, 0.75, 0.5, 0.25)
 RESOLUTIONS = (224, 192, 160, 128)
@@ -54,10 +55,15 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown model name {name!r}{hint}")
 
 
-def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Builds a registered model; keyword arguments override the name's defaults."""
+def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
+    """Builds a registered model; keyword arguments override the name's defaults.
+
+    ``pretrained``: weights to load, a .h5 / TF-slim / .pt path or URL, or True for Keras's
+    released file of the name (see ``pretrained.create_pretrained``)."""
     _check_name(name)
     constructor, defaults = _REGISTRY[name]
+    if pretrained is not None and pretrained is not False:
+        return create_pretrained(name, constructor, defaults, overrides, pretrained)
     return constructor(**{**defaults, **overrides})
 
 

@@ -1,0 +1,189 @@
+"""`mobilenets train`, `eval`, `predict` and `teacher-outputs`: thin over mobilenets.train."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..train.classification import write_teacher_outputs
+from ..train.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from ..train.evaluation import evaluate_checkpoint, predict
+from ..train.loop import fit, resume_config
+from .common import add_json_argument, add_model_arguments, emit
+
+DATA_HELP = "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or TRAIN.csv,VAL.csv"
+_FLAG = argparse.BooleanOptionalAction
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", help=DATA_HELP + " (default fashion-mnist)")
+    group.add_argument("--in-channels", type=int, help="1 (grey) or 3 (default: 1 for fashion-mnist, else 3)")
+    group.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")
+    group.add_argument("--limit-val", type=int, metavar="N", help="use the first N validation images")
+    group.add_argument("--min-crop-area", type=float, help="smallest random-crop area, a fraction (default 0.25)")
+    group.add_argument("--augment", action=_FLAG, help="random crop and flip on training images (default on)")
+    group.add_argument("--workers", type=int, help="data-loading processes (default 0)")
+    group.add_argument("--strict", action=_FLAG, help="stop on an unreadable image instead of skipping it")
+
+
+def _add_teacher_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("distillation")
+    group.add_argument("--teacher", metavar="NAME_OR_CHECKPOINT", help="a checkpoint of this project or a torchvision model name")
+    group.add_argument("--teacher-weights", metavar="FILE", help="state_dict file for a torchvision teacher (nothing is downloaded)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a MobileNet (also under torchrun), resume, distill, fine-tune")
+    parser.add_argument("--out", metavar="RUN_DIR", help="the run directory (refused if it exists, unless --resume or --force)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
+    parser.add_argument("--force", action="store_true", help="start over in an existing run directory")
+    add_model_arguments(parser, num_classes=None)
+    parser.add_argument("--dropout", type=float, help="dropout before the classifier (default 0)")
+    _add_data_arguments(parser)
+    group = parser.add_argument_group("optimization")
+    group.add_argument("--epochs", type=int, help="default 10")
+    group.add_argument("--batch-size", type=int, help="the global batch, split across processes (default 64)")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help="default rmsprop (TensorFlow semantics, as the paper)")
+    group.add_argument("--lr", type=float, help="peak learning rate (default 0.01)")
+    group.add_argument("--momentum", type=float, help="default 0.9")
+    group.add_argument("--weight-decay", type=float, help="default 4e-5; none on depthwise filters, batch norm and biases")
+    group.add_argument("--decay-depthwise", action=_FLAG, help="apply weight decay to depthwise filters too")
+    group.add_argument("--schedule", choices=SCHEDULES, help="default exponential")
+    group.add_argument("--decay-rate", type=float, help="exponential schedule factor (default 0.94)")
+    group.add_argument("--decay-epochs", type=float, help="epochs between exponential decays (default 2)")
+    group.add_argument("--warmup-epochs", type=float, help="linear warm-up (default 0)")
+    group.add_argument("--label-smoothing", type=float, help="default 0 (the paper used none)")
+    group.add_argument("--ema-decay", type=float, help="moving average of the weights, e.g. 0.999 (default off)")
+    group.add_argument("--grad-clip", type=float, help="largest gradient norm (default off)")
+    group = parser.add_argument_group("reproducibility and hardware")
+    group.add_argument("--seed", type=int, help="the same seed gives identical weights on CPU")
+    group.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    group.add_argument("--precision", choices=PRECISIONS, help="auto: bf16/fp16 on CUDA, fp32 on CPU")
+    group.add_argument("--channels-last", action=_FLAG, help="default: on CUDA only")
+    group.add_argument("--compile", action=_FLAG, help="torch.compile the model")
+    group.add_argument("--sync-bn", action=_FLAG, help="SyncBatchNorm across processes (CUDA only)")
+    group.add_argument("--freeze-bn", action=_FLAG, help="batch norm keeps its running statistics (fine-tuning)")
+    _add_teacher_arguments(parser)
+    group = parser.add_argument_group("distillation")
+    group.add_argument("--teacher-outputs", metavar="FILE", help="precomputed teacher logits (`mobilenets teacher-outputs`)")
+    group.add_argument("--distill-weight", type=float, help="w in (1-w)*CE + w*T^2*KL (default 0.5; 1 ignores labels)")
+    group.add_argument("--temperature", type=float, help="T (default 4)")
+    group = parser.add_argument_group("transfer")
+    group.add_argument("--init", metavar="CHECKPOINT", help="start from a trained network; the classifier is replaced if the class count differs")
+    group.add_argument("--freeze-backbone", action=_FLAG, help="train the classifier only")
+    group.add_argument("--classifier-lr", type=float, help="learning rate of the classifier (default: --lr)")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_train)
+
+    parser = subparsers.add_parser("eval", help="top-1, top-5, per-class accuracy and a confusion-matrix PNG of a checkpoint")
+    parser.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
+    parser.add_argument("--data", help=DATA_HELP + " (default: the checkpoint's)")
+    parser.add_argument("--limit-val", type=int, metavar="N", help="evaluate the first N validation images")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
+    parser.add_argument("--out", help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png)")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_eval)
+
+    parser = subparsers.add_parser("predict", help="the top classes of a checkpoint for image files")
+    parser.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--ema", action="store_true", help="use the moving average of the weights")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_predict)
+
+    parser = subparsers.add_parser("teacher-outputs", help="a teacher's logits for the un-augmented training images, once")
+    _add_teacher_arguments(parser)
+    parser.add_argument("--data", help=DATA_HELP + " (default fashion-mnist)")
+    parser.add_argument("--resolution", type=int, help="input size in pixels (default 224)")
+    parser.add_argument("--in-channels", type=int, help="1 or 3 (default: 1 for fashion-mnist, else 3)")
+    parser.add_argument("--limit-train", type=int, metavar="N", help="the first N training images")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--out", required=True, metavar="FILE")
+    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_teacher_outputs)
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields set on the command line (everything else keeps its default)."""
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    return {key: value for key, value in vars(args).items() if key in names and value is not None}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    given = _given(args)
+    if args.resume:
+        if args.out and Path(args.out) != Path(args.resume):
+            raise ValueError("--resume RUN_DIR continues RUN_DIR; leave out --out or give the same folder")
+        config = resume_config(args.resume, **{k: v for k, v in given.items() if k != "out"})
+    elif not args.out:
+        raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
+    else:
+        config = TrainConfig(**given)
+    try:
+        summary = fit(config, resume=bool(args.resume), force=args.force)
+    except FloatingPointError as error:
+        print(f"mobilenets train: {error}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        emit(summary, args.json, format_summary)
+    return 0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [
+        f"test top-1 {summary['top1']:.2%}, top-5 {summary['top5']:.2%} after {summary['epochs']} epochs"
+        + (f" (best top-1 {summary['best_top1']:.2%} at epoch {summary['best_epoch']})" if summary.get("best_top1") else ""),
+        f"{summary['mult_adds'] / 1e6:.2f}M mult-adds, {summary['params'] / 1e6:.3f}M parameters",
+        f"{summary['images_per_second']:.0f} training images/s ({summary['train_seconds']:.0f} s of training)",
+    ]
+    if summary.get("ema_top1") is not None:
+        lines.append(f"moving average of the weights: top-1 {summary['ema_top1']:.2%}")
+    if summary.get("skipped_files"):
+        lines.append(f"{summary['skipped_files']} unreadable image files skipped")
+    lines.append(f"run: {summary['run_dir']}")
+    return "\n".join(lines)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    checkpoint = Path(args.checkpoint)
+    file = checkpoint if checkpoint.is_file() else checkpoint / "best.pt"
+    plot = args.out or file.with_suffix(".confusion.png")
+    result = evaluate_checkpoint(
+        file, args.data, limit=args.limit_val, batch_size=args.batch_size, workers=args.workers, ema=args.ema, plot=plot
+    )
+    emit(result, args.json, format_evaluation)
+    return 0
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    lines = [f"{result['checkpoint']} on {result['data']} ({result['images']} images): top-1 {result['top1']:.2%}, top-5 {result['top5']:.2%}, loss {result['loss']:.4f}"]
+    width = max(len(name) for name in result["per_class"])
+    lines += [
+        f"  {name:<{width}}  {'-' if accuracy is None else f'{accuracy:.2%}'}" for name, accuracy in result["per_class"].items()
+    ]
+    lines.append(f"confusion matrix: {result['confusion_png']}")
+    return "\n".join(lines)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    results = predict(args.checkpoint, args.images, top_k=args.top_k, ema=args.ema)
+    emit(results, args.json, lambda rows: "\n".join(
+        f"{row['image']}: " + ", ".join(f"{top['class']} {top['probability']:.1%}" for top in row["top"]) for row in rows
+    ))
+    return 0
+
+
+def run_teacher_outputs(args: argparse.Namespace) -> int:
+    config = TrainConfig(out=".", **{k: v for k, v in _given(args).items() if k != "out"}).validate().resolved()
+    result = write_teacher_outputs(config, args.out, batch_size=args.batch_size, force=args.force)
+    emit(result, args.json, lambda r: f"{r['images']} teacher outputs ({r['num_classes']} classes) of {r['teacher']} on {r['data']}: {r['out']}")
+    return 0

@@ -1,0 +1,129 @@
+"""Classification data in one call: Fashion-MNIST, an image-folder tree or CSV manifests,
+with the transforms for a resolution and the dataset's normalization."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from torch.utils.data import Dataset, Subset
+
+from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist
+from .folders import ImageFiles, Sample, folder_samples, keep_readable, manifest_samples
+from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
+
+__all__ = ["DataBundle", "build_datasets", "build_transforms", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
+
+# Pixel mean and standard deviation of the 60,000 Fashion-MNIST training images (in [0, 1]),
+# computed once from the real set; tests/test_data.py recomputes them.
+FASHION_MNIST_MEAN = (0.2860,)
+FASHION_MNIST_STD = (0.3530,)
+LUMA = (0.299, 0.587, 0.114)
+DATA_HELP = "'fashion-mnist', a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or 'TRAIN.csv,VAL.csv'"
+
+
+@dataclass
+class DataBundle:
+    """What the training loop needs from the data: the two datasets (yielding (tensor, label)),
+    the classes and the normalization (for the checkpoint, so predict can rebuild the transform)."""
+
+    train: Dataset
+    val: Dataset
+    num_classes: int
+    classes: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    in_channels: int
+    skipped: list[str]
+    crop_pct: float = 0.875
+
+    @property
+    def skipped_files(self) -> int:
+        """How many unreadable image files were left out (summary.json's ``skipped_files``)."""
+        return len(self.skipped)
+
+
+def build_datasets(
+    data: str,
+    resolution: int,
+    *,
+    in_channels: int = 3,
+    limit_train: int | None = None,
+    limit_val: int | None = None,
+    min_crop_area: float = 0.25,
+    strict: bool = False,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    crop_pct: float | None = None,
+) -> DataBundle:
+    """The train and val datasets of ``data`` (see ``DATA_HELP``) at ``resolution``.
+
+    ``limit_*`` keeps the first N images (for folder trees, the first N of an order that
+    alternates classes). Unreadable, truncated or empty image files are skipped with a warning
+    and counted in ``skipped``, or with ``strict`` raise ValueError naming the file.
+    Normalization defaults to Fashion-MNIST's own statistics for it and ImageNet's otherwise.
+    Fashion-MNIST's garments fill the 28x28 frame, so its evaluation crop defaults to the whole
+    image (``crop_pct`` 1.0); other data use 0.875.
+    """
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    for name, limit in (("limit_train", limit_train), ("limit_val", limit_val)):
+        if limit is not None and limit < 1:
+            raise ValueError(f"{name} must be >= 1, got {limit}")
+    builtin = data == "fashion-mnist"
+    mean = tuple(mean if mean is not None else FASHION_MNIST_MEAN if builtin else IMAGENET_MEAN)
+    std = tuple(std if std is not None else FASHION_MNIST_STD if builtin else IMAGENET_STD)
+    if len(mean) == 1:
+        mean, std = mean * in_channels, std * in_channels
+    elif in_channels == 1 and (mean, std) == (IMAGENET_MEAN, IMAGENET_STD):
+        # Colour images read as grey (PIL's ITU-R 601 luma): weight the colour statistics alike
+        # (exact for the mean, an approximation for the standard deviation).
+        mean, std = (sum(w * m for w, m in zip(LUMA, mean)),), (sum(w * s for w, s in zip(LUMA, std)),)
+    crop_pct = crop_pct if crop_pct is not None else 1.0 if builtin else 0.875
+    common = dict(in_channels=in_channels, mean=mean, std=std, min_crop_area=min_crop_area, crop_pct=crop_pct)
+    train_transform = build_transforms(resolution, True, **common)
+    val_transform = build_transforms(resolution, False, **common)
+    if builtin:
+        train, val = fashion_mnist(train=True, transform=train_transform), fashion_mnist(train=False, transform=val_transform)
+        bundle_args = dict(train=_first(train, limit_train), val=_first(val, limit_val), classes=list(FASHION_MNIST_CLASSES), skipped=[])
+    else:
+        train_candidates, val_candidates, classes = _file_samples(data)
+        train_samples, skipped_train = keep_readable(train_candidates, limit_train, strict)
+        val_samples, skipped_val = keep_readable(val_candidates, limit_val, strict)
+        for split, samples, skipped in (("train", train_samples, skipped_train), ("val", val_samples, skipped_val)):
+            if not samples:
+                raise ValueError(f"{data}: no readable {split} images ({len(skipped)} unreadable files skipped)")
+        bundle_args = dict(
+            train=ImageFiles(train_samples, classes, train_transform),
+            val=ImageFiles(val_samples, classes, val_transform),
+            classes=classes,
+            skipped=skipped_train + skipped_val,
+        )
+    return DataBundle(
+        num_classes=len(bundle_args["classes"]), mean=mean, std=std, in_channels=in_channels, crop_pct=crop_pct, **bundle_args
+    )
+
+
+def _first(dataset: Dataset, limit: int | None) -> Dataset:
+    return dataset if limit is None or limit >= len(dataset) else Subset(dataset, range(limit))
+
+
+def _file_samples(data: str) -> tuple[list[Sample], list[Sample], list[str]]:
+    """(train candidates, val candidates, classes) of a folder tree or two CSV manifests."""
+    if "," in data:
+        train_csv, val_csv = (Path(part.strip()) for part in data.split(",", 1))
+        for path in (train_csv, val_csv):
+            if not path.is_file():
+                raise ValueError(f"CSV manifest {path} does not exist; --data takes {DATA_HELP}")
+        return manifest_samples(train_csv, val_csv)
+    root = Path(data)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        train, classes = folder_samples(root / "train")
+        val, val_classes = folder_samples(root / "val")
+        if val_classes != classes:
+            raise ValueError(f"{root}/val has classes {val_classes} but {root}/train has {classes}; they must be the same")
+        return train, val, classes
+    if (root / "train.csv").is_file() and (root / "val.csv").is_file():
+        return manifest_samples(root / "train.csv", root / "val.csv")
+    what = "has neither train/ and val/ folders nor train.csv and val.csv" if root.is_dir() else "is not a folder"
+    raise ValueError(f"unknown data {data!r}: it {what}; --data takes {DATA_HELP}")

@@ -1,0 +1,28 @@
+"""The evaluation preprocessing a model's weights expect, built from its timm-style
+``pretrained_cfg`` (input size, interpolation, crop_pct, mean, std)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from torchvision import transforms
+from torchvision.transforms import InterpolationMode
+
+
+def transform_from_config(pretrained_cfg: Mapping[str, Any]) -> transforms.Compose:
+    """PIL image -> normalised tensor: resize the short side to ``resolution / crop_pct``, centre
+    crop ``resolution``, scale to [0, 1], then ``(x - mean) / std`` ([-1, 1] for Google's
+    weights, whose mean = std = 0.5)."""
+    channels, height, width = pretrained_cfg["input_size"]
+    crop_pct = pretrained_cfg.get("crop_pct", 1.0)
+    if not 0 < crop_pct <= 1:
+        raise ValueError(f"crop_pct must be in (0, 1]; got {crop_pct!r}")
+    interpolation = InterpolationMode(pretrained_cfg.get("interpolation", "bilinear"))
+    steps: list[Any] = [] if channels != 1 else [transforms.Grayscale(1)]
+    steps += [
+        transforms.Resize(math.floor(min(height, width) / crop_pct), interpolation=interpolation),
+        transforms.CenterCrop((height, width)),
+        transforms.ToTensor(),
+        transforms.Normalize(pretrained_cfg["mean"], pretrained_cfg["std"]),
+    ]
+    return transforms.Compose(steps)

@@ -1,0 +1,128 @@
+"""Checkpoints: atomic writes, loading, rebuilding the model and refusing mismatches.
+
+A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" ("module:callable")
+and "model_config" (its keyword arguments) so the network can be rebuilt without the code that
+trained it, "optimizer", "scheduler", "ema", "rng", "epoch" (completed epochs), "step",
+"config" (the whole TrainConfig), "task" (what evaluation needs: classes, mean, std, ...),
+"metrics" and "best".
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+# What identifies an architecture in a MobileNetV1-style ``model.config``, in message order.
+ARCHITECTURE_KEYS = ("variant", "alpha", "resolution", "in_channels", "activation", "padding", "output_stride", "min_depth")
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Writes a file so that a crash leaves either the old or the new one, never half of it."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: str | os.PathLike[str], value: Any) -> None:
+    atomic_write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> None:
+    """``torch.save`` through a temporary file in the same folder, fsync and rename."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads a checkpoint of this project (a dict with "model"), refusing anything else."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        # Our checkpoints hold plain containers and tensors, plus numpy RNG state arrays.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or foreign file: one clear line, not a traceback
+        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise ValueError(f"{path} is not a mobilenets checkpoint (no 'model' entry)")
+    return checkpoint
+
+
+def factory_name(model: nn.Module) -> str:
+    """The "module:qualname" of a model's class, recorded so the model can be rebuilt."""
+    return f"{type(model).__module__}:{type(model).__qualname__}"
+
+
+def resolve_factory(name: str) -> Callable[..., nn.Module]:
+    """Imports a "package.module:callable" recorded in a checkpoint."""
+    module_name, _, attribute = name.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"cannot rebuild the model: factory {name!r} is not importable ({error})") from None
+    return target
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any], *, ema: bool = False) -> nn.Module:
+    """Rebuilds the network a checkpoint describes and loads its weights (the EMA's with ``ema``)."""
+    if "model_factory" not in checkpoint or "model_config" not in checkpoint:
+        raise ValueError("the checkpoint does not record how to rebuild its model (model_factory, model_config)")
+    model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
+    state = checkpoint["model"]
+    if ema and checkpoint.get("ema"):
+        state = ema_weights(checkpoint["ema"])
+    model.load_state_dict(state)
+    return model
+
+
+def ema_weights(ema_state: dict[str, Any]) -> dict[str, Any]:
+    """The averaged network's state_dict inside a saved ``ModelEma`` (an AveragedModel)."""
+    return {key.removeprefix("module."): value for key, value in ema_state.items() if key.startswith("module.")}
+
+
+def describe(config: dict[str, Any]) -> str:
+    """"alpha 0.5, resolution 64, 10 classes": the identifying part of a model config."""
+    parts = [f"{key.replace('_', ' ')} {config[key]}" for key in ARCHITECTURE_KEYS if key in config]
+    if "num_classes" in config:
+        parts.append(f"{config['num_classes']} classes")
+    return ", ".join(parts)
+
+
+def check_compatible(
+    saved: dict[str, Any], wanted: dict[str, Any], *, ignore: tuple[str, ...] = (),
+    what: str = "checkpoint", asked: str = "the model asked for",
+) -> None:
+    """Refuses a checkpoint whose architecture or class count differs from the model asked for,
+    naming every difference: "checkpoint has alpha 0.5, 10 classes; the model asked for has
+    alpha 0.25"."""
+    keys = [key for key in (*ARCHITECTURE_KEYS, "num_classes") if key not in ignore]
+    different = [key for key in keys if key in saved and key in wanted and saved[key] != wanted[key]]
+    if different:
+        raise ValueError(
+            f"{what} has {describe({key: saved[key] for key in different})}; "
+            f"{asked} has {describe({key: wanted[key] for key in different})}"
+        )

@@ -1,0 +1,440 @@
+"""The training loop: one loop for every task (classification, detection, quantization-aware
+fine-tuning), on one CPU or many GPUs, that never loses a run.
+
+``fit(config, *, model=None, task=None, model_factory=None, resume=False, force=False)``
+
+* ``config`` (``TrainConfig``) is validated before any work; the whole of it goes into every
+  checkpoint.
+* ``task`` (a ``mobilenets.train.task.Task``; default ``ClassificationTask`` built from the
+  config) supplies datasets, the loss, evaluation and the metric that selects ``best.pt``.
+* ``model`` replaces the MobileNetV1 the config describes (a QAT-prepared network, a detector).
+  The loop moves it to the device, wraps it in DistributedDataParallel, trains it in place and
+  saves its ``state_dict``.
+* ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
+  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``.
+  By default a model with a ``config`` dict (MobileNetV1) records its class and that dict.
+  On resume, a caller either passes the same kind of ``model`` again (its weights are replaced
+  by the checkpoint's) or passes none and the recorded factory rebuilds it; a QAT or detection
+  caller whose model cannot be rebuilt by ``cls(**model.config)`` registers a module-level
+  function that builds (and prepares) it, e.g.
+  ``model_factory=("mobilenets.deploy.qat:prepared_model", {"float_checkpoint": path})``.
+* ``resume=True`` continues ``config.out/last.pt`` as if never stopped (the saved settings must
+  match, except epochs and workers); ``force=True`` starts over in an existing run directory.
+  An existing non-empty run directory is refused (FileExistsError) without one of them.
+
+Writes (rank 0 only, each atomically): ``last.pt`` after every epoch, ``best.pt`` when the
+primary metric improves, ``metrics.jsonl`` (one line per epoch), TensorBoard events (when
+tensorboard is installed) and ``summary.json`` at the end, whose dict ``fit`` returns.
+A non-finite loss raises FloatingPointError before the optimizer steps, so the last good
+checkpoint stays as it was.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import random
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from ..models import create_model, mobilenet_v1
+from .batches import to_device
+from .checkpoint import (
+    atomic_write_bytes, atomic_write_json, atomic_write_text, check_compatible, factory_name,
+    load_checkpoint, resolve_factory,
+)
+from .classification import ClassificationTask
+from .config import TrainConfig
+from .distributed import Distributed, setup, teardown
+from .ema import ModelEma
+from .optim import build_optimizer, param_groups
+from .schedule import build_scheduler
+from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_rng_state
+from .task import Task
+from .transfer import freeze_backbone, load_initial_weights
+
+__all__ = ["RUN_FILES", "fit", "resume_config", "to_device"]
+
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "summary.json")
+# Settings a resumed run may change: they do not alter what is computed.
+RESUMABLE_CHANGES = ("epochs", "workers", "out")
+ModelFactory = tuple[str, dict[str, Any]]
+
+
+def resume_config(run_dir: str | Path, **changes: Any) -> TrainConfig:
+    """The config saved in ``run_dir/last.pt``, with ``changes`` (e.g. more epochs) applied."""
+    checkpoint = load_checkpoint(_last(run_dir))
+    return dataclasses.replace(TrainConfig.from_dict(checkpoint["config"]), out=str(run_dir), **changes)
+
+
+def fit(
+    config: TrainConfig,
+    *,
+    model: nn.Module | None = None,
+    task: Task | None = None,
+    model_factory: ModelFactory | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Trains, evaluates every epoch, checkpoints; returns the summary (see the module doc)."""
+    config = config.validate().resolved()
+    state = setup(config.device)
+    try:
+        return _Run(config, state, model, task, model_factory, resume, force, progress).run()
+    finally:
+        teardown(state)
+
+
+def _last(run_dir: str | Path) -> Path:
+    path = Path(run_dir) / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"nothing to resume in {run_dir} (no last.pt)")
+    return path
+
+
+class _TensorBoard:
+    """Per-epoch scalars in TensorBoard; skipped with one warning if it is not installed."""
+
+    def __init__(self, run_dir: Path, first_epoch: int) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            warnings.warn("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", stacklevel=3)
+            self.writer = None
+            return
+        self.writer = SummaryWriter(str(run_dir), purge_step=first_epoch + 1)
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, record["epoch"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _Run:
+    """One call of ``fit``: set-up, the epochs, the summary."""
+
+    def __init__(
+        self, config: TrainConfig, dist: Distributed, model: nn.Module | None, task: Task | None,
+        model_factory: ModelFactory | None, resume: bool, force: bool, progress: bool,
+    ) -> None:
+        self.dist, self.progress = dist, progress
+        self.run_dir = Path(config.out)
+        self.checkpoint = self._prepare_run_dir(config, resume, force)
+        if self.checkpoint is not None:
+            config = self._resumed_config(config, self.checkpoint["config"])
+        if config.seed is None:
+            config = dataclasses.replace(config, seed=dist.broadcast(random.SystemRandom().randrange(2**31)))
+        self.config = config
+        self.task = task if task is not None else ClassificationTask.from_config(config)
+        self.device = dist.device
+        self.autocast, fp16 = self._precision()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.channels_last = config.channels_last if config.channels_last is not None else self.device.type == "cuda"
+
+        seed_everything(derive_seed(config.seed, 0xC0FFEE))  # the same initial weights on every rank
+        train_set, val_set = self.task.build_datasets(config)
+        self.model, self.model_factory = self._build_model(model, model_factory)
+        self.cost = self.task.cost(self.model, config)
+        self._build_loaders(train_set, val_set)
+        self._build_training_state()
+
+    # ----------------------------------------------------------------- set-up
+    def _prepare_run_dir(self, config: TrainConfig, resume: bool, force: bool) -> dict[str, Any] | None:
+        if resume:
+            return load_checkpoint(_last(self.run_dir))
+        if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())) and not force:
+            raise FileExistsError(
+                f"run directory {self.run_dir} exists; use --resume {self.run_dir} to continue it or --force to start over"
+            )
+        self.dist.barrier()  # every rank has looked before rank 0 changes anything
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            for name in RUN_FILES:
+                (self.run_dir / name).unlink(missing_ok=True)
+        return None
+
+    @staticmethod
+    def _resumed_config(config: TrainConfig, saved_values: dict[str, Any]) -> TrainConfig:
+        saved = TrainConfig.from_dict(saved_values)
+        if config.seed is None:
+            config = dataclasses.replace(config, seed=saved.seed)
+        different = [
+            f"{field.name} {getattr(saved, field.name)!r} (asked for {getattr(config, field.name)!r})"
+            for field in dataclasses.fields(TrainConfig)
+            if field.name not in RESUMABLE_CHANGES and getattr(saved, field.name) != getattr(config, field.name)
+        ]
+        if different:
+            raise ValueError(
+                f"the run to resume was trained with {', '.join(different)}; a resumed run keeps its "
+                f"settings (only {', '.join(RESUMABLE_CHANGES)} may change)"
+            )
+        return config
+
+    def _precision(self) -> tuple[Any, bool]:
+        """An autocast context factory and whether fp16 loss scaling is needed."""
+        precision, device = self.config.precision, self.device
+        if precision == "auto":
+            # Measured on a 2-core x86 CPU: bf16 autocast made MobileNet training slower, so CPUs
+            # stay in fp32; CUDA gets bf16 where supported, else fp16 with loss scaling.
+            precision = "fp32" if device.type == "cpu" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+        if precision == "fp16" and device.type != "cuda":
+            raise ValueError("precision fp16 needs a CUDA device; on CPU use bf16 or fp32")
+        if precision == "fp32":
+            return nullcontext, False
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return (lambda: torch.autocast(device.type, dtype=dtype)), precision == "fp16"
+
+    def _build_model(self, model: nn.Module | None, factory: ModelFactory | None) -> tuple[nn.Module, ModelFactory | None]:
+        config, checkpoint = self.config, self.checkpoint
+        if model is None and checkpoint is not None and checkpoint.get("model_factory"):
+            model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
+        elif model is None:
+            kwargs = dict(self.task.model_kwargs(), dropout=config.dropout, alpha=config.alpha, resolution=config.resolution)
+            if config.model:
+                model = create_model(config.model, **kwargs)
+            else:
+                model = mobilenet_v1(variant=config.variant, **kwargs)
+        if factory is None and isinstance(getattr(model, "config", None), dict):
+            factory = (factory_name(model), dict(model.config))
+        if checkpoint is not None:
+            if factory is not None and checkpoint.get("model_config"):
+                check_compatible(checkpoint["model_config"], factory[1], what="the checkpoint to resume")
+            model.load_state_dict(checkpoint["model"])
+        elif config.init:
+            load_initial_weights(model, config.init)
+        if config.freeze_backbone:
+            freeze_backbone(model)
+        return model, factory
+
+    def _build_loaders(self, train_set: Any, val_set: Any) -> None:
+        config, dist = self.config, self.dist
+        if config.batch_size % dist.world_size:
+            raise ValueError(f"batch_size {config.batch_size} must be a multiple of the {dist.world_size} processes")
+        per_rank = config.batch_size // dist.world_size
+        if len(train_set) < config.batch_size:
+            raise ValueError(f"the training set has {len(train_set)} images, fewer than one batch ({config.batch_size})")
+        # One sampler definition for 1 or N processes: rank r takes every N-th index of the same
+        # seeded permutation, so N processes see the same global batches as one.
+        self.sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed)
+        self.generator = torch.Generator()
+        common = dict(
+            num_workers=config.workers, collate_fn=self.task.collate, pin_memory=self.device.type == "cuda",
+            worker_init_fn=seed_worker, persistent_workers=False,
+        )
+        self.train_loader = DataLoader(
+            train_set, batch_size=per_rank, sampler=self.sampler, drop_last=True, generator=self.generator, **common
+        )
+        self.val_loader = DataLoader(val_set, batch_size=max(per_rank, 64), shuffle=False, **common)
+
+    def _build_training_state(self) -> None:
+        config, model = self.config, self.model
+        if config.sync_bn and self.dist.enabled:
+            if self.device.type != "cuda":
+                raise ValueError("sync_bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU); use --freeze-bn or plain batch norm")
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.model = model
+        head = model.get_classifier() if hasattr(model, "get_classifier") else getattr(model, "classifier", None)
+        groups = param_groups(
+            model, config.weight_decay, decay_depthwise=config.decay_depthwise,
+            classifier_lr=config.classifier_lr, classifier=head,
+        )
+        self.optimizer = build_optimizer(groups, config.optimizer, config.lr, config.weight_decay, config.momentum)
+        self.scheduler = build_scheduler(
+            self.optimizer, config.schedule, epochs=config.epochs, steps_per_epoch=len(self.train_loader),
+            warmup_epochs=config.warmup_epochs, decay_rate=config.decay_rate, decay_epochs=config.decay_epochs,
+        )
+        self.ema = ModelEma(model, config.ema_decay) if config.ema_decay else None
+        self.epoch, self.step, self.best, self.records = 0, 0, -math.inf, []
+        if self.checkpoint is not None:
+            self._restore(self.checkpoint)
+        if config.compile:
+            model.compile()
+        self.train_model = (
+            DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if self.dist.enabled else model
+        )
+
+    def _restore(self, checkpoint: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(checkpoint["ema"])
+        if checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        states = checkpoint.get("rng") or []
+        if len(states) == self.dist.world_size:
+            set_rng_state(states[self.dist.rank])
+        self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
+        self.best = checkpoint.get("best", {}).get("value", -math.inf)
+        self.records = [r for r in _read_metrics(self.run_dir / "metrics.jsonl") if r["epoch"] <= self.epoch]
+
+    # ----------------------------------------------------------------- training
+    def run(self) -> dict[str, Any]:
+        board = _TensorBoard(self.run_dir, self.epoch) if self.dist.is_main else None
+        try:
+            while self.epoch < self.config.epochs:
+                record = self._train_epoch()
+                record.update(self._evaluate())
+                self.epoch += 1
+                record = {"epoch": self.epoch, "step": self.step, **record}
+                self.records.append(record)
+                rng = self.dist.gather(rng_state())  # a collective: every rank takes part
+                if self.dist.is_main:
+                    self._save(record, rng)
+                    board.log(record)
+                self.dist.barrier()
+        finally:
+            if board is not None:
+                board.close()
+        return self._summary()
+
+    def _train_epoch(self) -> dict[str, float]:
+        config, dist = self.config, self.dist
+        epoch_seed = derive_seed(config.seed, self.epoch + 1, dist.rank)
+        seed_everything(epoch_seed)
+        self.generator.manual_seed(epoch_seed)
+        self.sampler.set_epoch(self.epoch)
+        self.train_model.train()
+        if config.freeze_bn:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        sums: dict[str, float] = {"loss": 0.0}
+        count = 0
+        bar = tqdm(
+            total=len(self.train_loader) * config.batch_size, desc=f"epoch {self.epoch + 1}/{config.epochs}",
+            unit="img", unit_scale=True, dynamic_ncols=True, file=sys.stderr, disable=not (self.progress and dist.is_main),
+        )
+        start = time.perf_counter()
+        for batch in self.train_loader:
+            batch = to_device(batch, self.device, channels_last=self.channels_last)
+            with self.autocast():
+                loss, size, metrics = self.task.loss(self.train_model, batch)
+            value = loss.detach().float().item()
+            if not dist.all_true(math.isfinite(value)):
+                bar.close()
+                raise FloatingPointError(
+                    f"the loss became non-finite ({value}) at epoch {self.epoch + 1}, step {self.step + 1}; "
+                    f"training stopped, the last good checkpoint ({self.run_dir / 'last.pt'}) is as it was "
+                    f"(try a lower --lr or --grad-clip)"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if config.grad_clip:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            self.step += 1
+            count += size
+            sums["loss"] += value * size
+            for key, metric in metrics.items():
+                sums[key] = sums.get(key, 0.0) + float(metric) * size
+            bar.update(size * dist.world_size)
+            bar.set_postfix({key: f"{total / count:.4g}" for key, total in sums.items()}, refresh=False)
+        seconds = time.perf_counter() - start
+        bar.close()
+        totals = dist.sum({**sums, "count": count})
+        images = totals.pop("count")
+        return {
+            **{f"train_{key}": total / images for key, total in totals.items()},
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_images": int(images),
+            "epoch_seconds": seconds,
+            "images_per_second": images / seconds,
+        }
+
+    def _evaluate(self) -> dict[str, float]:
+        if not self.dist.is_main:
+            return {}
+        with torch.no_grad(), self.autocast():
+            result = self.task.evaluate(self.model.eval(), self.val_loader)
+            if self.ema is not None:
+                result.update({f"ema_{k}": v for k, v in self.task.evaluate(self.ema.module.eval(), self.val_loader).items()})
+        if self.task.primary_metric not in result:
+            raise KeyError(f"the task's evaluate() returned no {self.task.primary_metric!r} (its primary metric)")
+        return result
+
+    # ----------------------------------------------------------------- saving
+    def _save(self, record: dict[str, Any], rng: list[dict[str, Any]]) -> None:
+        primary = self.task.primary_metric
+        improved = record[primary] > self.best
+        if improved:
+            self.best = record[primary]
+        checkpoint = {
+            "model": self.model.state_dict(),
+            "model_factory": self.model_factory[0] if self.model_factory else None,
+            "model_config": self.model_factory[1] if self.model_factory else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "rng": rng,
+            "epoch": self.epoch,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "task": self.task.state(),
+            "metrics": record,
+            "best": {"metric": primary, "value": self.best, "epoch": record["epoch"] if improved else None},
+        }
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write_bytes(self.run_dir / "last.pt", buffer.getvalue())
+        if improved:
+            atomic_write_bytes(self.run_dir / "best.pt", buffer.getvalue())
+        atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.records))
+
+    def _summary(self) -> dict[str, Any]:
+        last = self.records[-1] if self.records else {}
+        best = max(self.records, key=lambda r: r.get(self.task.primary_metric, -math.inf), default={})
+        images = sum(r.get("train_images", 0) for r in self.records)
+        seconds = sum(r.get("epoch_seconds", 0.0) for r in self.records)
+        summary = {
+            **{key: value for key, value in last.items() if key not in ("step", "epoch_seconds", "train_images")},
+            "epochs": self.epoch,
+            "images_per_second": images / seconds if seconds else None,
+            "train_seconds": seconds,
+            "best_epoch": best.get("epoch"),
+            f"best_{self.task.primary_metric}": best.get(self.task.primary_metric),
+            "mult_adds": self.cost.mult_adds,
+            "params": self.cost.params,
+            **self.task.summary(),
+            "seed": self.config.seed,
+            "world_size": self.dist.world_size,
+            "device": str(self.device),
+            "run_dir": str(self.run_dir),
+        }
+        if self.dist.is_main:
+            atomic_write_json(self.run_dir / "summary.json", summary)
+        return summary
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,43 @@
+"""Transfer learning (the paper's fine-grained Stanford Dogs experiment): start from a trained
+network, with a new classifier for the new class count, optionally training the classifier alone."""
+from __future__ import annotations
+
+from torch import nn
+
+from .checkpoint import check_compatible, load_checkpoint
+
+
+def classifier_of(model: nn.Module) -> nn.Module:
+    head = model.get_classifier() if hasattr(model, "get_classifier") else getattr(model, "classifier", None)
+    if not isinstance(head, nn.Module):
+        raise ValueError(f"{type(model).__name__} has no classifier (get_classifier() or .classifier)")
+    return head
+
+
+def load_initial_weights(model: nn.Module, path: str) -> None:
+    """Loads every weight of the checkpoint at ``path`` into ``model`` except a classifier whose
+    class count differs (that one keeps its fresh initialisation). The architecture must match;
+    the resolution may differ."""
+    checkpoint = load_checkpoint(path)
+    saved, wanted = checkpoint.get("model_config") or {}, getattr(model, "config", {})
+    check_compatible(saved, wanted, ignore=("num_classes", "resolution"), what=f"the --init checkpoint {path}")
+    head = {name for name, _ in classifier_of(model).named_parameters()}
+    prefix = next((f"{name}." for name, module in model.named_modules() if module is classifier_of(model)), "")
+    own = model.state_dict()
+    state = {}
+    for key, value in checkpoint["model"].items():
+        if key in own and own[key].shape != value.shape:
+            if key.removeprefix(prefix) not in head:
+                raise ValueError(f"the --init checkpoint {path} has {key} of shape {tuple(value.shape)}; the model has {tuple(own[key].shape)}")
+            continue  # the old classifier, for another class count
+        state[key] = value
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    stray = [key for key in missing if key.removeprefix(prefix) not in head] + list(unexpected)
+    if stray:
+        raise ValueError(f"the --init checkpoint {path} does not fit the model: {', '.join(stray[:3])} ...")
+
+
+def freeze_backbone(model: nn.Module) -> None:
+    """Stops gradients everywhere but the classifier (the classifier-only transfer baseline)."""
+    model.requires_grad_(False)
+    classifier_of(model).requires_grad_(True)

@@ -1,0 +1,96 @@
+"""The command line: JSON output, readable tables, and one-line errors with exit status 2."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mobilenets import count_cost, create_model
+from mobilenets.cli import main
+
+
+def run_json(capsys: pytest.CaptureFixture, *argv: str) -> object:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cost_json_exact_counts(capsys: pytest.CaptureFixture) -> None:
+    result = run_json(capsys, "cost", "--model", "mobilenet_v1_100_224", "--json")
+    assert (result["mult_adds"], result["params"]) == (568_740_352, 4_231_976)
+    assert (result["alpha"], result["resolution"], result["variant"], result["num_classes"]) == (1.0, 224, "separable", 1000)
+    assert result["by_type"]["Conv 1x1"]["mult_adds"] == 539_492_352
+    assert len(result["layers"]) == 27 * 2 + 1  # conv + BN rows per body layer, and the classifier
+    assert sum(row["mult_adds"] for row in result["layers"]) == result["mult_adds"]
+
+
+def test_cost_from_knobs(capsys: pytest.CaptureFixture) -> None:
+    result = run_json(capsys, "cost", "--alpha", "0.75", "--resolution", "128", "--num-classes", "0", "--json")
+    assert result["model"] == "mobilenet_v1_075_128" and result["mult_adds"] == 106_002_432
+
+
+def test_cost_per_layer_text(capsys: pytest.CaptureFixture) -> None:
+    assert main(["cost", "--model", "mobilenet_v1_025_128", "--per-layer"]) == 0
+    out = capsys.readouterr().out
+    assert "features.Conv2d_13_pointwise.conv" in out and "Conv DW 3x3" in out
+    expected = count_cost(create_model("mobilenet_v1_025_128")).mult_adds
+    assert f"mobilenet_v1_025_128: {expected:,} mult-adds" in out
+
+
+def test_list(capsys: pytest.CaptureFixture) -> None:
+    names = [row["name"] for row in run_json(capsys, "list", "mobilenet_v1_*_128", "--json")]
+    assert names == ["mobilenet_v1_100_128", "mobilenet_v1_075_128", "mobilenet_v1_050_128", "mobilenet_v1_025_128"]
+
+
+def test_paper_json(capsys: pytest.CaptureFixture) -> None:
+    rows = run_json(capsys, "paper", "--no-baselines", "--json")
+    assert set(rows[0]) >= {"table", "row", "column", "paper", "measured", "rel_diff", "ok", "note"}
+    assert all(row["ok"] for row in rows if row["checked"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["cost", "--alpha", "0"], "alpha (width multiplier) must be a number > 0; got 0.0"),
+        (["cost", "--alpha", "wide"], "argument --alpha: invalid float value: 'wide'"),
+        (["cost", "--resolution", "16"], "resolution must be a whole number of pixels >= 32; got 16"),
+        (["cost", "--model", "mobilenet_v9"], "unknown model name 'mobilenet_v9'"),
+        (["cost", "--variant", "inverted"], "argument --variant: invalid choice: 'inverted'"),
+        (["list", "resnet*"], "no model name matches 'resnet*'"),
+    ],
+)
+def test_user_mistakes_one_line_exit_2(capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse's own checks exit from parse_args
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_python_dash_m_no_traceback() -> None:
+    """The real entry point, in a fresh process: `python -m mobilenets`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mobilenets", "cost", "--output-stride"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    done = subprocess.run(
+        [sys.executable, "-m", "mobilenets", "cost", "--model", "mobilenet_v1_025_128", "--json"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["mult_adds"] == count_cost(create_model("mobilenet_v1_025_128")).mult_adds
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
+    from mobilenets.cli import COMMAND_MODULES, build_parser
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert {"list", "cost", "paper"} <= set(out.split())
+    subparsers = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in subparsers.items():  # every sub-command's own --help renders
+        parser.format_help()
+    assert len(COMMAND_MODULES) >= 2
