@@ -6,7 +6,7 @@ from torch import nn
 
 from mobilenets import count_cost, create_model
 from mobilenets.detection import frcnn_mobilenet_v1, ssd300_mobilenet_v1, ssdlite300_mobilenet_v1
-from mobilenets.detection.paper_rows import all_proposals_mult_adds, box_head_mult_adds
+from mobilenets.detection.paper_rows import all_proposals_mult_adds, box_head_mult_adds, table13_cells
 from mobilenets.models import MobileNetV1
 
 LOSSES = {
@@ -75,19 +75,27 @@ def test_ssd_has_the_reference_layout_and_table_13s_cost() -> None:
 
 
 def test_faster_rcnn_cost_with_300_proposals_is_table_13s() -> None:
-    model = create_model("frcnn300_mobilenet_v1")
+    assert create_model("frcnn300_mobilenet_v1").eval().rpn.post_nms_top_n() == 300
+    # count_cost counts one image and one item of a batch: one proposal is enough (and fast).
+    model = create_model("frcnn300_mobilenet_v1", rpn_post_nms_top_n_test=1)
     cost = count_cost(model, example=model.example_input())
     assert abs(cost.params / 6.1e6 - 1) < 0.10
-    # The box head runs on 14x14 crops; Conv2d_12's stride makes them 7x7.
     rows = {row.name: row for row in cost.layers}
+    assert rows["rpn.head.conv.0.0"].input_size == (512, 19, 19)
+    # The box head runs on 14x14 crops; Conv2d_12's stride makes them 7x7.
     assert rows["roi_heads.box_head.Conv2d_12_depthwise.conv"].input_size == (512, 14, 14)
     assert rows["roi_heads.box_head.Conv2d_12_depthwise.conv"].output_size == (512, 7, 7)
-    assert rows["rpn.head.conv.0.0"].input_size == (512, 19, 19)
-    assert box_head_mult_adds(cost) == sum(
-        row.mult_adds for name, row in rows.items() if name.startswith("roi_heads.")
-    ) > 0
+    assert rows["roi_heads.box_predictor.cls_score"].filter_shape == (91, 1024)
+    head = sum(row.mult_adds for name, row in rows.items() if name.startswith("roi_heads."))
+    assert box_head_mult_adds(cost) == head > 0
+    assert all_proposals_mult_adds(cost) == cost.mult_adds + 299 * head
     assert abs(all_proposals_mult_adds(cost) / 25.2e9 - 1) < 0.10
-    assert model.eval().rpn.post_nms_top_n() == 300
+
+
+def test_table_13_cells_agree() -> None:
+    cells = table13_cells()
+    assert [(cell.row, cell.column) for cell in cells if not cell.ok] == []
+    assert len(cells) == 6 and {cell.table for cell in cells} == {"13"}
 
 
 def test_backbone_starts_from_a_classification_state() -> None:

@@ -35,11 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_make_detection)
 
     parser = subparsers.add_parser("train-detector", help="train SSD / Faster R-CNN MobileNet on a COCO-format folder")
-    parser.add_argument("--arch", choices=ARCHS, required=True)
-    parser.add_argument("--data", required=True, help="COCO-layout folder: train/, val/, annotations/instances_*.json")
-    parser.add_argument("--out", required=True, help="run folder (checkpoints, metrics.jsonl, summary.json)")
+    parser.add_argument("--arch", choices=ARCHS)
+    parser.add_argument("--data", help="COCO-layout folder: train/, val/, annotations/instances_*.json")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
     parser.add_argument("--backbone-init", metavar="CHECKPOINT", help="start the MobileNet body from a classification checkpoint")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--optimizer", default="adamw", help="rmsprop, sgd or adamw (default adamw)")
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
     parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
@@ -94,14 +94,17 @@ def run_make_detection(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.resume:
-        summary = resume_detector(args.out, epochs=args.epochs)
+        summary = resume_detector(args.resume, epochs=args.epochs)
     else:
+        missing = [f"--{name}" for name in ("arch", "data", "out") if getattr(args, name) is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} needed (or --resume RUN_DIR)")
         settings = {key: getattr(args, key) for key in (
             "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "augment",
             "limit_train", "limit_val", "workers", "seed", "device",
         )}
         summary = train_detector(
-            args.arch, args.data, args.out, alpha=args.alpha, epochs=args.epochs,
+            args.arch, args.data, args.out, alpha=args.alpha, epochs=args.epochs or 10,
             backbone_init=args.backbone_init, force=args.force, **settings,
         )
     emit(summary, args.json, lambda s: (
