@@ -36,6 +36,24 @@ class MobileNetDetector:
         return [torch.zeros(self.pretrained_cfg["input_size"])]
 
 
+# The reference detectors' body: ReLU6, batch-norm epsilon 1e-3; symmetric padding gives the
+# same map sizes as TF "same" at 300 and 600 px ("tf_same" matches released TF weights exactly).
+BODY_DEFAULTS: dict[str, Any] = {"activation": "relu6", "padding": "symmetric", "bn_eps": 1e-3}
+
+
+def detector_body(
+    num_classes: Any, alpha: float, resolution: int, variant: str,
+    backbone_state: Mapping[str, torch.Tensor] | None, options: dict[str, Any],
+) -> tuple[MobileNetV1, dict[str, Any]]:
+    """Checks the class count and builds a detector's body; the body's own options (see
+    BODY_DEFAULTS) are taken out of ``options`` and returned, the rest left for torchvision."""
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+        raise ValueError(f"num_classes must count the background too (>= 2); got {num_classes!r}")
+    body_options = {key: options.pop(key, default) for key, default in BODY_DEFAULTS.items()}
+    body = mobilenet_body(alpha, resolution, variant, backbone_state, min_depth=DETECTION_MIN_DEPTH, **body_options)
+    return body, body_options
+
+
 def mobilenet_body(
     alpha: float, resolution: int, variant: str, backbone_state: Mapping[str, torch.Tensor] | None,
     **options: Any,

@@ -18,7 +18,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign
 
-from .base import DETECTION_MIN_DEPTH, IMAGE_MEAN, IMAGE_STD, MobileNetDetector, last_at_stride, mobilenet_body, split_body
+from .base import IMAGE_MEAN, IMAGE_STD, MobileNetDetector, detector_body, last_at_stride, split_body
 
 RESOLUTIONS = (300, 600)
 PROPOSALS = 300
@@ -41,16 +41,12 @@ class MobileNetFasterRCNN(MobileNetDetector, FasterRCNN):
         resolution: int = 300,
         variant: str = "separable",
         *,
-        activation: str = "relu6",
-        padding: str = "symmetric",
-        bn_eps: float = 1e-3,
         backbone_state: Mapping[str, torch.Tensor] | None = None,
-        **frcnn_options: Any,
+        **options: Any,
     ) -> None:
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must count the background too (>= 2); got {num_classes!r}")
-        options = dict(activation=activation, padding=padding, bn_eps=bn_eps)
-        body = mobilenet_body(alpha, resolution, variant, backbone_state, min_depth=DETECTION_MIN_DEPTH, **options)
+        """``options``: the body's (activation, padding, bn_eps) and torchvision FasterRCNN's
+        own (rpn_post_nms_top_n_test, box_score_thresh, ...)."""
+        body, body_options = detector_body(num_classes, alpha, resolution, variant, backbone_state, options)
         trunk, top = split_body(body)
         trunk.out_channels = last_at_stride(body, 16)[1]
         box_head = nn.Sequential(OrderedDict([*top.named_children(), ("pool", nn.AdaptiveAvgPool2d(1)),
@@ -64,7 +60,7 @@ class MobileNetFasterRCNN(MobileNetDetector, FasterRCNN):
             "box_batch_size_per_image": 64,
             # The backbone takes any size: no padding to a multiple of 32.
             "size_divisible": 1,
-            **frcnn_options,
+            **options,
         }
         super().__init__(
             trunk, num_classes=None, image_mean=IMAGE_MEAN, image_std=IMAGE_STD,
@@ -75,7 +71,7 @@ class MobileNetFasterRCNN(MobileNetDetector, FasterRCNN):
         )
         self._describe(dict(
             arch=arch, num_classes=num_classes, alpha=alpha, resolution=resolution, variant=variant,
-            activation=activation, padding=padding, bn_eps=bn_eps, **frcnn_options,
+            **body_options, **options,
         ), resolution)
 
 

@@ -22,7 +22,7 @@ from torchvision.models.detection.ssd import SSD, SSDScoringHead
 from torchvision.models.detection.ssdlite import SSDLiteHead
 
 from ..models import conv_bn_act, scaled_depth
-from .base import DETECTION_MIN_DEPTH, IMAGE_MEAN, IMAGE_STD, MobileNetDetector, last_at_stride, mobilenet_body
+from .base import DETECTION_MIN_DEPTH, IMAGE_MEAN, IMAGE_STD, MobileNetDetector, detector_body, last_at_stride
 
 EXTRA_DEPTHS = (512, 256, 256, 128)
 MIN_SCALE, MAX_SCALE = 0.2, 0.95
@@ -113,35 +113,31 @@ class MobileNetSSD(MobileNetDetector, SSD):
         variant: str = "separable",
         *,
         lite: bool = False,
-        activation: str = "relu6",
-        padding: str = "symmetric",
-        bn_eps: float = 1e-3,
         backbone_state: Mapping[str, torch.Tensor] | None = None,
-        **ssd_options: Any,
+        **options: Any,
     ) -> None:
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must count the background too (>= 2); got {num_classes!r}")
-        options = dict(activation=activation, padding=padding, bn_eps=bn_eps)
-        body = mobilenet_body(alpha, resolution, variant, backbone_state, min_depth=DETECTION_MIN_DEPTH, **options)
+        """``options``: the body's (activation, padding, bn_eps) and torchvision SSD's own
+        (score_thresh, nms_thresh, detections_per_img, ...)."""
+        body, body_options = detector_body(num_classes, alpha, resolution, variant, backbone_state, options)
         channels = [last_at_stride(body, 16)[1], last_at_stride(body, 32)[1]]
         extras = nn.ModuleList()
         for depth in EXTRA_DEPTHS:
             out = scaled_depth(depth, alpha, DETECTION_MIN_DEPTH)
-            extras.append(extra_layer(channels[-1], out, depthwise=lite, **options))
+            extras.append(extra_layer(channels[-1], out, depthwise=lite, **body_options))
             channels.append(out)
         boxes = reference_boxes(len(channels))
         anchors = boxes.num_anchors_per_location()
         if lite:
-            head: nn.Module = SSDLiteHead(channels, anchors, num_classes, partial(nn.BatchNorm2d, eps=bn_eps))
+            head: nn.Module = SSDLiteHead(channels, anchors, num_classes, partial(nn.BatchNorm2d, eps=body_options["bn_eps"]))
         else:
             head = PointwiseSSDHead(channels, anchors, num_classes)
         super().__init__(
             SSDFeatures(body, extras), boxes, (resolution, resolution), num_classes,
-            image_mean=IMAGE_MEAN, image_std=IMAGE_STD, head=head, **ssd_options,
+            image_mean=IMAGE_MEAN, image_std=IMAGE_STD, head=head, **options,
         )
         self._describe(dict(
             arch=arch, num_classes=num_classes, alpha=alpha, resolution=resolution, variant=variant, lite=lite,
-            activation=activation, padding=padding, bn_eps=bn_eps, **ssd_options,
+            **body_options, **options,
         ), resolution)
 
 
