@@ -41,9 +41,9 @@ def train_detector(
     """Trains ``arch`` (ssd300, ssdlite300, frcnn300, frcnn600) on a COCO-layout folder;
     ``settings`` are further TrainConfig fields (batch_size, lr, optimizer, ...)."""
     name = model_name(arch)
-    # Batch norm in the last (1x1) extra layer needs two images per batch to normalise.
-    if settings.get("batch_size", 2) < 2:
-        raise ValueError(f"batch_size must be >= 2 for a detector; got {settings['batch_size']}")
+    # Batch norm in SSD's last extra layer (a 1x1 map) needs two images per batch to normalise.
+    if name.startswith("ssd") and settings.get("batch_size", 2) < 2:
+        raise ValueError(f"batch_size must be >= 2 for SSD; got {settings['batch_size']}")
     config = TrainConfig(
         out=str(out), data=str(data), model=name, alpha=alpha, resolution=model_defaults(name)["resolution"],
         epochs=epochs, **settings,
