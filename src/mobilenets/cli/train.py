@@ -76,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--init", metavar="CHECKPOINT", help="start from a trained network; the classifier is replaced if the class count differs")
     group.add_argument("--freeze-backbone", action=_FLAG, help="train the classifier only")
     group.add_argument("--classifier-lr", type=float, help="learning rate of the classifier (default: --lr)")
+    group.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning of --init (int8 afterwards: `mobilenets export --format torchscript`)")
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
@@ -118,6 +119,19 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in vars(args).items() if key in names and value is not None}
 
 
+def _qat_model(config: TrainConfig) -> tuple[TrainConfig, Any, tuple[str, dict[str, Any]]]:
+    """The QAT-prepared --init network (observers calibrated on the training data when it is
+    fashion-mnist or a folder) and the factory that rebuilds it for --resume, eval and export."""
+    from ..deploy.qat import prepared_model
+
+    if not config.init:
+        raise ValueError("--qat fine-tunes a trained float network: give --init FLOAT_CHECKPOINT")
+    data = config.data if config.data == "fashion-mnist" or Path(config.data).is_dir() else None
+    kwargs = {"float_checkpoint": str(Path(config.init).resolve()), "calibration_data": data}
+    # The prepared model carries the float weights already; --init must not load them again.
+    return dataclasses.replace(config, init=None), prepared_model(**kwargs), ("mobilenets.deploy.qat:prepared_model", kwargs)
+
+
 def run_train(args: argparse.Namespace) -> int:
     given = _given(args)
     if args.resume:
@@ -128,8 +142,11 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
     else:
         config = TrainConfig(**given)
+    model = factory = None
+    if args.qat and not args.resume:
+        config, model, factory = _qat_model(config)
     try:
-        summary = fit(config, resume=bool(args.resume), force=args.force)
+        summary = fit(config, model=model, model_factory=factory, resume=bool(args.resume), force=args.force)
     except FloatingPointError as error:
         print(f"mobilenets train: {error}", file=sys.stderr)
         return 1

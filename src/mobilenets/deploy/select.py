@@ -1,0 +1,208 @@
+"""Choosing alpha and rho for a budget: the 16 width x resolution MobileNets, their cost on
+this machine (latency measured once and cached) and their accuracy, the Pareto frontier, and
+the most accurate model that fits."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..data.fashion_mnist import cache_dir
+from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
+from ..paper import mobilenet_cost
+from .files import atomic_output
+from .latency import benchmark, check_runtime
+
+CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
+# ImageNet top-1 of the 16 released models (TF-slim mobilenet_v1.md; PAPER.md, "The 16 released
+# models"); paper.py holds that table's costs only.
+RELEASED_TOP1: dict[str, float] = {
+    model_name(alpha, resolution): top1
+    for (alpha, resolution), top1 in {
+        (1.0, 224): 70.9, (1.0, 192): 70.0, (1.0, 160): 68.0, (1.0, 128): 65.2,
+        (0.75, 224): 68.4, (0.75, 192): 67.2, (0.75, 160): 65.3, (0.75, 128): 62.1,
+        (0.5, 224): 63.3, (0.5, 192): 61.7, (0.5, 160): 59.1, (0.5, 128): 56.3,
+        (0.25, 224): 49.8, (0.25, 192): 47.7, (0.25, 160): 45.5, (0.25, 128): 41.5,
+    }.items()
+}
+BUDGETS = ("latency_ms", "mult_adds", "params")
+DEFAULT_RUNTIME = "onnxruntime"
+
+
+def candidate_names() -> list[str]:
+    return [model_name(alpha, resolution) for alpha, resolution in CANDIDATES]
+
+
+def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
+    """A user's accuracies: CSV with columns ``model,top1`` or JSON ``{model: top1}`` /
+    ``[{"model": ..., "top1": ...}]``, model names as ``mobilenets list`` prints them."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"accuracy table {path} does not exist")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(path.read_text())
+            rows = data.items() if isinstance(data, dict) else ((row["model"], row["top1"]) for row in data)
+        else:
+            with open(path, newline="") as handle:
+                rows = [(row["model"], row["top1"]) for row in csv.DictReader(handle)]
+        table = {str(name): float(top1) for name, top1 in rows}
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path}: expected columns/keys 'model' and 'top1' ({error})") from error
+    unknown = set(table).difference(candidate_names())
+    if unknown:
+        raise ValueError(f"{path}: unknown model(s) {', '.join(sorted(unknown))}; expected names like {candidate_names()[0]}")
+    if not table:
+        raise ValueError(f"{path} lists no models")
+    return table
+
+
+def machine_key(runtime: str, threads: int) -> str:
+    """What a latency is valid for: CPU model, threads, torch (and ONNX Runtime) version, runtime."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = f"torch {torch.__version__}"
+    if runtime in ("onnxruntime", "int8"):
+        import onnxruntime
+
+        versions += f", onnxruntime {onnxruntime.__version__}"
+    return f"{cpu} | {threads} threads | {versions} | {runtime}"
+
+
+def latency_cache_path() -> Path:
+    return cache_dir() / "latency.json"
+
+
+def measure_latencies(names: list[str], runtime: str, threads: int, *, runs: int = 20) -> dict[str, float]:
+    """Median batch-1 milliseconds of each named model, from the cache or measured now (and
+    then cached under :func:`machine_key`)."""
+    path = latency_cache_path()
+    try:
+        cache: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:  # a damaged cache is only a cache: measure again
+        cache = {}
+    key = machine_key(runtime, threads)
+    entry = cache.setdefault(key, {})
+    missing = [name for name in names if name not in entry]
+    for name in tqdm(missing, desc=f"timing ({runtime})", unit="model", disable=not missing):
+        entry[name] = benchmark(create_model(name), runtime, threads=threads, runs=runs, warmup=3)["median_ms"]
+    if missing:
+        with atomic_output(path, force=True) as temporary:
+            temporary.write_text(json.dumps(cache, indent=1))
+    return {name: entry[name] for name in names}
+
+
+def describe_budget(budget: str, value: float) -> str:
+    """A budget value in words: exact counts ("13,614,656 mult-adds") or milliseconds ("4.20 ms")."""
+    if budget == "latency_ms":
+        return f"{value:.2f} ms"
+    return f"{value:,.0f} {budget.replace('_', '-')}"
+
+
+def pareto_frontier(rows: list[dict[str, Any]], cost_key: str) -> list[dict[str, Any]]:
+    """The rows no other row beats on both cost (lower) and accuracy (higher), cheapest first."""
+    frontier, best = [], float("-inf")
+    for row in sorted(rows, key=lambda row: (row[cost_key], -row["top1"])):
+        if row["top1"] > best:
+            frontier.append(row)
+            best = row["top1"]
+    return frontier
+
+
+def select_model(
+    budget: str,
+    limit: float,
+    *,
+    runtime: str = DEFAULT_RUNTIME,
+    accuracy: dict[str, float] | None = None,
+    threads: int | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    runs: int = 20,
+) -> dict[str, Any]:
+    """The most accurate of the 16 models whose ``budget`` ("latency_ms", "mult_adds" or
+    "params") is at most ``limit``, with every candidate's figures and the Pareto frontier.
+    Mult-add and parameter budgets are counted, not timed. ValueError when none fits (naming
+    the cheapest model). ``plot``: where to draw the trade-off PNG (overwritten only with
+    ``force``)."""
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
+    check_runtime(runtime)
+    accuracy = RELEASED_TOP1 if accuracy is None else accuracy
+    rows = []
+    for alpha, resolution in CANDIDATES:
+        name = model_name(alpha, resolution)
+        if name in accuracy:
+            cost = mobilenet_cost(alpha, resolution)  # counted on the meta device: no arithmetic
+            rows.append({
+                "model": name, "alpha": alpha, "resolution": resolution, "top1": accuracy[name],
+                "mult_adds": cost.mult_adds, "params": cost.params,
+            })
+    names = [row["model"] for row in rows]
+    timed = budget == "latency_ms"
+    if timed:
+        threads = threads or torch.get_num_threads()
+        for row, latency in zip(rows, measure_latencies(names, runtime, threads, runs=runs).values()):
+            row["latency_ms"] = latency
+    fitting = [row for row in rows if row[budget] <= limit]
+    if not fitting:
+        cheapest = min(rows, key=lambda row: row[budget])
+        raise ValueError(
+            f"no model meets {describe_budget(budget, limit)}; the cheapest is {cheapest['model']} "
+            f"at {describe_budget(budget, cheapest[budget])}"
+        )
+    chosen = max(fitting, key=lambda row: (row["top1"], -row[budget]))
+    result: dict[str, Any] = {
+        "budget": budget, "limit": limit, "chosen": chosen,
+        "frontier": pareto_frontier(rows, budget), "candidates": rows,
+    }
+    if timed:
+        result.update(runtime=runtime, threads=threads, machine=machine_key(runtime, threads))
+    if plot is not None:
+        result["plot"] = str(plot_tradeoffs(rows, chosen, plot, force=force))
+    return result
+
+
+def plot_tradeoffs(
+    rows: list[dict[str, Any]], chosen: dict[str, Any], path: str | os.PathLike[str], *, force: bool = False,
+) -> Path:
+    """Accuracy against mult-adds and, when measured, against latency (log-scale x, as the
+    paper's Figures 4 and 5), the Pareto frontier joined and the chosen model ringed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+
+    axes_keys = [("mult_adds", "mult-adds (millions)", 1e-6)]
+    if "latency_ms" in rows[0]:
+        axes_keys.append(("latency_ms", "latency (ms, batch 1)", 1.0))
+    figure, axes = plt.subplots(1, len(axes_keys), figsize=(6 * len(axes_keys), 4.5), squeeze=False)
+    for axis, (key, label, scale) in zip(axes[0], axes_keys):
+        for alpha in WIDTHS:
+            group = [row for row in rows if row["alpha"] == alpha]
+            axis.scatter([row[key] * scale for row in group], [row["top1"] for row in group], label=f"alpha {alpha}")
+        frontier = pareto_frontier(rows, key)
+        axis.plot([row[key] * scale for row in frontier], [row["top1"] for row in frontier], "k--", linewidth=0.8, label="Pareto frontier")
+        axis.scatter([chosen[key] * scale], [chosen["top1"]], s=160, facecolors="none", edgecolors="red", label=f"chosen: {chosen['model']}")
+        axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
+        axis.set_xlabel(label)
+        axis.set_ylabel("top-1 accuracy (%)")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    with atomic_output(path, force=force, suffix=".png") as temporary:
+        figure.savefig(temporary, format="png", dpi=120)
+    plt.close(figure)
+    return Path(path)
