@@ -31,7 +31,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_cost(args: argparse.Namespace) -> int:
     model, name = model_from_args(args)
-    cost = count_cost(model)
+    # Detectors take a list of images, not one tensor: they say what to feed them.
+    example = model.example_input() if hasattr(model, "example_input") else None
+    cost = count_cost(model, example=example)
     result = {
         "model": name,
         "alpha": model.config["alpha"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..detection.paper_rows import table13_cells
 from ..paper import Cell, failures, paper_cells
 from .common import add_json_argument, emit
 
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def collect_cells(baselines: bool = True) -> list[Cell]:
     """The cells of every table this installation can measure."""
-    return paper_cells(baselines=baselines)
+    return paper_cells(baselines=baselines) + table13_cells()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,171 @@
+"""`mobilenets data make-detection`, `train-detector`, `eval-detector`, `detect` and
+`export-detector`: SSD and Faster R-CNN on MobileNet v1 (Table 13)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision.io import ImageReadMode, decode_image, encode_png
+from torchvision.utils import draw_bounding_boxes
+
+from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
+from ..detection.evaluate import evaluate_detector
+from ..detection.export import export_onnx
+from ..detection.synthetic import make_detection
+from ..detection.training import ARCHS, load_detector, resume_detector, train_detector
+from ..train.checkpoint import atomic_write_bytes
+from .common import add_json_argument, emit
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="make built-in datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    parser = data_commands.add_parser(
+        "make-detection", help="Fashion-MNIST items pasted on 300x300 canvases, as a COCO-format dataset"
+    )
+    parser.add_argument("--out", required=True, help="the dataset folder to create")
+    parser.add_argument("--images", type=int, required=True, help="canvases in all (20%% held out for val)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--force", action="store_true", help="replace an existing folder")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_make_detection)
+
+    parser = subparsers.add_parser("train-detector", help="train SSD / Faster R-CNN MobileNet on a COCO-format folder")
+    parser.add_argument("--arch", choices=ARCHS)
+    parser.add_argument("--data", help="COCO-layout folder: train/, val/, annotations/instances_*.json")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
+    parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
+    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
+    parser.add_argument("--backbone-init", metavar="CHECKPOINT", help="start the MobileNet body from a classification checkpoint")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--optimizer", default="adamw", help="rmsprop, sgd or adamw (default adamw)")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--schedule", default="cosine", help="exponential, cosine or constant (default cosine)")
+    parser.add_argument("--warmup-epochs", type=float, default=0.0)
+    parser.add_argument("--no-augment", dest="augment", action="store_false", help="no photometric/crop/flip augmentation")
+    parser.add_argument("--limit-train", type=int)
+    parser.add_argument("--limit-val", type=int)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
+    parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_train)
+
+    parser = subparsers.add_parser("eval-detector", help="COCO mAP@[.5:.95], mAP@.5 and per-class AP (pycocotools)")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
+    parser.add_argument("--data", required=True, help="COCO-layout folder")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--batch-size", type=int, default=16)
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_eval)
+
+    parser = subparsers.add_parser("detect", help="draw a detector's boxes, labels and scores on images")
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--out", required=True, help="folder for the drawn PNGs")
+    parser.add_argument("--score-thresh", type=float, default=0.5)
+    parser.add_argument("--force", action="store_true", help="overwrite drawn images already in --out")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_detect)
+
+    parser = subparsers.add_parser("export-detector", help="SSD to ONNX with box decoding in the graph (NMS outside)")
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--out", required=True, help="the .onnx file")
+    parser.add_argument("--force", action="store_true")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_export)
+
+
+def run_make_detection(args: argparse.Namespace) -> int:
+    summary = make_detection(args.out, args.images, seed=args.seed, val_fraction=args.val_fraction, force=args.force)
+    emit(summary, args.json, lambda s: (
+        f"{s['out']}: {s['train']['images']} train images ({s['train']['boxes']} boxes), "
+        f"{s['val']['images']} val images ({s['val']['boxes']} boxes), {s['categories']} categories"
+    ))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        summary = resume_detector(args.resume, epochs=args.epochs)
+    else:
+        missing = [f"--{name}" for name in ("arch", "data", "out") if getattr(args, name) is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} needed (or --resume RUN_DIR)")
+        settings = {key: getattr(args, key) for key in (
+            "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "augment",
+            "limit_train", "limit_val", "workers", "seed", "device",
+        )}
+        summary = train_detector(
+            args.arch, args.data, args.out, alpha=args.alpha, epochs=args.epochs or 10,
+            backbone_init=args.backbone_init, force=args.force, **settings,
+        )
+    emit(summary, args.json, lambda s: (
+        f"{s['run_dir']}: {s['epochs']} epochs, mAP {s['map']:.3f}, mAP@.5 {s['map_50']:.3f} "
+        f"(best mAP {s['best_map']:.3f} at epoch {s['best_epoch']})"
+    ))
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    model, _ = load_detector(args.checkpoint)
+    data = open_coco(*coco_split(args.data, args.split), detection_transforms(None, False), skip_empty=False)
+    loader = DataLoader(data.dataset, batch_size=args.batch_size, collate_fn=collate_detection)
+    result = {"checkpoint": args.checkpoint, "data": args.data, "split": args.split, "images": len(data.dataset),
+              **evaluate_detector(model, loader, data.coco, progress=True)}
+    emit(result, args.json, format_eval)
+    return 0
+
+
+def format_eval(result: dict[str, Any]) -> str:
+    lines = [f"{name:<24} {'-' if ap is None else f'{ap:.3f}':>6}" for name, ap in result["per_class"].items()]
+    lines.append(f"{result['images']} images: mAP@[.5:.95] {result['map']:.3f}, mAP@.5 {result['map_50']:.3f}")
+    return "\n".join(lines)
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    model, categories = load_detector(args.checkpoint)
+    out = Path(args.out)
+    targets = [out / f"{Path(image).stem}.png" for image in args.images]
+    if len(set(targets)) < len(targets):
+        raise ValueError("two input images share a file name; their drawings would overwrite each other")
+    if not args.force and (existing := [str(t) for t in targets if t.exists()]):
+        raise FileExistsError(f"{existing[0]} exists; use --force to overwrite")
+    for image in args.images:
+        if not Path(image).is_file():
+            raise FileNotFoundError(f"no image file {image}")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for image, target in zip(args.images, targets):
+        pixels = decode_image(image, mode=ImageReadMode.RGB)
+        with torch.no_grad():
+            found = model([pixels.float() / 255])[0]
+        keep = found["scores"] >= args.score_thresh
+        boxes, labels, scores = found["boxes"][keep], found["labels"][keep].tolist(), found["scores"][keep].tolist()
+        names = [categories.get(label, str(label)) for label in labels]
+        drawn = draw_bounding_boxes(pixels, boxes, [f"{n} {s:.2f}" for n, s in zip(names, scores)], width=2)
+        atomic_write_bytes(target, encode_png(drawn).numpy().tobytes())
+        results.append({"image": image, "output": str(target), "detections": [
+            {"category_id": label, "label": name, "score": round(score, 4), "box": [round(v, 1) for v in box]}
+            for label, name, score, box in zip(labels, names, scores, boxes.tolist())
+        ]})
+    emit(results, args.json, lambda rows: "\n".join(
+        f"{row['image']}: {len(row['detections'])} detections -> {row['output']}" for row in rows
+    ))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    model, _ = load_detector(args.checkpoint)
+    path = export_onnx(model, args.out, force=args.force)
+    result = {"path": str(path), "inputs": {"images": ["batch", 3, *model.transform.fixed_size]},
+              "outputs": {"boxes": ["batch", "boxes", 4], "scores": ["batch", "boxes", model.config["num_classes"]]}}
+    emit(result, args.json, lambda r: f"wrote {r['path']} (images -> decoded boxes and class scores; NMS outside)")
+    return 0
