@@ -15,21 +15,14 @@ from tqdm import tqdm
 
 from ..files import cache_dir
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
-from ..paper import mobilenet_cost
+from ..paper import RELEASED, mobilenet_cost
 from ..files import atomic_output
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
-# ImageNet top-1 of the 16 released models (TF-slim mobilenet_v1.md; PAPER.md, "The 16 released
-# models"); paper.py holds that table's costs only.
+# ImageNet top-1 of the 16 released models, the default accuracy to choose by.
 RELEASED_TOP1: dict[str, float] = {
-    model_name(alpha, resolution): top1
-    for (alpha, resolution), top1 in {
-        (1.0, 224): 70.9, (1.0, 192): 70.0, (1.0, 160): 68.0, (1.0, 128): 65.2,
-        (0.75, 224): 68.4, (0.75, 192): 67.2, (0.75, 160): 65.3, (0.75, 128): 62.1,
-        (0.5, 224): 63.3, (0.5, 192): 61.7, (0.5, 160): 59.1, (0.5, 128): 56.3,
-        (0.25, 224): 49.8, (0.25, 192): 47.7, (0.25, 160): 45.5, (0.25, 128): 41.5,
-    }.items()
+    model_name(alpha, resolution): RELEASED[alpha][resolution][2] for alpha, resolution in CANDIDATES
 }
 BUDGETS = ("latency_ms", "mult_adds", "params")
 DEFAULT_RUNTIME = "onnxruntime"
