@@ -133,3 +133,13 @@ def test_resume_refuses_changed_settings(tmp_path, capsys):
     assert "trained with alpha 0.25 (asked for 0.5)" in capsys.readouterr().err
     # More epochs is a legitimate change: the run continues.
     assert resume_config(tmp_path / "run", epochs=2).epochs == 2
+
+
+def test_resume_with_more_epochs_stretches_a_finished_cosine_schedule(tmp_path):
+    """A finished cosine run ends at lr 0; resuming it for more epochs must train again."""
+    fit(tiny_config(tmp_path / "run", schedule="cosine", epochs=1), progress=False)
+    first = weights(tmp_path / "run" / "last.pt")
+    fit(resume_config(tmp_path / "run", epochs=2), resume=True, progress=False)
+    second = weights(tmp_path / "run" / "last.pt")
+    learned = [name for name in first if name.endswith(("weight", "bias")) and not torch.equal(first[name], second[name])]
+    assert len(learned) > 0.9 * sum(name.endswith(("weight", "bias")) for name in first)

@@ -286,7 +286,11 @@ class _Run:
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        # The step count comes from the checkpoint, the schedule's shape from this run's config:
+        # equal when nothing changed, and `--resume --epochs N` stretches the schedule to N
+        # epochs instead of staying at the end of a finished one (lr 0 after cosine).
+        saved = {**checkpoint["scheduler"], "lr_lambdas": self.scheduler.state_dict()["lr_lambdas"]}
+        self.scheduler.load_state_dict(saved)
         if self.ema is not None:
             self.ema.load_state_dict(checkpoint["ema"])
         if checkpoint.get("scaler"):
