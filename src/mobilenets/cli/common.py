@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ..models import VARIANTS, create_model, model_defaults, model_name, mobilenet_v1
+from ..models import VARIANTS, create_model, model_name, mobilenet_v1
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -73,4 +73,4 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
-__all__ = ["add_json_argument", "add_model_arguments", "add_pretrained_arguments", "emit", "model_defaults", "model_from_args", "pretrained_overrides"]
+__all__ = ["add_json_argument", "add_model_arguments", "add_pretrained_arguments", "emit", "model_from_args", "pretrained_overrides"]
