@@ -12,12 +12,13 @@ from ..train.classification import write_teacher_outputs
 from ..train.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 from ..data.preprocess import transform_from_config
 from ..models import create_model, model_from_weights
-from ..train.evaluation import evaluate_checkpoint, imagenet_classes, predict, predict_images
+from ..train.evaluation import evaluate_checkpoint, evaluate_pretrained, imagenet_classes, predict, predict_images
 from ..train.loop import fit, resume_config
 from .common import add_json_argument, add_model_arguments, add_pretrained_arguments, emit, pretrained_overrides
 
 DATA_HELP = "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or TRAIN.csv,VAL.csv"
 _FLAG = argparse.BooleanOptionalAction
+PER_CLASS_LINES = 50  # more classes (ImageNet's 1000) are listed in --json only
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="RUN_DIR", help="the run directory (refused if it exists, unless --resume or --force)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
     parser.add_argument("--force", action="store_true", help="start over in an existing run directory")
-    add_model_arguments(parser, num_classes=None, pretrained=False)
+    add_model_arguments(parser, num_classes=None)
     parser.add_argument("--dropout", type=float, help="dropout before the classifier (default 0)")
     _add_data_arguments(parser)
     group = parser.add_argument_group("optimization")
@@ -83,14 +84,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
-    parser = subparsers.add_parser("eval", help="top-1, top-5, per-class accuracy and a confusion-matrix PNG of a checkpoint")
-    parser.add_argument("--checkpoint", required=True, help="a .pt file or a run directory (its best.pt)")
-    parser.add_argument("--data", help=DATA_HELP + " (default: the checkpoint's)")
+    parser = subparsers.add_parser("eval", help="top-1, top-5, per-class accuracy and a confusion-matrix PNG of a checkpoint or of released weights")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a .pt file or a run directory (its best.pt)")
+    add_pretrained_arguments(source)
+    parser.add_argument("--model", help="with --pretrained: the registered name to load into (default: inferred from the file)")
+    parser.add_argument("--data", help=DATA_HELP + ", or a folder of class folders such as ImageNet's val/ "
+                        "(default: the checkpoint's; needed with --pretrained)")
     parser.add_argument("--limit-val", type=int, metavar="N", help="evaluate the first N validation images")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
-    parser.add_argument("--out", help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png)")
+    parser.add_argument("--out", help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png; "
+                        "with --pretrained: ./WEIGHTS_NAME.confusion.png)")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
@@ -177,22 +183,41 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    checkpoint = Path(args.checkpoint)
-    file = checkpoint if checkpoint.is_file() else checkpoint / "best.pt"
-    plot = args.out or file.with_suffix(".confusion.png")
-    result = evaluate_checkpoint(
-        file, args.data, limit=args.limit_val, batch_size=args.batch_size, workers=args.workers, ema=args.ema, plot=plot
-    )
+    options = dict(limit=args.limit_val, batch_size=args.batch_size, workers=args.workers)
+    if args.checkpoint:
+        checkpoint = Path(args.checkpoint)
+        file = checkpoint if checkpoint.is_file() else checkpoint / "best.pt"
+        plot = args.out or file.with_suffix(".confusion.png")
+        result = evaluate_checkpoint(file, args.data, ema=args.ema, plot=plot, **options)
+    else:
+        if not args.data:
+            raise ValueError("--pretrained needs --data: a folder with the weights' classes (e.g. ImageNet's val/, one folder per synset)")
+        if args.ema:
+            raise ValueError("--ema is for checkpoints of this project; released weights have no moving average")
+        model = _pretrained_model(args)
+        plot = args.out or f"{Path(args.pretrained.split('#')[0]).name.removesuffix('.index')}.confusion.png"
+        result = evaluate_pretrained(model, args.data, weights=args.pretrained, plot=plot, **options)
     emit(result, args.json, format_evaluation)
     return 0
 
 
+def _pretrained_model(args: argparse.Namespace) -> Any:
+    """The model ``--pretrained`` (and ``--model``) describe, in eval mode."""
+    if args.model:
+        return create_model(args.model, **pretrained_overrides(args)).eval()
+    return model_from_weights(args.pretrained, drop_background=args.drop_background).eval()
+
+
 def format_evaluation(result: dict[str, Any]) -> str:
-    lines = [f"{result['checkpoint']} on {result['data']} ({result['images']} images): top-1 {result['top1']:.2%}, top-5 {result['top5']:.2%}, loss {result['loss']:.4f}"]
-    width = max(len(name) for name in result["per_class"])
-    lines += [
-        f"  {name:<{width}}  {'-' if accuracy is None else f'{accuracy:.2%}'}" for name, accuracy in result["per_class"].items()
-    ]
+    source = result.get("checkpoint") or result["weights"]
+    lines = [f"{source} on {result['data']} ({result['images']} images): top-1 {result['top1']:.2%}, top-5 {result['top5']:.2%}, loss {result['loss']:.4f}"]
+    if len(result["per_class"]) > PER_CLASS_LINES:
+        lines.append(f"  per-class accuracy of the {len(result['per_class'])} classes: --json")
+    else:
+        width = max(len(name) for name in result["per_class"])
+        lines += [
+            f"  {name:<{width}}  {'-' if accuracy is None else f'{accuracy:.2%}'}" for name, accuracy in result["per_class"].items()
+        ]
     if "confusion_png" in result:
         lines.append(f"confusion matrix: {result['confusion_png']}")
     return "\n".join(lines)
@@ -202,10 +227,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.checkpoint:
         results = predict(args.checkpoint, args.images, top_k=args.top_k, ema=args.ema)
     else:
-        model = (
-            create_model(args.model, **pretrained_overrides(args)) if args.model
-            else model_from_weights(args.pretrained, drop_background=args.drop_background)
-        ).eval()
+        model = _pretrained_model(args)
         classes = imagenet_classes(model.num_classes, model.pretrained_cfg.get("label_offset", 0))
         results = predict_images(model, transform_from_config(model.pretrained_cfg), classes, args.images, top_k=args.top_k)
     emit(results, args.json, lambda rows: "\n".join(

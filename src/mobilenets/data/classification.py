@@ -12,7 +12,7 @@ from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist
 from .folders import ImageFiles, Sample, folder_samples, keep_readable, manifest_samples
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 
-__all__ = ["DataBundle", "build_datasets", "build_transforms", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
+__all__ = ["DataBundle", "build_datasets", "build_transforms", "evaluation_samples", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
 
 # Pixel mean and standard deviation of the 60,000 Fashion-MNIST training images (in [0, 1]),
 # computed once from the real set; tests/test_data.py recomputes them.
@@ -102,6 +102,21 @@ def build_datasets(
     return DataBundle(
         num_classes=len(bundle_args["classes"]), mean=mean, std=std, in_channels=in_channels, crop_pct=crop_pct, **bundle_args
     )
+
+
+def evaluation_samples(data: str, *, limit: int | None = None, strict: bool = False) -> tuple[list[Sample], list[str], list[str]]:
+    """(readable validation samples, classes, skipped paths) of ``data``: a folder tree or CSV
+    manifests as ``build_datasets`` takes, or a folder of class folders alone (such as ImageNet's
+    ``val/``, one folder per synset). Training images are neither listed nor opened."""
+    root = Path(data)
+    if "," not in data and root.is_dir() and not (root / "train.csv").is_file():
+        candidates, classes = folder_samples(root / "val" if (root / "val").is_dir() else root)
+    else:
+        _, candidates, classes = _file_samples(data)
+    samples, skipped = keep_readable(candidates, limit, strict)
+    if not samples:
+        raise ValueError(f"{data}: no readable validation images ({len(skipped)} unreadable files skipped)")
+    return samples, classes, skipped
 
 
 def _first(dataset: Dataset, limit: int | None) -> Dataset:

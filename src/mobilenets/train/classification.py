@@ -18,6 +18,7 @@ from .distill import distillation_loss
 from .metrics import classification_metrics
 from .task import Task
 from .teacher import compute_teacher_outputs, load_teacher, load_teacher_outputs, save_teacher_outputs
+from .transfer import PRETRAINED_MEAN, PRETRAINED_STD
 
 
 def default_in_channels(data: str) -> int:
@@ -32,9 +33,11 @@ def load_data(
     """The config's datasets; ``augment=False`` gives the training images the evaluation
     transform (for teacher outputs, and for runs that compare exactly across processes).
     ``mean``/``std`` override the data's own normalization (a checkpoint's, for evaluation)."""
+    if config.pretrained and mean is None:
+        mean, std = PRETRAINED_MEAN, PRETRAINED_STD
     bundle = build_datasets(
         config.data, config.resolution,
-        in_channels=config.in_channels or default_in_channels(config.data),
+        in_channels=config.in_channels or (3 if config.pretrained else default_in_channels(config.data)),
         limit_train=config.limit_train, limit_val=config.limit_val,
         min_crop_area=config.min_crop_area, strict=config.strict, mean=mean, std=std,
     )

@@ -70,6 +70,10 @@ class TrainConfig:
     temperature: float = 4.0
     # Transfer (fine-grained recognition): start from a trained network.
     init: str | None = None
+    # Or from released weights (Keras .h5, TF-slim, converted .pt, URL): the released
+    # architecture (tf_same, relu6) with the weights' width; the data's classifier.
+    pretrained: str | None = None
+    drop_background: bool = False
     freeze_backbone: bool = False
     classifier_lr: float | None = None  # None: the same learning rate as the rest
 
@@ -124,13 +128,26 @@ class TrainConfig:
             raise ValueError("teacher_weights needs a teacher (a torchvision model name)")
         if self.classifier_lr is not None:
             _check_number("classifier_lr", self.classifier_lr, low=0, low_open=True)
-        if self.freeze_backbone and not self.init:
-            raise ValueError("freeze_backbone needs init (a trained checkpoint to start from)")
+        if self.freeze_backbone and not (self.init or self.pretrained):
+            raise ValueError("freeze_backbone needs init or pretrained (trained weights to start from)")
+        if self.pretrained:
+            if self.init:
+                raise ValueError("give init (a checkpoint of this project) or pretrained (released weights), not both")
+            if self.variant != "separable":
+                raise ValueError(f"pretrained weights exist for the separable MobileNet only, not variant {self.variant!r}")
+            if self.pretrained == "keras" and not self.model:
+                raise ValueError("pretrained 'keras' fetches the released file of a model name: give model too (e.g. mobilenet_v1_050_160)")
+            if self.in_channels not in (None, 3):
+                raise ValueError(f"pretrained weights take colour images: in_channels must be 3; got {self.in_channels!r}")
+        elif self.drop_background:
+            raise ValueError("drop_background needs pretrained (TF-slim weights with a background class)")
         return self
 
     def resolved(self) -> "TrainConfig":
-        """A copy with alpha and resolution filled in from the model name (or the defaults)."""
-        defaults = {"alpha": 1.0, "resolution": 224, **(model_defaults(self.model) if self.model else {})}
+        """A copy with alpha and resolution filled in from the model name (or the defaults).
+        With pretrained weights and no model name, alpha stays None: the weights decide it."""
+        width = None if self.pretrained else 1.0
+        defaults = {"alpha": width, "resolution": 224, **(model_defaults(self.model) if self.model else {})}
         return replace(
             self,
             alpha=self.alpha if self.alpha is not None else defaults["alpha"],

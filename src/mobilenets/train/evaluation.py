@@ -13,9 +13,11 @@ from typing import Any, Callable, Sequence
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from ..data.classification import build_transforms
+from ..data.classification import build_transforms, evaluation_samples
+from ..data.folders import ImageFiles
+from ..data.preprocess import transform_from_config
 from ..files import atomic_write_bytes
 from .checkpoint import check_compatible, load_checkpoint, model_from_checkpoint
 from .classification import load_data
@@ -49,20 +51,58 @@ def evaluate_checkpoint(
     check_compatible(
         checkpoint["model_config"], {"num_classes": bundle.num_classes}, what=f"checkpoint {path}", asked=f"data {config.data}"
     )
-    loader = DataLoader(bundle.val, batch_size=batch_size, num_workers=workers)
-    metrics = classification_metrics(model, loader, bundle.num_classes)
+    result = {"checkpoint": str(path), "data": config.data}
+    result.update(_evaluate(model, bundle.val, bundle.classes, batch_size=batch_size, workers=workers,
+                            plot=plot, title=f"{Path(path).name} on {config.data}"))
+    result["skipped_files"] = bundle.skipped_files
+    return result
+
+
+def evaluate_pretrained(
+    model: nn.Module, data: str, *, weights: str, limit: int | None = None, batch_size: int = 256,
+    workers: int = 0, strict: bool = False, plot: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Top-1, top-5, loss and per-class accuracy of released weights (``model``, loaded from
+    ``weights``) on the validation images of ``data``, prepared as the weights expect (its
+    ``pretrained_cfg``). Class folders sorted by name give the weights' class order (ImageNet's
+    synset ids, n01440764 ...), after TF-slim's background output when the weights have one."""
+    offset = model.pretrained_cfg.get("label_offset", 0)
+    samples, classes, skipped = evaluation_samples(data, limit=limit, strict=strict)
+    if len(classes) + offset != model.num_classes:
+        background = f" ({offset} for TF-slim's background class)" if offset else ""
+        raise ValueError(
+            f"the weights have {model.num_classes} outputs{background} but {data} has {len(classes)} classes: evaluate "
+            "them on data with the weights' classes (ImageNet's val/: 1000 synset folders), or fine-tune with `mobilenets train --pretrained`"
+        )
+    dataset = ImageFiles([(path, target + offset) for path, target in samples], classes, transform_from_config(model.pretrained_cfg))
+    names = ["background"] * offset + list(classes)
+    result = {"weights": str(weights), "data": data}
+    result.update(_evaluate(model.eval(), dataset, names, batch_size=batch_size, workers=workers,
+                            plot=plot, title=f"{Path(weights).name} on {data}"))
+    result["skipped_files"] = len(skipped)
+    return result
+
+
+def _evaluate(
+    model: nn.Module, dataset: Dataset, classes: Sequence[str], *, batch_size: int, workers: int,
+    plot: str | os.PathLike[str] | None, title: str,
+) -> dict[str, Any]:
+    """The metrics of ``model`` on ``dataset`` (items: image tensor, class index), and the
+    confusion-matrix PNG when ``plot`` is a path."""
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    metrics = classification_metrics(model, loader, len(classes))
     confusion = metrics.pop("confusion")
     result = {
-        "checkpoint": str(path), "data": config.data, "images": metrics.pop("count"), **metrics,
-        "per_class": dict(zip(bundle.classes, per_class_accuracy(confusion))),
-        "confusion": confusion.tolist(), "classes": list(bundle.classes), "skipped_files": bundle.skipped_files,
+        "images": metrics.pop("count"), **metrics,
+        "per_class": dict(zip(classes, per_class_accuracy(confusion))),
+        "confusion": confusion.tolist(), "classes": list(classes),
     }
     if plot is not None:
         try:
-            save_confusion_plot(confusion, bundle.classes, plot, title=f"{Path(path).name} on {config.data}: top-1 {metrics['top1']:.2%}")
+            save_confusion_plot(confusion, classes, plot, title=f"{title}: top-1 {metrics['top1']:.2%}")
             result["confusion_png"] = str(plot)
         except ImportError:
-            warnings.warn("matplotlib is not installed: no confusion-matrix PNG (pip install 'mobilenets[train]')", stacklevel=2)
+            warnings.warn("matplotlib is not installed: no confusion-matrix PNG (pip install 'mobilenets[train]')", stacklevel=3)
     return result
 
 
@@ -73,13 +113,14 @@ def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    size = max(4.0, 0.5 * len(classes) + 2)
+    size = min(max(4.0, 0.5 * len(classes) + 2), 16.0)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     image = axes.imshow(confusion.numpy(), cmap="Blues")
     figure.colorbar(image, ax=axes)
     ticks = range(len(classes))
-    axes.set_xticks(ticks, classes, rotation=60, ha="right")
-    axes.set_yticks(ticks, classes)
+    if len(classes) <= 50:  # beyond that (ImageNet's 1000) names would overprint each other
+        axes.set_xticks(ticks, classes, rotation=60, ha="right")
+        axes.set_yticks(ticks, classes)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)

@@ -65,7 +65,7 @@ from .optim import build_optimizer, param_groups
 from .schedule import build_scheduler
 from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_rng_state
 from .task import Task
-from .transfer import freeze_backbone, load_initial_weights
+from .transfer import freeze_backbone, load_initial_weights, pretrained_start
 
 __all__ = ["RUN_FILES", "fit", "resume_config", "to_device"]
 
@@ -214,7 +214,9 @@ class _Run:
             model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
         elif model is None:
             kwargs = dict(self.task.model_kwargs(), dropout=config.dropout, alpha=config.alpha, resolution=config.resolution)
-            if config.model:
+            if config.pretrained:
+                model = pretrained_start(config, **self.task.model_kwargs())
+            elif config.model:
                 model = create_model(config.model, **kwargs)
             else:
                 model = mobilenet_v1(variant=config.variant, **kwargs)
