@@ -107,7 +107,7 @@ def build_datasets(
 def evaluation_samples(data: str, *, limit: int | None = None, strict: bool = False) -> tuple[list[Sample], list[str], list[str]]:
     """(readable validation samples, classes, skipped paths) of ``data``: a folder tree or CSV
     manifests as ``build_datasets`` takes, or a folder of class folders alone (such as ImageNet's
-    ``val/``, one folder per synset). Training images are neither listed nor opened."""
+    ``val/``, one folder per synset). Training images are never opened (and, in folders, not listed)."""
     root = Path(data)
     if "," not in data and root.is_dir() and not (root / "train.csv").is_file():
         candidates, classes = folder_samples(root / "val" if (root / "val").is_dir() else root)
