@@ -31,4 +31,5 @@ class MobileNetEmbedding(MobileNetV1):
         return self.config["embedding_dim"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(super().forward(x), dim=1)
+        # An untrained body in eval mode gives outputs near 1e-16: a small eps still normalises them.
+        return F.normalize(super().forward(x), dim=1, eps=1e-30)
