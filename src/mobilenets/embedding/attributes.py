@@ -36,13 +36,6 @@ class AttributeData:
     skipped: list[str]
     class_table: torch.Tensor | None = None
 
-    def label_matrix(self, split: str = "val") -> torch.Tensor:
-        """All labels of a split (N x attributes), read without decoding images where possible."""
-        dataset = self.train if split == "train" else self.val
-        if isinstance(dataset, ImageFiles):
-            return torch.stack(dataset.targets)
-        return torch.stack([dataset[index][1] for index in range(len(dataset))])
-
 
 def read_attribute_manifest(path: Path) -> tuple[list[str], list[tuple[str, torch.Tensor]]]:
     """The attribute names (the header after ``path``) and (image path, 0/1 vector) rows;
