@@ -3,7 +3,7 @@
 distilled from a teacher, Table 14). Both learn from a live teacher or its precomputed outputs."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,8 @@ from .losses import attribute_loss, embedding_loss
 from .metrics import MAX_PAIR_IMAGES, mean_average_precision, pair_distances, verification_rates
 from .teachers import attribute_teacher, embedding_teacher, output_size
 
+Built = TypeVar("Built")
+
 
 @torch.no_grad()
 def outputs_and_labels(model: nn.Module, loader: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,6 +40,13 @@ def verification(model: nn.Module, loader: Any, far: float = 1e-4) -> dict[str, 
     """Verification rates on all pairs of the images of ``loader`` (identity = label)."""
     embeddings, identities = outputs_and_labels(model, loader)
     return verification_rates(*pair_distances(embeddings, identities), far=far)
+
+
+def _built(value: Built | None) -> Built:
+    """What ``build_datasets`` sets, refused before it has run."""
+    if value is None:
+        raise RuntimeError("build_datasets must run first")
+    return value
 
 
 class _Distilled(Task):
@@ -64,9 +73,7 @@ class _Distilled(Task):
 
     @property
     def config(self) -> TrainConfig:
-        if self._config is None:
-            raise RuntimeError("build_datasets must run first")
-        return self._config
+        return _built(self._config)
 
 
 class AttributeTask(_Distilled):
@@ -93,9 +100,7 @@ class AttributeTask(_Distilled):
 
     @property
     def _data(self) -> AttributeData:
-        if self.data is None:
-            raise RuntimeError("build_datasets must run first")
-        return self.data
+        return _built(self.data)
 
     def model_kwargs(self) -> dict[str, Any]:
         return {"num_classes": len(self._data.names), "in_channels": self._data.in_channels}
@@ -151,9 +156,7 @@ class EmbeddingTask(_Distilled):
 
     @property
     def _bundle(self) -> DataBundle:
-        if self.bundle is None:
-            raise RuntimeError("build_datasets must run first")
-        return self.bundle
+        return _built(self.bundle)
 
     def model_kwargs(self) -> dict[str, Any]:
         return {"embedding_dim": self.embedding_dim, "in_channels": self._bundle.in_channels}
