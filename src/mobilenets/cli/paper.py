@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from ..detection.paper_rows import table13_cells
+from ..embedding.paper_rows import table12_cells, table14_cells
 from ..paper import Cell, failures, paper_cells
 from .common import add_json_argument, emit
 
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def collect_cells(baselines: bool = True) -> list[Cell]:
     """The cells of every table this installation can measure."""
-    return paper_cells(baselines=baselines) + table13_cells()
+    return paper_cells(baselines=baselines) + table12_cells() + table13_cells() + table14_cells()
 
 
 def run(args: argparse.Namespace) -> int:

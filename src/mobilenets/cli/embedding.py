@@ -1,0 +1,166 @@
+"""`train-attributes`, `eval-attributes`, `train-embedding`, `eval-embedding`, `embed` and
+`precompute-teacher`: the paper's face applications by distillation (Tables 12 and 14)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..embedding.attributes import DATA_HELP
+from ..embedding.evaluation import embed_images, evaluate_attributes, evaluate_embedding
+from ..embedding.metrics import MAX_PAIR_IMAGES
+from ..embedding.training import TASKS, resume, train_attributes, train_embedding, write_teacher_outputs
+from ..data.classification import DATA_HELP as CLASS_DATA_HELP
+from ..train.config import OPTIMIZERS, SCHEDULES
+from .common import add_json_argument, emit
+
+# TrainConfig fields the training commands pass on when given.
+SETTINGS = (
+    "alpha", "resolution", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs",
+    "ema_decay", "augment", "cache", "limit_train", "limit_val", "workers", "seed", "device",
+)
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
+    parser.add_argument("--data", default="fashion-mnist", help=data_help + " (default fashion-mnist, the stand-in)")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
+    parser.add_argument("--teacher", metavar="CHECKPOINT", help="a checkpoint of this project or a TorchScript file")
+    parser.add_argument("--teacher-outputs", metavar="FILE", help="the teacher's outputs from `mobilenets precompute-teacher`")
+    parser.add_argument("--alpha", type=float, help="width multiplier (default 1.0)")
+    parser.add_argument("--resolution", type=int, help="input size in pixels")
+    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default rmsprop")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--schedule", choices=SCHEDULES)
+    parser.add_argument("--warmup-epochs", type=float)
+    parser.add_argument("--ema-decay", type=float, help="moving average of the weights (default off)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, help="random crop and flip (default on)")
+    parser.add_argument("--cache", action=argparse.BooleanOptionalAction, help="keep images in memory (with --no-augment)")
+    parser.add_argument("--limit-train", type=int, metavar="N")
+    parser.add_argument("--limit-val", type=int, metavar="N")
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
+    parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    add_json_argument(parser)
+
+
+def _add_eval_arguments(parser: argparse.ArgumentParser, limit_help: str) -> None:
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
+    parser.add_argument("--data", help="default: the data it was trained on")
+    parser.add_argument("--limit-val", type=int, metavar="N", help=limit_help)
+    parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
+    add_json_argument(parser)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train-attributes", help="a multi-label attribute MobileNet distilled from a teacher (Table 12)")
+    _add_training_arguments(parser, DATA_HELP)
+    parser.add_argument("--distill-weight", type=float, default=1.0, help="w in (1-w)*BCE(labels) + w*T^2*BCE(teacher) (default 1: no labels)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="T (default 1)")
+    parser.set_defaults(handler=run_train, train=train_attributes)
+
+    parser = subparsers.add_parser("train-embedding", help="a MobileNet with a 128-d embedding distilled from a teacher (Table 14)")
+    _add_training_arguments(parser, "identities as classes: " + CLASS_DATA_HELP)
+    parser.set_defaults(handler=run_train, train=train_embedding)
+
+    parser = subparsers.add_parser("eval-attributes", help="mean AP and per-attribute AP of an attribute checkpoint, beside Table 12")
+    _add_eval_arguments(parser, "the first N validation images (default all)")
+    parser.set_defaults(handler=run_eval_attributes)
+
+    parser = subparsers.add_parser("eval-embedding", help="verification: TAR at FAR 1e-4 and accuracy, beside Table 14")
+    _add_eval_arguments(parser, f"all pairs of the first N validation images (default and most {MAX_PAIR_IMAGES})")
+    parser.add_argument("--far", type=float, default=1e-4, help="the false-accept rate (default 1e-4)")
+    parser.set_defaults(handler=run_eval_embedding)
+
+    parser = subparsers.add_parser("embed", help="the unit-norm embeddings of image files")
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--ema", action="store_true")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_embed)
+
+    parser = subparsers.add_parser("precompute-teacher", help="a teacher's attribute logits or embeddings for the training images, once")
+    parser.add_argument("--task", choices=TASKS, required=True)
+    parser.add_argument("--teacher", required=True, metavar="CHECKPOINT")
+    parser.add_argument("--data", default="fashion-mnist")
+    parser.add_argument("--resolution", type=int, required=True, help="the student's input size")
+    parser.add_argument("--limit-train", type=int, metavar="N")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--out", required=True, metavar="FILE")
+    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_precompute)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        summary = resume(args.resume, epochs=args.epochs)
+    else:
+        if not args.out:
+            raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
+        settings = {key: getattr(args, key) for key in SETTINGS if getattr(args, key) is not None}
+        distill = {key: getattr(args, key) for key in ("distill_weight", "temperature") if hasattr(args, key)}
+        summary = args.train(args.data, args.out, teacher=args.teacher, teacher_outputs=args.teacher_outputs,
+                             force=args.force, **distill, **settings)
+    emit(summary, args.json, format_training)
+    return 0
+
+
+def format_training(summary: dict[str, Any]) -> str:
+    if "map" in summary:
+        line = f"mean AP {summary['map']:.2%} (best {summary['best_map']:.2%} at epoch {summary['best_epoch']})"
+    else:
+        line = (f"TAR {summary['tar']:.2%} at FAR 1e-4, accuracy {summary['accuracy']:.2%} "
+                f"(best TAR {summary['best_tar']:.2%} at epoch {summary['best_epoch']})")
+        if "teacher_accuracy" in summary:
+            line += f"; teacher: TAR {summary['teacher_tar']:.2%}, accuracy {summary['teacher_accuracy']:.2%}"
+    return (f"{line} after {summary['epochs']} epochs; {summary['mult_adds'] / 1e6:.2f}M mult-adds, "
+            f"{summary['params'] / 1e6:.3f}M parameters\nrun: {summary['run_dir']}")
+
+
+def _paper(row: dict[str, Any] | None, what: str) -> str:
+    if row is None:
+        return "the paper has no row for this alpha and resolution"
+    return (f"the paper: {what} {row['metric_percent']}% with {row['mult_adds_millions']:g}M mult-adds, "
+            f"{row['params_millions']:g}M parameters (on face data)")
+
+
+def run_eval_attributes(args: argparse.Namespace) -> int:
+    result = evaluate_attributes(args.checkpoint, args.data, limit=args.limit_val, ema=args.ema)
+    emit(result, args.json, lambda r: "\n".join(
+        [f"  {name:<16} AP {ap:.2%} (frequency {r['frequency'][name]:.2%})" for name, ap in r["per_attribute"].items()]
+        + [f"{r['images']} images: mean AP {r['map']:.2%} (chance {r['chance_map']:.2%}); "
+           f"{r['mult_adds'] / 1e6:.2f}M mult-adds, {r['params'] / 1e6:.3f}M parameters",
+           _paper(r["paper_table12"], "mean AP")]
+    ))
+    return 0
+
+
+def run_eval_embedding(args: argparse.Namespace) -> int:
+    result = evaluate_embedding(args.checkpoint, args.data, limit=args.limit_val or MAX_PAIR_IMAGES, far=args.far, ema=args.ema)
+    emit(result, args.json, lambda r: (
+        f"{r['images']} images, {r['same_pairs']} same and {r['different_pairs']} different pairs: "
+        f"TAR {r['tar']:.2%} at FAR {r['far']:.1e} (target {r['far_target']:g}), accuracy {r['accuracy']:.2%}; "
+        f"{r['mult_adds'] / 1e6:.2f}M mult-adds, {r['params'] / 1e6:.3f}M parameters\n"
+        + _paper(r["paper_table14"], "accuracy at 1e-4 false accepts")
+    ))
+    return 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    results = embed_images(args.checkpoint, args.images, ema=args.ema)
+    emit(results, args.json, lambda rows: "\n".join(
+        f"{row['image']}: {len(row['embedding'])}-d [" + ", ".join(f"{v:.3f}" for v in row["embedding"][:4]) + ", ...]" for row in rows
+    ))
+    return 0
+
+
+def run_precompute(args: argparse.Namespace) -> int:
+    settings = {"limit_train": args.limit_train} if args.limit_train else {}
+    result = write_teacher_outputs(args.task, args.teacher, args.data, args.out, batch_size=args.batch_size,
+                                   force=args.force, resolution=args.resolution, **settings)
+    emit(result, args.json, lambda r: f"{r['images']} {r['task']} teacher outputs ({r['outputs']} values each) of {r['teacher']}: {r['out']}")
+    return 0
