@@ -15,7 +15,7 @@ from ..data.transforms import build_transforms
 from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 from ..train.classification import load_data
 from ..train.config import TrainConfig
-from ..train.evaluation import _open_image
+from ..train.evaluation import open_image
 from .attributes import load_attribute_data
 from .metrics import MAX_PAIR_IMAGES, mean_average_precision, pair_distances, verification_rates
 from .paper_rows import TABLE12, TABLE14, paper_row
@@ -91,5 +91,5 @@ def embed_images(path: str | os.PathLike[str], images: Sequence[str | os.PathLik
         checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
         mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
     )
-    vectors = model(torch.stack([transform(_open_image(image)) for image in images]))
+    vectors = model(torch.stack([transform(open_image(image)) for image in images]))
     return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]

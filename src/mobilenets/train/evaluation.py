@@ -158,7 +158,7 @@ def predict_images(
     prepared by ``transform`` (which also decides grey or colour)."""
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1; got {top_k}")
-    batch = torch.stack([transform(_open_image(image)) for image in images])
+    batch = torch.stack([transform(open_image(image)) for image in images])
     probabilities = model(batch).softmax(dim=1)
     best = probabilities.topk(min(top_k, len(classes)), dim=1)
     return [
@@ -179,7 +179,8 @@ def imagenet_classes(num_classes: int, label_offset: int = 0) -> list[str]:
     return names if len(names) == num_classes else [f"class {index}" for index in range(num_classes)]
 
 
-def _open_image(path: str | os.PathLike[str]) -> Image.Image:
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """A user's image file, loaded; a missing or unreadable file is a one-line user error."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no image file {path}")
     try:
