@@ -27,7 +27,7 @@ def test_average_precision_by_hand() -> None:
 
 
 def test_average_precision_matches_scikit_learn() -> None:
-    metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn is not installed in .venv (not a dependency)")
+    metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn (the dev extra) is not installed")
     generator = torch.Generator().manual_seed(0)
     scores = torch.randint(0, 20, (500,), generator=generator).float()  # many ties
     labels = torch.rand(500, generator=generator) < 0.3
