@@ -66,6 +66,9 @@ def test_commands_end_to_end(teacher: Path, tmp_path: Path, capsys: pytest.Captu
                  "--limit-train", "256", "--limit-val", "64", "--epochs", "1", "--batch-size", "32", "--seed", "0",
                  "--out", str(run), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
+    assert main(["train-attributes", "--resume", str(run), "--epochs", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs"] == 2
+    assert torch.load(run / "last.pt", weights_only=False)["config"]["teacher_outputs"] == str(outputs)
     assert main(["eval-attributes", "--checkpoint", str(run), "--limit-val", "64", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 64 and result["paper_table12"] is None and len(result["per_attribute"]) == 8
