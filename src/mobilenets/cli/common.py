@@ -24,6 +24,16 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
+def data_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The sub-commands of ``mobilenets data`` (make-detection, make-geo, ...): the group is
+    made by the first module that registers one, so each task's CLI module stays separate."""
+    parser = subparsers.choices.get("data")
+    if parser is None:
+        parser = subparsers.add_parser("data", help="make built-in datasets")
+        parser.set_defaults(data_commands=parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND"))
+    return parser.get_default("data_commands")
+
+
 def add_model_arguments(
     parser: argparse.ArgumentParser, *, num_classes: int | None = 1000, pretrained: bool = True
 ) -> None:
@@ -73,4 +83,4 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
-__all__ = ["add_json_argument", "add_model_arguments", "add_pretrained_arguments", "emit", "model_from_args", "pretrained_overrides"]
+__all__ = ["add_json_argument", "add_model_arguments", "add_pretrained_arguments", "data_commands", "emit", "model_from_args", "pretrained_overrides"]

@@ -17,13 +17,11 @@ from ..detection.export import export_onnx
 from ..detection.synthetic import make_detection
 from ..detection.training import ARCHS, load_detector, resume_detector, train_detector
 from ..train.checkpoint import atomic_write_bytes
-from .common import add_json_argument, emit
+from .common import add_json_argument, data_commands, emit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    data = subparsers.add_parser("data", help="make built-in datasets")
-    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
-    parser = data_commands.add_parser(
+    parser = data_commands(subparsers).add_parser(
         "make-detection", help="Fashion-MNIST items pasted on 300x300 canvases, as a COCO-format dataset"
     )
     parser.add_argument("--out", required=True, help="the dataset folder to create")
