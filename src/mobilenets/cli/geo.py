@@ -6,16 +6,11 @@ import argparse
 from typing import Any
 
 from ..geo.cells import LOCATIONS
+from ..geo.distance import SCALES, share_key
 from ..geo.predict import evaluate_geo, locate
 from ..geo.synthetic import make_geo
 from ..geo.training import resume_geo, train_geo
-from .common import add_json_argument, data_commands, emit
-
-TRAINING_SETTINGS = (
-    "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "label_smoothing", "augment",
-    "limit_train", "limit_val", "workers", "seed", "device", "strict",
-)
-
+from .common import add_json_argument, add_loop_arguments, data_commands, emit, loop_settings, require_for_new_run
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = data_commands(subparsers).add_parser(
@@ -39,23 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a cell's predicted place: its training photos' mean (default) or its centre (PlaNet's)")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
     parser.add_argument("--resolution", type=int, default=224, help="input size in pixels (default 224)")
-    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--optimizer", default="rmsprop", help="rmsprop (the paper's), sgd or adamw")
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--weight-decay", type=float, default=4e-5)
-    parser.add_argument("--schedule", default="exponential", help="exponential, cosine or constant (default exponential)")
-    parser.add_argument("--warmup-epochs", type=float, default=0.0)
+    add_loop_arguments(parser, batch_size=64, optimizer="rmsprop", lr=0.01, weight_decay=4e-5, schedule="exponential")
     parser.add_argument("--label-smoothing", type=float, default=0.0)
-    parser.add_argument("--no-augment", dest="augment", action="store_false", help="no random crops or flips")
-    parser.add_argument("--limit-train", type=int)
-    parser.add_argument("--limit-val", type=int)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", default="auto")
     parser.add_argument("--strict", action="store_true", help="refuse unreadable images instead of skipping them")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
-    parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
@@ -90,20 +71,22 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume:
         summary = resume_geo(args.resume, epochs=args.epochs)
     else:
-        missing = [f"--{name}" for name in ("data", "out") if getattr(args, name) is None]
-        if missing:
-            raise ValueError(f"{', '.join(missing)} needed (or --resume RUN_DIR)")
+        require_for_new_run(args, ("data", "out"))
         summary = train_geo(
             args.data, args.out, alpha=args.alpha, resolution=args.resolution, epochs=args.epochs or 10,
             max_photos=args.max_photos, min_photos=args.min_photos, location=args.location, force=args.force,
-            **{key: getattr(args, key) for key in TRAINING_SETTINGS},
+            label_smoothing=args.label_smoothing, strict=args.strict, **loop_settings(args),
         )
-    emit(summary, args.json, lambda s: (
-        f"{s['run_dir']}: {s['epochs']} epochs over {s['num_cells']} cells: within 2500 km {s['within_2500km']:.1%}, "
-        f"200 km {s['within_200km']:.1%}, 25 km {s['within_25km']:.1%} (best 200 km share {s['best_within_200km']:.1%} "
-        f"at epoch {s['best_epoch']})"
-    ))
+    emit(summary, args.json, format_train)
     return 0
+
+
+def format_train(summary: dict[str, Any]) -> str:
+    shares = ", ".join(f"{km:g} km {summary[share_key(name)]:.1%}" for name, km in reversed(SCALES))
+    return (
+        f"{summary['run_dir']}: {summary['epochs']} epochs over {summary['num_cells']} cells; within {shares} "
+        f"(best 200 km share {summary['best_within_200km']:.1%} at epoch {summary['best_epoch']})"
+    )
 
 
 def run_eval(args: argparse.Namespace) -> int:
