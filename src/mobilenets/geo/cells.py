@@ -15,6 +15,7 @@ import bisect
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -85,7 +86,7 @@ class CellPartition:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "CellPartition":
         try:
-            return cls.from_dict(json.loads(open(path).read()))
+            return cls.from_dict(json.loads(Path(path).read_text()))
         except (json.JSONDecodeError, TypeError, KeyError) as error:
             raise ValueError(f"{path} is not a cell partition ({error})") from None
 
