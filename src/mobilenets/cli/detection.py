@@ -17,13 +17,11 @@ from ..detection.export import export_onnx
 from ..detection.synthetic import make_detection
 from ..detection.training import ARCHS, load_detector, resume_detector, train_detector
 from ..train.checkpoint import atomic_write_bytes
-from .common import add_json_argument, emit
+from .common import add_json_argument, add_loop_arguments, data_commands, emit, loop_settings, require_for_new_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    data = subparsers.add_parser("data", help="make built-in datasets")
-    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
-    parser = data_commands.add_parser(
+    parser = data_commands(subparsers).add_parser(
         "make-detection", help="Fashion-MNIST items pasted on 300x300 canvases, as a COCO-format dataset"
     )
     parser.add_argument("--out", required=True, help="the dataset folder to create")
@@ -39,22 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", help="COCO-layout folder: train/, val/, annotations/instances_*.json")
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
     parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
-    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
     parser.add_argument("--backbone-init", metavar="CHECKPOINT", help="start the MobileNet body from a classification checkpoint")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--optimizer", default="adamw", help="rmsprop, sgd or adamw (default adamw)")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--schedule", default="cosine", help="exponential, cosine or constant (default cosine)")
-    parser.add_argument("--warmup-epochs", type=float, default=0.0)
-    parser.add_argument("--no-augment", dest="augment", action="store_false", help="no photometric/crop/flip augmentation")
-    parser.add_argument("--limit-train", type=int)
-    parser.add_argument("--limit-val", type=int)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
-    parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    add_loop_arguments(parser, batch_size=16, optimizer="adamw", lr=1e-3, weight_decay=1e-4, schedule="cosine")
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
@@ -96,16 +80,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume:
         summary = resume_detector(args.resume, epochs=args.epochs)
     else:
-        missing = [f"--{name}" for name in ("arch", "data", "out") if getattr(args, name) is None]
-        if missing:
-            raise ValueError(f"{', '.join(missing)} needed (or --resume RUN_DIR)")
-        settings = {key: getattr(args, key) for key in (
-            "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "augment",
-            "limit_train", "limit_val", "workers", "seed", "device",
-        )}
+        require_for_new_run(args, ("arch", "data", "out"))
         summary = train_detector(
             args.arch, args.data, args.out, alpha=args.alpha, epochs=args.epochs or 10,
-            backbone_init=args.backbone_init, force=args.force, **settings,
+            backbone_init=args.backbone_init, force=args.force, **loop_settings(args),
         )
     emit(summary, args.json, lambda s: (
         f"{s['run_dir']}: {s['epochs']} epochs, mAP {s['map']:.3f}, mAP@.5 {s['map_50']:.3f} "

@@ -92,17 +92,17 @@ def folder_samples(root: Path) -> tuple[list[Sample], list[str]]:
     return interleaved, classes
 
 
-def read_manifest(path: Path) -> list[tuple[str, str]]:
-    """(image path, label) rows of a ``path,label`` CSV; paths are relative to the CSV's folder;
-    a first row ``path,label`` is a header."""
+def read_manifest(path: Path, columns: Sequence[str] = ("path", "label")) -> list[tuple[str, ...]]:
+    """(image path, *other columns) rows of a CSV with ``columns`` (the first is the image path,
+    relative to the CSV's folder); a first row naming the columns is a header."""
     rows = []
     with open(path, newline="") as handle:
         for line, row in enumerate(csv.reader(handle), start=1):
-            if not row or (line == 1 and [cell.strip().lower() for cell in row] == ["path", "label"]):
+            if not row or (line == 1 and [cell.strip().lower() for cell in row] == list(columns)):
                 continue
-            if len(row) != 2 or not row[0].strip() or not row[1].strip():
-                raise ValueError(f"{path}:{line}: expected 'path,label', got {','.join(row)!r}")
-            rows.append((str(path.parent / row[0].strip()), row[1].strip()))
+            if len(row) != len(columns) or not all(cell.strip() for cell in row):
+                raise ValueError(f"{path}:{line}: expected '{','.join(columns)}', got {','.join(row)!r}")
+            rows.append((str(path.parent / row[0].strip()), *(cell.strip() for cell in row[1:])))
     return rows
 
 

@@ -1,0 +1,120 @@
+"""`mobilenets data make-geo`, `train-geo`, `eval-geo` and `locate`: PlaNet geolocation over S2
+cells with a MobileNet (Table 11)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..geo.cells import LOCATIONS
+from ..geo.distance import SCALES, share_key
+from ..geo.predict import evaluate_geo, locate
+from ..geo.synthetic import make_geo
+from ..geo.training import resume_geo, train_geo
+from .common import add_json_argument, add_loop_arguments, data_commands, emit, loop_settings, require_for_new_run
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = data_commands(subparsers).add_parser(
+        "make-geo", help="real Fashion-MNIST images geotagged near world cities chosen by class (path,lat,lng CSVs)"
+    )
+    parser.add_argument("--out", required=True, help="the dataset folder to create")
+    parser.add_argument("--images", type=int, required=True, help="images in all (20%% held out for val)")
+    parser.add_argument("--second-city", type=float, default=0.3, help="share of each class placed at its second city (default 0.3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--force", action="store_true", help="replace an existing folder")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_make_geo)
+
+    parser = subparsers.add_parser("train-geo", help="train a PlaNet MobileNet over S2 cells on geotagged images")
+    parser.add_argument("--data", help="folder with train.csv and val.csv of path,lat,lng rows")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, cells.json, metrics.jsonl, summary.json)")
+    parser.add_argument("--max-photos", type=int, default=10_000, help="split a cell holding more photos (PlaNet's t1, default 10000)")
+    parser.add_argument("--min-photos", type=int, default=50, help="drop a cell holding fewer photos (PlaNet's t2, default 50)")
+    parser.add_argument("--location", choices=LOCATIONS, default="mean",
+                        help="a cell's predicted place: its training photos' mean (default) or its centre (PlaNet's)")
+    parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
+    parser.add_argument("--resolution", type=int, default=224, help="input size in pixels (default 224)")
+    add_loop_arguments(parser, batch_size=64, optimizer="rmsprop", lr=0.01, weight_decay=4e-5, schedule="exponential")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--strict", action="store_true", help="refuse unreadable images instead of skipping them")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_train)
+
+    parser = subparsers.add_parser("eval-geo", help="Table 11: share of photos within 1/25/200/750/2500 km")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
+    parser.add_argument("--data", help="geotagged folder (default: the data it was trained on)")
+    parser.add_argument("--split", default="val", choices=("train", "val"))
+    parser.add_argument("--limit", type=int, help="the first N readable photos")
+    parser.add_argument("--location", choices=LOCATIONS, help="override the run's choice of a cell's place")
+    parser.add_argument("--batch-size", type=int, default=64)
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_eval)
+
+    parser = subparsers.add_parser("locate", help="where images were taken: cell, latitude, longitude, probability")
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--top", type=int, default=1, help="the N most likely cells (default 1)")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_locate)
+
+
+def run_make_geo(args: argparse.Namespace) -> int:
+    summary = make_geo(args.out, args.images, seed=args.seed, val_fraction=args.val_fraction,
+                       second_city=args.second_city, force=args.force)
+    emit(summary, args.json, lambda s: (
+        f"{s['out']}: {s['train']['images']} train and {s['val']['images']} val images near {s['cities']} cities"
+    ))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        summary = resume_geo(args.resume, epochs=args.epochs)
+    else:
+        require_for_new_run(args, ("data", "out"))
+        summary = train_geo(
+            args.data, args.out, alpha=args.alpha, resolution=args.resolution, epochs=args.epochs or 10,
+            max_photos=args.max_photos, min_photos=args.min_photos, location=args.location, force=args.force,
+            label_smoothing=args.label_smoothing, strict=args.strict, **loop_settings(args),
+        )
+    emit(summary, args.json, format_train)
+    return 0
+
+
+def format_train(summary: dict[str, Any]) -> str:
+    shares = ", ".join(f"{km:g} km {summary[share_key(name)]:.1%}" for name, km in reversed(SCALES))
+    return (
+        f"{summary['run_dir']}: {summary['epochs']} epochs over {summary['num_cells']} cells; within {shares} "
+        f"(best 200 km share {summary['best_within_200km']:.1%} at epoch {summary['best_epoch']})"
+    )
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    result = evaluate_geo(args.checkpoint, args.data, split=args.split, limit=args.limit,
+                          batch_size=args.batch_size, location=args.location)
+    emit(result, args.json, format_eval)
+    return 0
+
+
+def format_eval(result: dict[str, Any]) -> str:
+    lines = [f"{'scale':<22} {'ours':>7} {'PlaNet MobileNet (paper)':>25}"]
+    for row in result["table_11"]:
+        scale = f"{row['scale'].capitalize()} ({row['km']:g} km)"
+        lines.append(f"{scale:<22} {row['share']:>7.1%} {row['paper_planet_mobilenet']:>25.1%}")
+    lines.append(
+        f"{result['images']} {result['split']} photos of {result['data']}, {result['num_cells']} cells: "
+        f"cell top-1 {result['cell_top1']:.1%}, median error {result['median_km']:.0f} km "
+        f"(the paper's column: Im2GPS's 237 photos, 26,263 cells)"
+    )
+    return "\n".join(lines)
+
+
+def run_locate(args: argparse.Namespace) -> int:
+    rows = locate(args.checkpoint, args.images, top_k=args.top)
+    emit(rows, args.json, lambda found: "\n".join(
+        f"{row['image']}: " + "; ".join(
+            f"{top['lat']:.4f}, {top['lng']:.4f} (cell {top['cell']}, p {top['probability']:.3f})" for top in row["top"]
+        )
+        for row in found
+    ))
+    return 0

@@ -1,0 +1,117 @@
+"""Geolocation as a task of the project's one training loop: classification over PlaNet's S2
+cells with cross-entropy; evaluation by great-circle distance (Table 11's five shares)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..train.config import TrainConfig
+from ..train.task import Task
+from .cells import LOCATIONS, CellPartition, partition
+from .data import NORMALIZATION, GeoImages, GeoSplit, geo_transform, read_split
+from .distance import share_key
+from .evaluate import evaluate_geolocator
+
+
+class GeoTask(Task):
+    """Trains a classifier over the cells of ``partition`` (built from the training photos with
+    ``max_photos``/``min_photos`` when not given, e.g. when resuming). Training photos in dropped
+    cells are left out (they have no class); validation keeps every photo, since it is scored by
+    distance. ``best.pt`` is chosen by the region share (200 km): the middle of Table 11's scales,
+    it rewards choosing the right cell where the continent share saturates early and the street
+    and city shares are noise on a few hundred photos."""
+
+    primary_metric = share_key("region")
+
+    def __init__(
+        self, *, max_photos: int = 10_000, min_photos: int = 50, max_level: int = 30,
+        location: str = "mean", partition: CellPartition | None = None,
+    ) -> None:
+        if location not in LOCATIONS:
+            raise ValueError(f"location must be one of {', '.join(LOCATIONS)}; got {location!r}")
+        self.max_photos, self.min_photos, self.max_level = max_photos, min_photos, max_level
+        self.location, self.partition = location, partition
+        self.label_smoothing = 0.0
+        self.data: str | None = None
+        self.splits: dict[str, GeoSplit] = {}
+        self._opened: tuple[Any, ...] | None = None
+        self._datasets: tuple[GeoImages, GeoImages] | None = None
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "GeoTask":
+        """The task a checkpoint's ``task`` entry describes, with its saved partition."""
+        if "partition" not in state:
+            raise ValueError("not a geolocation checkpoint (it records no cell partition)")
+        cells = CellPartition.from_dict(state["partition"])
+        return cls(max_photos=cells.max_photos, min_photos=cells.min_photos, max_level=cells.max_level,
+                   location=state["location"], partition=cells)
+
+    def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
+        if config.in_channels not in (None, 3):
+            raise ValueError(f"geolocation reads images as RGB (in_channels 3); got in_channels {config.in_channels}")
+        key = (config.data, config.resolution, config.augment, config.min_crop_area, config.limit_train, config.limit_val, config.strict)
+        # Opened once: the class count is read from the data before ``fit`` runs, and again inside it.
+        if self._opened != key:
+            self.data, self._opened, self.label_smoothing = config.data, key, config.label_smoothing
+            self.splits = {split: read_split(config.data, split, limit=getattr(config, f"limit_{split}"), strict=config.strict)
+                           for split in ("train", "val")}
+            if self.partition is None:
+                self.partition = partition(self.splits["train"].latlngs, self.max_photos, self.min_photos, self.max_level)
+            if len(self.partition) < 2:
+                raise ValueError(
+                    f"{config.data}: the partition (max photos {self.max_photos}, min photos {self.min_photos}) has "
+                    f"{len(self.partition)} cells from {len(self.splits['train'].paths)} training photos; lower them"
+                )
+            train, val = self.splits["train"], self.splits["val"]
+            cells = self.partition.cells_of(train.latlngs)
+            inside = cells >= 0
+            self._datasets = (
+                GeoImages([p for p, keep in zip(train.paths, inside) if keep], train.latlngs[inside], cells[inside],
+                          geo_transform(config.resolution, config.augment, min_crop_area=config.min_crop_area)),
+                GeoImages(val.paths, val.latlngs, self.partition.cells_of(val.latlngs), geo_transform(config.resolution, False)),
+            )
+        return self._loaded()
+
+    def _loaded(self) -> tuple[GeoImages, GeoImages]:
+        if self._datasets is None:
+            raise RuntimeError("build_datasets must run first")
+        return self._datasets
+
+    @property
+    def cells(self) -> CellPartition:
+        """The partition whose cells are the classes (set once the data is opened)."""
+        if self.partition is None:
+            raise RuntimeError("build_datasets must run first")
+        return self.partition
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"num_classes": len(self.cells), "in_channels": 3}
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, int, dict[str, float]]:
+        images, cells, _ = batch
+        logits = model(images)
+        loss = F.cross_entropy(logits, cells, label_smoothing=self.label_smoothing)
+        return loss, cells.numel(), {"accuracy": (logits.argmax(1) == cells).float().mean().item()}
+
+    def evaluate(self, model: nn.Module, loader: Any) -> dict[str, float]:
+        metrics = evaluate_geolocator(model, loader, self.cells, self.location)
+        metrics.pop("images")
+        return metrics
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "partition": self.cells.to_dict(), "location": self.location, "data": self.data, **NORMALIZATION,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        train, val = self._loaded()
+        return {
+            "num_cells": len(self.cells),
+            "train_photos": len(train), "train_photos_outside_cells": len(self.splits["train"].paths) - len(train),
+            "val_photos": len(val), "val_photos_outside_cells": int((val.cells < 0).sum()),
+            "skipped_files": len(self.splits["train"].skipped) + len(self.splits["val"].skipped),
+        }
