@@ -82,6 +82,40 @@ def test_python_dash_m_no_traceback() -> None:
     assert json.loads(done.stdout)["mult_adds"] == count_cost(create_model("mobilenet_v1_025_128")).mult_adds
 
 
+# What `pip install mobilenets` leaves out: the extras (weights, deploy, detection, geo, train, dev).
+OPTIONAL = ("h5py", "onnx", "onnxruntime", "onnxscript", "pycocotools", "s2sphere", "matplotlib", "tensorboard",
+            "keras", "timm", "sklearn")
+WITHOUT_EXTRAS = f"""
+import json, sys
+for name in {OPTIONAL!r}:
+    sys.modules[name] = None  # importing it now raises ImportError, as if it were not installed
+from mobilenets.cli import main
+codes = [main(argv) for argv in json.loads(sys.argv[1])]
+print(json.dumps(codes))
+"""
+
+
+def test_the_command_line_works_without_the_extras(tmp_path) -> None:
+    """Every command is listed and the core ones run without any optional package; a command
+    that needs one names the extra to install, in one line."""
+    (tmp_path / "w.h5").write_bytes(b"not read")
+    runs = [
+        ["cost", "--model", "mobilenet_v1_025_128", "--json"],
+        ["convert", "--from", "keras", str(tmp_path / "w.h5"), "--out", str(tmp_path / "w.pt")],
+        ["data", "make-geo", "--out", str(tmp_path / "geo"), "--images", "10"],
+        ["train-geo", "--data", str(tmp_path / "geo"), "--out", str(tmp_path / "run"), "--resolution", "32"],
+    ]
+    done = subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, json.dumps(runs)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, 2, 0, 2]
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert errors == [
+        "mobilenets convert: error: reading Keras .h5 weights needs h5py: pip install 'mobilenets[weights]'",
+        "mobilenets train-geo: error: the S2 cell partition needs s2sphere: pip install 'mobilenets[geo]'",
+    ]
+    assert "Traceback" not in done.stderr
+
+
 def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
     from mobilenets.cli import COMMAND_MODULES, build_parser
 

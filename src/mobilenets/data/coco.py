@@ -21,6 +21,8 @@ from torchvision.datasets import CocoDetection
 from torchvision.datasets import wrap_dataset_for_transforms_v2
 from torchvision.transforms import v2 as T
 
+from ..extras import require
+
 
 @dataclass
 class CocoReport:
@@ -84,6 +86,7 @@ def open_coco(
         raise FileNotFoundError(f"no image folder {images}")
     if not annotations.is_file():
         raise FileNotFoundError(f"no annotations file {annotations}")
+    require("pycocotools", "detection", "COCO-format data")  # CocoDetection reads the annotations with it
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress on stdout
         dataset = CheckedCocoDetection(str(images), str(annotations), transforms=transforms)
     coco = dataset.coco

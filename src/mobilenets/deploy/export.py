@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..extras import require
 from ..files import atomic_output
 from .fuse import fold_batch_norm
 from .qat import convert_qat, is_qat_prepared
@@ -33,6 +34,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, force: bool =
     Conv/Relu/Gemm graph and ONNX Runtime speed as the dynamo exporter, at opset 17 rather than
     18+, and exports in a fifth of the time.
     """
+    require("onnx", "deploy", "ONNX export")
     folded = fold_batch_norm(model)
     with atomic_output(path, force=force) as temporary, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -65,8 +67,7 @@ def _is_quantized(model: nn.Module) -> bool:
 def onnx_session(path: str | os.PathLike[str], *, threads: int | None = None):
     """An ONNX Runtime CPU session with every graph optimization; ValueError for a file that is
     not a readable ONNX model."""
-    import onnxruntime
-
+    onnxruntime = require("onnxruntime", "deploy", "running ONNX models")
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:

@@ -19,6 +19,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ..extras import require
+
 ONNX_FORMATS = ("qdq", "qoperator")
 
 
@@ -49,6 +51,7 @@ def quantize_onnx(
     (MinMax), weights int8 per output channel. ``reduce_range`` keeps 7-bit weights because
     machines without VNNI (AVX2) saturate in the u8 x s8 multiply-add otherwise.
     """
+    require("onnxruntime.quantization", "deploy", "int8 quantization with ONNX Runtime")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

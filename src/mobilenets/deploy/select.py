@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ..files import cache_dir
+from ..extras import require
+from ..files import atomic_output, cache_dir
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
 from ..paper import RELEASED, mobilenet_cost
-from ..files import atomic_output
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
@@ -65,8 +65,7 @@ def machine_key(runtime: str, threads: int) -> str:
         pass
     versions = f"torch {torch.__version__}"
     if runtime in ("onnxruntime", "int8"):
-        import onnxruntime
-
+        onnxruntime = require("onnxruntime", "deploy", "ONNX Runtime latency")
         versions += f", onnxruntime {onnxruntime.__version__}"
     return f"{cpu} | {threads} threads | {versions} | {runtime}"
 

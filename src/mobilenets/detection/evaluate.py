@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
+
+from ..extras import require
+
+if TYPE_CHECKING:
+    from pycocotools.coco import COCO
 
 
 def to_coco_results(outputs: Iterable[dict[str, torch.Tensor]], image_ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -32,7 +35,7 @@ def coco_map(coco: COCO, results: list[dict[str, Any]], image_ids: Iterable[int]
     if not results:
         return {"map": 0.0, "map_50": 0.0, "per_class": {name: 0.0 for name in names.values()}}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools reports on stdout
-        evaluation = COCOeval(coco, coco.loadRes(results), "bbox")
+        evaluation = require("pycocotools.cocoeval", "detection", "COCO evaluation").COCOeval(coco, coco.loadRes(results), "bbox")
         if image_ids is not None:
             evaluation.params.imgIds = sorted(set(image_ids))
         evaluation.evaluate()

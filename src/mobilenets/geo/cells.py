@@ -16,12 +16,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import s2sphere
 
+from ..extras import require
 from ..files import atomic_write_text
+
+if TYPE_CHECKING:
+    import s2sphere
 
 LOCATIONS = ("mean", "center")
 MAX_LEVEL = 30  # S2's leaf level (about 1 cm)
@@ -45,7 +48,7 @@ class CellPartition:
     def __post_init__(self) -> None:
         self.centers = np.asarray(self.centers, np.float64).reshape(-1, 2)
         self.means = np.asarray(self.means, np.float64).reshape(-1, 2)
-        ids = [s2sphere.CellId.from_token(token) for token in self.tokens]
+        ids = [_s2().CellId.from_token(token) for token in self.tokens]
         self._ranges = ([cell.range_min().id() for cell in ids], [cell.range_max().id() for cell in ids])
 
     def __len__(self) -> int:
@@ -113,7 +116,7 @@ def partition(
             if len(members) > max_photos and level < max_level:
                 split.update(_group(leaves, members, level + 1))
             elif len(members) >= min_photos:
-                kept.append((s2sphere.CellId(cell), members))
+                kept.append((_s2().CellId(cell), members))
         pending = split
     kept.sort(key=lambda item: item[0].id())
     return CellPartition(
@@ -143,8 +146,13 @@ def spherical_mean(latlngs: np.ndarray) -> list[float]:
     return [float(np.degrees(np.arctan2(z, np.hypot(x, y)))), float(np.degrees(np.arctan2(y, x)))]
 
 
+def _s2():
+    return require("s2sphere", "geo", "the S2 cell partition")
+
+
 def _leaf(lat: float, lng: float) -> s2sphere.CellId:
-    return s2sphere.CellId.from_lat_lng(s2sphere.LatLng.from_degrees(float(lat), float(lng)))
+    s2 = _s2()
+    return s2.CellId.from_lat_lng(s2.LatLng.from_degrees(float(lat), float(lng)))
 
 
 def _group(leaves: list[s2sphere.CellId], members: Sequence[int], level: int) -> dict[int, list[int]]:

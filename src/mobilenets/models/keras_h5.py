@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..extras import require
+
 
 def _import_h5py():
-    try:
-        import h5py
-    except ImportError as error:  # an optional dependency: `pip install 'mobilenets[weights]'`
-        raise ValueError("reading Keras .h5 weights needs h5py: pip install 'mobilenets[weights]'") from error
-    return h5py
+    return require("h5py", "weights", "reading Keras .h5 weights")
 
 
 def _strings(values) -> list[str]:
