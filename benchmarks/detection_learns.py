@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,14 +20,7 @@ from mobilenets.data.coco import coco_split, collate_detection, detection_transf
 from mobilenets.detection.evaluate import evaluate_detector
 from mobilenets.detection.synthetic import make_detection
 from mobilenets.detection.training import load_detector, train_detector
-
-
-def cpu_name() -> str:
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
+from mobilenets.machine import cpu_name
 
 
 def main() -> None:

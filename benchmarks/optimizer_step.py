@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
 import torch
 from timm.optim import RMSpropTF as TimmRMSpropTF
 
+from mobilenets.machine import cpu_name
 from mobilenets.models.mobilenet_v1 import MobileNetV1
 from mobilenets.train.optim import RMSpropTF, param_groups
 
@@ -53,7 +53,7 @@ def main() -> None:
         "params": sum(p.numel() for p in model.parameters()),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
+        "machine": cpu_name(),
     }
     # Rounds interleave the candidates so a burst of load on this shared machine hits all alike;
     # each keeps its best round.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from mobilenets.machine import cpu_name  # noqa: E402
 from mobilenets.models import mobilenet_v1  # noqa: E402
 from mobilenets.train.optim import build_optimizer  # noqa: E402
 
@@ -93,7 +93,7 @@ def measure(args: argparse.Namespace) -> dict:
         print(f"{name}: mobilenets {ours:.1f} img/s, timm {theirs:.1f} img/s, ratio {ours / theirs:.3f}", file=sys.stderr)
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _cpu_name(),
+        "machine": cpu_name(),
         "torch": torch.__version__,
         "threads": args.threads,
         "resolution": args.resolution,
@@ -103,16 +103,6 @@ def measure(args: argparse.Namespace) -> dict:
         "rounds": args.rounds,
         "results": rows,
     }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -16,27 +16,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import torch
 
 from mobilenets.data import fashion_mnist
+from mobilenets.machine import cpu_name
 from mobilenets.train.config import TrainConfig
 from mobilenets.train.evaluation import evaluate_checkpoint
 from mobilenets.train.loop import fit
 
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
-
-
-def cpu_name() -> str:
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def write_split(root: Path, name: str, train: bool, classes: tuple[int, ...], limit_per_class: int | None) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from tqdm import tqdm
 
 from ..extras import require
 from ..files import atomic_output, cache_dir
+from ..machine import cpu_name
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
 from ..paper import RELEASED, mobilenet_cost
 from .latency import benchmark, check_runtime
@@ -58,16 +58,11 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
 
 def machine_key(runtime: str, threads: int) -> str:
     """What a latency is valid for: CPU model, threads, torch (and ONNX Runtime) version, runtime."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     versions = f"torch {torch.__version__}"
     if runtime in ("onnxruntime", "int8"):
         onnxruntime = require("onnxruntime", "deploy", "ONNX Runtime latency")
         versions += f", onnxruntime {onnxruntime.__version__}"
-    return f"{cpu} | {threads} threads | {versions} | {runtime}"
+    return f"{cpu_name()} | {threads} threads | {versions} | {runtime}"
 
 
 def latency_cache_path() -> Path:
