@@ -1,6 +1,7 @@
 """Geolocation end to end on the built-in data (real Fashion-MNIST placed near cities by class):
 the network learns where photos were taken, resumes, and eval-geo / locate agree with the model."""
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from mobilenets.data.transforms import build_transforms
 from mobilenets.geo.cells import CellPartition, partition
 from mobilenets.geo.data import read_split
 from mobilenets.geo.distance import distance_shares, haversine_km
+from mobilenets.geo.plot import error_curve
 from mobilenets.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 THRESHOLDS = ["--max-photos", "100", "--min-photos", "10"]
@@ -61,11 +63,10 @@ def test_the_checkpoint_carries_the_partition_of_the_training_split(trained: tup
     assert summary["num_cells"] == len(rebuilt) == load_checkpoint(run / "best.pt")["model_config"]["num_classes"]
 
 
-def test_eval_geo_equals_the_shares_of_the_models_own_outputs(trained, capsys) -> None:
-    data, run, _ = trained
-    assert main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--json"]) == 0
-    result = _json(capsys)
-    checkpoint = load_checkpoint(run / "last.pt")
+def _val_errors(data: Path, checkpoint_path: Path) -> tuple[np.ndarray, torch.Tensor, CellPartition]:
+    """Each val photo's error in km, computed here from the checkpoint's network and cells; the
+    logits and the cells too."""
+    checkpoint = load_checkpoint(checkpoint_path)
     model = model_from_checkpoint(checkpoint).eval()
     about, cells = checkpoint["task"], CellPartition.from_dict(checkpoint["task"]["partition"])
     transform = build_transforms(32, False, in_channels=3, mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"])
@@ -73,12 +74,49 @@ def test_eval_geo_equals_the_shares_of_the_models_own_outputs(trained, capsys) -
     with torch.no_grad():
         logits = model(torch.stack([transform(Image.open(path)) for path in val.paths]))
     placed = cells.means[logits.argmax(1).numpy()]
-    expected = distance_shares(haversine_km(placed[:, 0], placed[:, 1], val.latlngs[:, 0], val.latlngs[:, 1]))
+    return haversine_km(placed[:, 0], placed[:, 1], val.latlngs[:, 0], val.latlngs[:, 1]), logits, cells
+
+
+def test_eval_geo_equals_the_shares_of_the_models_own_outputs(trained, capsys) -> None:
+    data, run, _ = trained
+    assert main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--json", "--force"]) == 0
+    result = _json(capsys)
+    errors, logits, cells = _val_errors(data, run / "last.pt")
+    val = read_split(data, "val")
+    expected = distance_shares(errors)
     assert {key: result[key] for key in expected} == expected
     assert [row["share"] for row in result["table_11"]] == [expected[k] for k in sorted(expected, key=lambda k: -float(k[7:-2]))]
     assert result["cell_top1"] == pytest.approx(float((logits.argmax(1).numpy() == cells.cells_of(val.latlngs)).mean()))
-    assert main(["eval-geo", "--checkpoint", str(run)]) == 0
+    assert main(["eval-geo", "--checkpoint", str(run), "--force"]) == 0
     assert "Continent (2500 km)" in capsys.readouterr().out
+
+
+def test_eval_geo_draws_the_share_within_d_km(trained, tmp_path: Path, capsys, monkeypatch) -> None:
+    data, run, _ = trained
+    out = tmp_path / "curve.png"
+    assert main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--out", str(out), "--json"]) == 0
+    result = _json(capsys)
+    assert result["plot"] == str(out) and len(json.dumps(result)) < 2000  # the per-photo errors stay out of the JSON
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size == (840, 540)  # 7 x 4.5 inches at 120 dpi
+        image.load()
+    # The curve drawn, from errors computed here, passes through eval-geo's five shares.
+    km, shares = error_curve(_val_errors(data, run / "last.pt")[0])
+    assert km[0] == 1 and km[-1] == 20_000 and np.all(np.diff(km) > 0) and np.all(np.diff(shares) >= 0)
+    assert [shares[km == row["km"]].item() for row in result["table_11"]] == [row["share"] for row in result["table_11"]]
+    # The default: beside the checkpoint the run folder names (best.pt).
+    assert main(["eval-geo", "--checkpoint", str(run), "--limit", "16", "--force", "--json"]) == 0
+    assert _json(capsys)["plot"] == str(run / "best.geo.png") and (run / "best.geo.png").stat().st_size > 0
+    # An existing PNG is refused, before evaluating, unless --force.
+    drawn = out.read_bytes()
+    assert main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "exists" in err and "--force" in err and err.count("\n") == 1 and out.read_bytes() == drawn
+    # Without matplotlib: the numbers, a warning, and no PNG.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # importing it now raises ImportError
+    with pytest.warns(UserWarning, match="matplotlib is not installed"):
+        assert main(["eval-geo", "--checkpoint", str(run), "--limit", "16", "--out", str(tmp_path / "none.png"), "--json"]) == 0
+    assert "plot" not in _json(capsys) and not (tmp_path / "none.png").exists()
 
 
 def test_locate_and_resume(trained, capsys) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..geo.cells import LOCATIONS
 from ..geo.distance import SCALES, share_key
+from ..geo.plot import default_plot_path
 from ..geo.predict import evaluate_geo, locate
 from ..geo.synthetic import make_geo
 from ..geo.training import resume_geo, train_geo
@@ -47,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="the first N readable photos")
     parser.add_argument("--location", choices=LOCATIONS, help="override the run's choice of a cell's place")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
+    parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
@@ -90,8 +93,8 @@ def format_train(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    result = evaluate_geo(args.checkpoint, args.data, split=args.split, limit=args.limit,
-                          batch_size=args.batch_size, location=args.location)
+    result = evaluate_geo(args.checkpoint, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
+                          location=args.location, plot=args.out or default_plot_path(args.checkpoint), force=args.force)
     emit(result, args.json, format_eval)
     return 0
 
@@ -106,6 +109,8 @@ def format_eval(result: dict[str, Any]) -> str:
         f"cell top-1 {result['cell_top1']:.1%}, median error {result['median_km']:.0f} km "
         f"(the paper's column: Im2GPS's 237 photos, 26,263 cells)"
     )
+    if "plot" in result:
+        lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)
 
 

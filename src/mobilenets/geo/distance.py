@@ -35,9 +35,16 @@ def share_key(name: str) -> str:
     return f"within_{dict(SCALES)[name]:g}km"
 
 
-def distance_shares(distances_km: np.ndarray) -> dict[str, float]:
-    """The share of distances within each of Table 11's scales, keyed by ``share_key``."""
-    distances = np.asarray(distances_km, np.float64)
+def cumulative_shares(distances_km: Any, km: Any) -> np.ndarray:
+    """The share of ``distances_km`` at most each of ``km`` (their empirical distribution
+    function): the curve of photos located within d km."""
+    distances = np.sort(np.asarray(distances_km, np.float64))
     if distances.size == 0:
         raise ValueError("no photos to evaluate")
-    return {share_key(name): float((distances <= km).mean()) for name, km in SCALES}
+    return np.searchsorted(distances, np.asarray(km, np.float64), side="right") / distances.size
+
+
+def distance_shares(distances_km: Any) -> dict[str, float]:
+    """The share of distances within each of Table 11's scales, keyed by ``share_key``."""
+    shares = cumulative_shares(distances_km, [km for _, km in SCALES])
+    return {share_key(name): float(share) for (name, _), share in zip(SCALES, shares)}

@@ -28,14 +28,17 @@ def geo_outputs(model: nn.Module, loader: Iterable[Any], *, progress: bool = Fal
     return torch.cat(logits), torch.cat(cells), np.concatenate(latlngs)
 
 
-def geo_metrics(
-    logits: torch.Tensor, cells: torch.Tensor, latlngs: np.ndarray, partition: CellPartition, location: str = "mean"
-) -> dict[str, float]:
-    """The five distance shares (``within_1km`` ... ``within_2500km``), the median error in km,
-    cell top-1 (photos outside every kept cell count as misses) and the cross-entropy over the
-    photos inside a kept cell."""
+def error_km(logits: torch.Tensor, latlngs: np.ndarray, partition: CellPartition, location: str = "mean") -> np.ndarray:
+    """Each photo's error: the great-circle distance from its top cell's location to where it
+    was taken."""
     predicted = partition.locations(location)[logits.argmax(1).numpy()]
-    distances = haversine_km(predicted[:, 0], predicted[:, 1], latlngs[:, 0], latlngs[:, 1])
+    return haversine_km(predicted[:, 0], predicted[:, 1], latlngs[:, 0], latlngs[:, 1])
+
+
+def geo_metrics(logits: torch.Tensor, cells: torch.Tensor, distances: np.ndarray) -> dict[str, float]:
+    """The five shares of the photos' ``distances`` (errors in km: ``within_1km`` ...
+    ``within_2500km``), the median error, cell top-1 (photos outside every kept cell count as
+    misses) and the cross-entropy over the photos inside a kept cell."""
     inside = cells >= 0
     loss = F.cross_entropy(logits[inside], cells[inside]).item() if inside.any() else float("nan")
     return {
@@ -49,6 +52,8 @@ def geo_metrics(
 
 def evaluate_geolocator(
     model: nn.Module, loader: Iterable[Any], partition: CellPartition, location: str = "mean", *, progress: bool = False
-) -> dict[str, float]:
-    """``geo_metrics`` of ``model`` over every batch of ``loader``."""
-    return geo_metrics(*geo_outputs(model, loader, progress=progress), partition, location)
+) -> tuple[dict[str, float], np.ndarray]:
+    """``geo_metrics`` of ``model`` over every batch of ``loader``, and each photo's error in km."""
+    logits, cells, latlngs = geo_outputs(model, loader, progress=progress)
+    distances = error_km(logits, latlngs, partition, location)
+    return geo_metrics(logits, cells, distances), distances

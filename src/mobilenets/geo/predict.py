@@ -7,10 +7,12 @@ from typing import Any, Sequence
 
 from torch.utils.data import DataLoader
 
+from ..files import refuse_existing
 from ..train.evaluation import predict_images
 from .data import NORMALIZATION, GeoImages, geo_transform, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, share_key
 from .evaluate import evaluate_geolocator
+from .plot import save_geo_plot
 from .training import Geolocator, load_geolocator
 
 
@@ -21,16 +23,23 @@ def _transform(geo: Geolocator) -> Any:
 def evaluate_geo(
     checkpoint: str | os.PathLike[str], data: str | os.PathLike[str] | None = None, *, split: str = "val",
     limit: int | None = None, batch_size: int = 64, location: str | None = None, progress: bool = True,
+    plot: str | os.PathLike[str] | None = None, force: bool = False,
 ) -> dict[str, Any]:
     """Table 11's five shares (and the cell top-1, median error) of a checkpoint on ``split`` of
-    ``data`` (default: the data it was trained on), each beside the paper's PlaNet MobileNet."""
+    ``data`` (default: the data it was trained on), each beside the paper's PlaNet MobileNet.
+    With ``plot``, the share within d km is also drawn over d to that PNG (refused, before
+    evaluating, if it exists and not ``force``)."""
+    if plot is not None:
+        refuse_existing(plot, force=force)
     geo = load_geolocator(checkpoint)
     data = str(data or geo.about.get("data") or geo.config.data)
     photos = read_split(data, split, limit=limit)
     dataset = GeoImages(photos.paths, photos.latlngs, geo.cells.cells_of(photos.latlngs), _transform(geo))
     location = location or geo.location
-    metrics = evaluate_geolocator(geo.model, DataLoader(dataset, batch_size=batch_size), geo.cells, location, progress=progress)
-    return {
+    metrics, distances = evaluate_geolocator(
+        geo.model, DataLoader(dataset, batch_size=batch_size), geo.cells, location, progress=progress
+    )
+    result = {
         "checkpoint": str(checkpoint), "data": data, "split": split, "location": location, "num_cells": len(geo.cells),
         **metrics, "skipped_files": len(photos.skipped),
         "table_11": [
@@ -38,6 +47,10 @@ def evaluate_geo(
             for name, km in reversed(SCALES)
         ],
     }
+    title = f"{checkpoint} on {data} ({split}, {len(distances)} photos): within 200 km {metrics['within_200km']:.1%}"
+    if plot is not None and save_geo_plot(distances, plot, title=title, force=force):
+        result["plot"] = str(plot)
+    return result
 
 
 def locate(checkpoint: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, top_k: int = 1) -> list[dict[str, Any]]:

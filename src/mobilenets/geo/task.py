@@ -98,7 +98,7 @@ class GeoTask(Task):
         return loss, cells.numel(), {"accuracy": (logits.argmax(1) == cells).float().mean().item()}
 
     def evaluate(self, model: nn.Module, loader: Any) -> dict[str, float]:
-        metrics = evaluate_geolocator(model, loader, self.cells, self.location)
+        metrics, _ = evaluate_geolocator(model, loader, self.cells, self.location)
         metrics.pop("images")
         return metrics
 

@@ -4,9 +4,7 @@ comes from the checkpoint."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.classification import build_transforms, evaluation_samples
 from ..data.folders import ImageFiles
 from ..data.preprocess import transform_from_config
-from ..files import atomic_write_bytes
+from ..plots import pyplot, save_png
 from .checkpoint import check_compatible, load_checkpoint, model_from_checkpoint
 from .classification import load_data
 from .config import TrainConfig
@@ -97,22 +95,17 @@ def _evaluate(
         "per_class": dict(zip(classes, per_class_accuracy(confusion))),
         "confusion": confusion.tolist(), "classes": list(classes),
     }
-    if plot is not None:
-        try:
-            save_confusion_plot(confusion, classes, plot, title=f"{title}: top-1 {metrics['top1']:.2%}")
-            result["confusion_png"] = str(plot)
-        except ImportError:
-            warnings.warn("matplotlib is not installed: no confusion-matrix PNG (pip install 'mobilenets[train]')", stacklevel=3)
+    if plot is not None and save_confusion_plot(confusion, classes, plot, title=f"{title}: top-1 {metrics['top1']:.2%}"):
+        result["confusion_png"] = str(plot)
     return result
 
 
-def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: str | os.PathLike[str], *, title: str) -> None:
-    """The confusion matrix as a PNG (rows: true class, columns: predicted), written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: str | os.PathLike[str], *, title: str) -> bool:
+    """The confusion matrix as a PNG (rows: true class, columns: predicted), written atomically;
+    False (and a warning) without matplotlib."""
+    plt = pyplot("confusion-matrix")
+    if plt is None:
+        return False
     size = min(max(4.0, 0.5 * len(classes) + 2), 16.0)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     image = axes.imshow(confusion.numpy(), cmap="Blues")
@@ -129,10 +122,8 @@ def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: s
         for (row, column), count in zip(((r, c) for r in ticks for c in ticks), confusion.flatten().tolist()):
             axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color="white" if count > limit else "black")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_png(figure, path)
+    return True
 
 
 @torch.no_grad()
