@@ -36,7 +36,7 @@ demo: setup data
 	OMP_NUM_THREADS=1 $(VENV)/bin/mobilenets train --data fashion-mnist --alpha 0.5 --resolution 32 --epochs 4 --batch-size 64 \
 		--optimizer adamw --lr 0.003 --schedule cosine --warmup-epochs 0.2 --no-augment --cache --seed 0 \
 		--out $(DEMO_RUN) --force
-	$(VENV)/bin/mobilenets eval --checkpoint $(DEMO_RUN)
+	$(VENV)/bin/mobilenets eval --checkpoint $(DEMO_RUN) --force
 
 test: setup data
 	$(PYTHON) -m pytest -q

@@ -95,7 +95,7 @@ def test_eval_pretrained_with_a_background_class(tmp_path, capsys) -> None:
     assert list(result["per_class"]) == ["background", "c0", "c1", "c2", "c3", "c4"] and result["per_class"]["background"] is None
     # 6 outputs are 5 classes after background: 6 class folders do not fit.
     write_folders(tmp_path / "data" / "val", [], [], 6)
-    assert main(["eval", "--pretrained", str(weights), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m.png")]) == 2
+    assert main(["eval", "--pretrained", str(weights), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m2.png")]) == 2
     assert "the weights have 6 outputs (1 for TF-slim's background class) but" in capsys.readouterr().err
 
 

@@ -57,6 +57,11 @@ def test_eval_json_matches_the_model_on_the_same_images(trained, tmp_path, capsy
         assert accuracy == pytest.approx(row[result["classes"].index(name)].item() / row.sum().item())
     with Image.open(plot) as image:
         assert image.format == "PNG" and image.width > 300
+    # The PNG is the user's: replaced only when asked, and refused before any work.
+    before = plot.read_bytes()
+    assert main(["eval", "--checkpoint", str(trained), "--limit-val", "20", "--out", str(plot)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and plot.read_bytes() == before
+    assert main(["eval", "--checkpoint", str(trained), "--limit-val", "20", "--out", str(plot), "--force"]) == 0
 
 
 def test_predict_json_on_image_files(trained, tmp_path, capsys):

@@ -97,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
     parser.add_argument("--out", help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png; "
                         "with --pretrained: ./WEIGHTS_NAME.confusion.png)")
+    parser.add_argument("--force", action="store_true", help="replace an existing confusion-matrix PNG")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
@@ -183,7 +184,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    options = dict(limit=args.limit_val, batch_size=args.batch_size, workers=args.workers)
+    options = dict(limit=args.limit_val, batch_size=args.batch_size, workers=args.workers, force=args.force)
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
         file = checkpoint if checkpoint.is_file() else checkpoint / "best.pt"

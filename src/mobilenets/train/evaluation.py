@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.classification import build_transforms, evaluation_samples
 from ..data.folders import ImageFiles
 from ..data.preprocess import transform_from_config
+from ..files import refuse_existing
 from ..plots import pyplot, save_png
 from .checkpoint import check_compatible, load_checkpoint, model_from_checkpoint
 from .classification import load_data
@@ -34,10 +35,13 @@ def load_classifier(path: str | os.PathLike[str], *, ema: bool = False) -> tuple
 def evaluate_checkpoint(
     path: str | os.PathLike[str], data: str | None = None, *, limit: int | None = None,
     batch_size: int = 256, workers: int = 0, ema: bool = False, plot: str | os.PathLike[str] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Top-1, top-5, loss, per-class accuracy and the confusion matrix of a checkpoint on the
     validation split of ``data`` (default: the data it was trained on). With ``plot``, the
-    confusion matrix is also drawn to that PNG file."""
+    confusion matrix is also drawn to that PNG file (an existing one is replaced only with ``force``)."""
+    if plot is not None:
+        refuse_existing(plot, force=force)
     model, checkpoint = load_classifier(path, ema=ema)
     saved = TrainConfig.from_dict(checkpoint["config"])
     about = checkpoint["task"]
@@ -51,19 +55,21 @@ def evaluate_checkpoint(
     )
     result = {"checkpoint": str(path), "data": config.data}
     result.update(_evaluate(model, bundle.val, bundle.classes, batch_size=batch_size, workers=workers,
-                            plot=plot, title=f"{Path(path).name} on {config.data}"))
+                            plot=plot, title=f"{Path(path).name} on {config.data}", force=force))
     result["skipped_files"] = bundle.skipped_files
     return result
 
 
 def evaluate_pretrained(
     model: nn.Module, data: str, *, weights: str, limit: int | None = None, batch_size: int = 256,
-    workers: int = 0, strict: bool = False, plot: str | os.PathLike[str] | None = None,
+    workers: int = 0, strict: bool = False, plot: str | os.PathLike[str] | None = None, force: bool = False,
 ) -> dict[str, Any]:
     """Top-1, top-5, loss and per-class accuracy of released weights (``model``, loaded from
     ``weights``) on the validation images of ``data``, prepared as the weights expect (its
     ``pretrained_cfg``). Class folders sorted by name give the weights' class order (ImageNet's
     synset ids, n01440764 ...), after TF-slim's background output when the weights have one."""
+    if plot is not None:
+        refuse_existing(plot, force=force)
     offset = model.pretrained_cfg.get("label_offset", 0)
     samples, classes, skipped = evaluation_samples(data, limit=limit, strict=strict)
     if len(classes) + offset != model.num_classes:
@@ -76,14 +82,14 @@ def evaluate_pretrained(
     names = ["background"] * offset + list(classes)
     result = {"weights": str(weights), "data": data}
     result.update(_evaluate(model.eval(), dataset, names, batch_size=batch_size, workers=workers,
-                            plot=plot, title=f"{Path(weights).name} on {data}"))
+                            plot=plot, title=f"{Path(weights).name} on {data}", force=force))
     result["skipped_files"] = len(skipped)
     return result
 
 
 def _evaluate(
     model: nn.Module, dataset: Dataset, classes: Sequence[str], *, batch_size: int, workers: int,
-    plot: str | os.PathLike[str] | None, title: str,
+    plot: str | os.PathLike[str] | None, title: str, force: bool = False,
 ) -> dict[str, Any]:
     """The metrics of ``model`` on ``dataset`` (items: image tensor, class index), and the
     confusion-matrix PNG when ``plot`` is a path."""
@@ -95,12 +101,14 @@ def _evaluate(
         "per_class": dict(zip(classes, per_class_accuracy(confusion))),
         "confusion": confusion.tolist(), "classes": list(classes),
     }
-    if plot is not None and save_confusion_plot(confusion, classes, plot, title=f"{title}: top-1 {metrics['top1']:.2%}"):
+    if plot is not None and save_confusion_plot(confusion, classes, plot, title=f"{title}: top-1 {metrics['top1']:.2%}", force=force):
         result["confusion_png"] = str(plot)
     return result
 
 
-def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: str | os.PathLike[str], *, title: str) -> bool:
+def save_confusion_plot(
+    confusion: torch.Tensor, classes: Sequence[str], path: str | os.PathLike[str], *, title: str, force: bool = True,
+) -> bool:
     """The confusion matrix as a PNG (rows: true class, columns: predicted), written atomically;
     False (and a warning) without matplotlib."""
     plt = pyplot("confusion-matrix")
@@ -122,7 +130,7 @@ def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: s
         for (row, column), count in zip(((r, c) for r in ticks for c in ticks), confusion.flatten().tolist()):
             axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color="white" if count > limit else "black")
     figure.tight_layout()
-    save_png(figure, path)
+    save_png(figure, path, force=force)
     return True
 
 
