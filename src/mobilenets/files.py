@@ -18,14 +18,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MOBILENETS_CACHE", Path.home() / ".cache" / "mobilenets"))
 
 
+def refuse_existing(path: str | os.PathLike[str], *, force: bool) -> Path:
+    """``path`` as a Path; FileExistsError if it exists and not ``force``. Call it before long
+    work whose result goes there, so the refusal comes first, not after the work."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise FileExistsError(f"{target} exists; pass --force to overwrite it")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: str = "") -> Iterator[Path]:
     """Yields a temporary path in the target's folder; when the block succeeds it is synced and
     renamed to ``path``, otherwise removed. Raises FileExistsError if ``path`` exists and not
     ``force``."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise FileExistsError(f"{target} exists; pass --force to overwrite it")
+    target = refuse_existing(path, force=force)
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a file name")
     target.parent.mkdir(parents=True, exist_ok=True)

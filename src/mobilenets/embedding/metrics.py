@@ -99,9 +99,13 @@ def verification_rates(distances: torch.Tensor, same: torch.Tensor, far: float =
     (TAR + true-reject rate) / 2, the accuracy on a set with as many same as different pairs
     (LFW's 50/50 protocol), chance 0.5; its pairs are accepted at distance <= ``accuracy_threshold``.
     """
-    curve = verification_curve(distances, same)
+    return curve_rates(verification_curve(distances, same), far)
+
+
+def curve_rates(curve: VerificationCurve, far: float = 1e-4) -> dict[str, float]:
+    """``verification_rates`` read off a curve already computed."""
     point = int(operating_points(curve, far))
-    # d_(k) is the first distance whose acceptance would pass k different pairs: the next point's.
+    # d_(k), the smallest distance whose acceptance passes more than k different pairs: the next point's.
     threshold = float(curve.thresholds[point + 1]) if point + 1 < len(curve.thresholds) else math.inf
     tar, far_reached = (float(curve.tar[point]), float(curve.far[point])) if point >= 0 else (0.0, 0.0)
     balanced = (curve.tar + 1 - curve.far) / 2

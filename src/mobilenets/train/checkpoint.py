@@ -30,11 +30,17 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) ->
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Reads a checkpoint of this project (a dict with "model"), refusing anything else."""
+def checkpoint_file(path: str | os.PathLike[str]) -> Path:
+    """The file a checkpoint path names: itself, or in a run folder best.pt, else last.pt."""
     path = Path(path)
     if path.is_dir():
-        path = path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
+        return path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads a checkpoint of this project (a dict with "model"), refusing anything else."""
+    path = checkpoint_file(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:

@@ -108,11 +108,7 @@ def _evaluate(
 
 def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: str | os.PathLike[str], *, title: str) -> None:
     """The confusion matrix as a PNG (rows: true class, columns: predicted), written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     size = min(max(4.0, 0.5 * len(classes) + 2), 16.0)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     image = axes.imshow(confusion.numpy(), cmap="Blues")
@@ -128,11 +124,28 @@ def save_confusion_plot(confusion: torch.Tensor, classes: Sequence[str], path: s
         limit = confusion.max().item() / 2
         for (row, column), count in zip(((r, c) for r in ticks for c in ticks), confusion.flatten().tolist()):
             axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color="white" if count > limit else "black")
+    save_figure(figure, path)
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (files, no display), imported only when drawing:
+    ImportError without matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str], *, force: bool = True) -> None:
+    """Lays out and closes the figure, and writes it as a PNG atomically (refused if ``path``
+    exists and not ``force``)."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    pyplot().close(figure)
+    atomic_write_bytes(path, buffer.getvalue(), force=force)
 
 
 @torch.no_grad()
