@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from mobilenets.embedding import MobileNetEmbedding, average_precision, mean_average_precision, pair_distances, verification_rates
+from mobilenets.embedding.metrics import operating_points, verification_curve
 from mobilenets.embedding.losses import attribute_loss, embedding_loss
 from mobilenets.embedding.paper_rows import table12_cells, table14_cells
 from mobilenets.embedding.standin import FASHION_ATTRIBUTES, attribute_table
@@ -44,6 +45,37 @@ def test_verification_rates_by_hand() -> None:
     # Best balanced accuracy: accept <= 0.2 gives (2/3 + 4/4) / 2.
     assert strict["accuracy"] == pytest.approx((2 / 3 + 1) / 2) and strict["accuracy_threshold"] == pytest.approx(0.2)
     assert (strict["same_pairs"], strict["different_pairs"]) == (3, 4)
+
+
+def test_verification_curve_by_hand() -> None:
+    # Same pairs at 0.1, 0.2 and (tied with a different pair) 0.4; different pairs at 0.3, 0.4, 0.6, 0.7.
+    distances = torch.tensor([0.4, 0.1, 0.7, 0.2, 0.4, 0.3, 0.6])
+    same = torch.tensor([True, True, False, True, False, False, False])
+    curve = verification_curve(distances, same)
+    assert curve.thresholds.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.6, 0.7])
+    assert curve.tar.tolist() == pytest.approx([1 / 3, 2 / 3, 2 / 3, 1, 1, 1])
+    assert curve.far.tolist() == pytest.approx([0, 0, 1 / 4, 2 / 4, 3 / 4, 1])
+    assert (curve.same_pairs, curve.different_pairs) == (3, 4)
+    # FAR 0 .. 0.24: point 1 (0.2); 0.25: point 2; 0.5: point 3 (the tie at 0.4 accepted whole).
+    assert operating_points(curve, [0.0, 0.24, 0.25, 0.5, 1.0]).tolist() == [1, 1, 2, 3, 5]
+    # A different pair closest of all: no threshold keeps FAR at 0.
+    assert operating_points(verification_curve(torch.tensor([0.1, 0.2]), torch.tensor([False, True])), 0.0).tolist() == -1
+
+
+def test_verification_curve_at_far_is_verification_rates_tar() -> None:
+    generator = torch.Generator().manual_seed(0)
+    same = torch.rand(200_000, generator=generator) < 0.1
+    # Rounded distances: many ties, some across identities; same pairs are closer on average.
+    distances = (torch.randn(200_000, generator=generator, dtype=torch.double) + 2 * (~same)).mul(50).round()
+    curve = verification_curve(distances, same)
+    negatives, positives = distances[~same], distances[same]
+    for far in (1e-4, 1e-3, 0.1):
+        reference = negatives.kthvalue(math.floor(far * len(negatives)) + 1).values  # d_(k), computed apart
+        tar = float(curve.tar[operating_points(curve, far)])
+        assert tar == verification_rates(distances, same, far=far)["tar"] == float((positives < reference).double().mean())
+    sklearn_metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn (the dev extra) is not installed")
+    fpr, tpr, _ = sklearn_metrics.roc_curve(same.numpy(), -distances.numpy(), drop_intermediate=False)
+    assert curve.far.tolist() == pytest.approx(fpr[1:].tolist()) and curve.tar.tolist() == pytest.approx(tpr[1:].tolist())
 
 
 def test_pair_distances_all_unordered_pairs() -> None:

@@ -3,10 +3,12 @@ embedding student distilled from one small classifier teacher, and the commands 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from mobilenets.cli import main
 from mobilenets.data import fashion_mnist
@@ -35,7 +37,8 @@ def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> None:
     summary = train_attributes("fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
                                limit_train=2000, limit_val=1000, epochs=1, **FAST)
-    result = evaluate_attributes(tmp_path / "run", limit=1000)
+    result = evaluate_attributes(tmp_path / "run", limit=1000, plot=tmp_path / "ap.png")
+    assert result["plot"] == str(tmp_path / "ap.png") and _png_size(tmp_path / "ap.png")[0] >= 600
     # Chance: scores that ignore the image reach each attribute's frequency as AP.
     assert result["chance_map"] == pytest.approx(0.24, abs=0.02)
     assert result["map"] == pytest.approx(summary["map"], abs=1e-6)  # the loop's evaluation agrees
@@ -44,12 +47,18 @@ def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> No
                                             "winter_wear", "open_toe", "bag"}
 
 
-def test_embedding_student_verifies(teacher: Path, tmp_path: Path) -> None:
+def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     summary = train_embedding("fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
                               limit_train=2000, limit_val=1000, epochs=1, **FAST)
     # Balanced accuracy, chance 0.5; the teacher's projected features reach about 0.8.
     assert summary["accuracy"] > 0.7 and summary["teacher_accuracy"] > 0.7
     assert summary["mult_adds"] > 0 and summary["params"] == pytest.approx(0.246e6, rel=0.01)
+    # The command on the same 1000 images agrees with the loop's evaluation, and draws the ROC.
+    assert main(["eval-embedding", "--checkpoint", str(tmp_path / "run"), "--limit-val", "1000",
+                 "--out", str(tmp_path / "roc.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["accuracy"] == pytest.approx(summary["accuracy"], abs=1e-6) and result["tar"] == pytest.approx(summary["tar"], abs=1e-6)
+    assert result["plot"] == str(tmp_path / "roc.png") and _png_size(tmp_path / "roc.png")[0] >= 600
     image = tmp_path / "item.png"
     fashion_mnist(train=False)[0][0].save(image)
     vector = torch.tensor(embed_images(tmp_path / "run", [image])[0]["embedding"])
@@ -72,15 +81,32 @@ def test_commands_end_to_end(teacher: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["eval-attributes", "--checkpoint", str(run), "--limit-val", "64", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 64 and result["paper_table12"] is None and len(result["per_attribute"]) == 8
+    plot = run / "best.attributes.png"  # the default: beside the checkpoint
+    assert result["plot"] == str(plot) and _png_size(plot)[0] >= 600
     # User mistakes: one line, exit 2.
     for argv, message in (
         (["train-embedding", "--out", str(tmp_path / "e")], "needs --teacher or --teacher-outputs"),
         (["eval-embedding", "--checkpoint", str(run)], "is not a checkpoint of `mobilenets train-embedding`"),
         (["train-attributes", "--teacher-outputs", str(outputs), "--resolution", "32", "--out", str(run)], "exists"),
+        (["eval-attributes", "--checkpoint", str(run), "--limit-val", "64"], f"{plot} exists; pass --force"),
     ):
         assert main(argv) == 2
         error = capsys.readouterr().err
         assert message in error and error.count("\n") == 1
+    # Without matplotlib: the numbers, a warning, no PNG (the one there is left as it was).
+    drawn = plot.read_bytes()
+    with pytest.MonkeyPatch.context() as patch, pytest.warns(UserWarning, match="matplotlib is not installed"):
+        patch.setitem(sys.modules, "matplotlib", None)
+        assert main(["eval-attributes", "--checkpoint", str(run), "--limit-val", "64", "--force", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "plot" not in result and result["images"] == 64 and plot.read_bytes() == drawn
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.load()
+        return image.size
 
 
 def test_attribute_manifest_skips_unreadable_and_trains_on_labels(tmp_path: Path, one_thread: None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..embedding.attributes import DATA_HELP
@@ -10,6 +11,7 @@ from ..embedding.evaluation import embed_images, evaluate_attributes, evaluate_e
 from ..embedding.metrics import MAX_PAIR_IMAGES
 from ..embedding.training import TASKS, resume, train_attributes, train_embedding, write_teacher_outputs
 from ..data.classification import DATA_HELP as CLASS_DATA_HELP
+from ..train.checkpoint import checkpoint_file
 from ..train.config import OPTIMIZERS, SCHEDULES
 from .common import add_json_argument, emit
 
@@ -47,12 +49,19 @@ def _add_training_arguments(parser: argparse.ArgumentParser, data_help: str) -> 
     add_json_argument(parser)
 
 
-def _add_eval_arguments(parser: argparse.ArgumentParser, limit_help: str) -> None:
+def _add_eval_arguments(parser: argparse.ArgumentParser, limit_help: str, plot: str) -> None:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
     parser.add_argument("--data", help="default: the data it was trained on")
     parser.add_argument("--limit-val", type=int, metavar="N", help=limit_help)
     parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
+    parser.add_argument("--out", metavar="PNG", help=f"the {plot} plot (default: CHECKPOINT's folder/NAME.{plot}.png)")
+    parser.add_argument("--force", action="store_true", help="replace an existing PNG")
+    parser.set_defaults(plot_suffix=f".{plot}.png")
     add_json_argument(parser)
+
+
+def _plot_path(args: argparse.Namespace) -> Path:
+    return Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(args.plot_suffix)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,11 +76,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_train, train=train_embedding)
 
     parser = subparsers.add_parser("eval-attributes", help="mean AP and per-attribute AP of an attribute checkpoint, beside Table 12")
-    _add_eval_arguments(parser, "the first N validation images (default all)")
+    _add_eval_arguments(parser, "the first N validation images (default all)", "attributes")
     parser.set_defaults(handler=run_eval_attributes)
 
     parser = subparsers.add_parser("eval-embedding", help="verification: TAR at FAR 1e-4 and accuracy, beside Table 14")
-    _add_eval_arguments(parser, f"all pairs of the first N validation images (default and most {MAX_PAIR_IMAGES})")
+    _add_eval_arguments(parser, f"all pairs of the first N validation images (default and most {MAX_PAIR_IMAGES})", "roc")
     parser.add_argument("--far", type=float, default=1e-4, help="the false-accept rate (default 1e-4)")
     parser.set_defaults(handler=run_eval_embedding)
 
@@ -129,25 +138,32 @@ def _paper(row: dict[str, Any] | None, what: str) -> str:
 
 
 def run_eval_attributes(args: argparse.Namespace) -> int:
-    result = evaluate_attributes(args.checkpoint, args.data, limit=args.limit_val, ema=args.ema)
+    result = evaluate_attributes(args.checkpoint, args.data, limit=args.limit_val, ema=args.ema,
+                                 plot=_plot_path(args), force=args.force)
     emit(result, args.json, lambda r: "\n".join(
         [f"  {name:<16} AP {ap:.2%} (frequency {r['frequency'][name]:.2%})" for name, ap in r["per_attribute"].items()]
         + [f"{r['images']} images: mean AP {r['map']:.2%} (chance {r['chance_map']:.2%}); "
            f"{r['mult_adds'] / 1e6:.2f}M mult-adds, {r['params'] / 1e6:.3f}M parameters",
            _paper(r["paper_table12"], "mean AP")]
+        + _plot_line(r, "APs beside chance")
     ))
     return 0
 
 
 def run_eval_embedding(args: argparse.Namespace) -> int:
-    result = evaluate_embedding(args.checkpoint, args.data, limit=args.limit_val or MAX_PAIR_IMAGES, far=args.far, ema=args.ema)
-    emit(result, args.json, lambda r: (
+    result = evaluate_embedding(args.checkpoint, args.data, limit=args.limit_val or MAX_PAIR_IMAGES, far=args.far, ema=args.ema,
+                                plot=_plot_path(args), force=args.force)
+    emit(result, args.json, lambda r: "\n".join([
         f"{r['images']} images, {r['same_pairs']} same and {r['different_pairs']} different pairs: "
         f"TAR {r['tar']:.2%} at FAR {r['far']:.1e} (target {r['far_target']:g}), accuracy {r['accuracy']:.2%}; "
-        f"{r['mult_adds'] / 1e6:.2f}M mult-adds, {r['params'] / 1e6:.3f}M parameters\n"
-        + _paper(r["paper_table14"], "accuracy at 1e-4 false accepts")
-    ))
+        f"{r['mult_adds'] / 1e6:.2f}M mult-adds, {r['params'] / 1e6:.3f}M parameters",
+        _paper(r["paper_table14"], "accuracy at 1e-4 false accepts"),
+    ] + _plot_line(r, "ROC")))
     return 0
+
+
+def _plot_line(result: dict[str, Any], what: str) -> list[str]:
+    return [f"{what}: {result['plot']}"] if "plot" in result else []
 
 
 def run_embed(args: argparse.Namespace) -> int:

@@ -4,11 +4,20 @@ accept rate of 1e-4, and the best-threshold accuracy)."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple, Sequence
 
 import torch
 
 # More images than this make more than 12.5M pairs: memory, not accuracy, sets the limit.
 MAX_PAIR_IMAGES = 5000
+
+
+def _last_of_ties(ordered: torch.Tensor) -> torch.Tensor:
+    """True at the last element of every run of equal values in a sorted tensor: the cuts where
+    a threshold can fall (tied items are accepted or rejected together)."""
+    last = torch.ones_like(ordered, dtype=torch.bool)
+    last[:-1] = ordered[1:] != ordered[:-1]
+    return last
 
 
 def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -20,8 +29,7 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
     true_positives = labels.cumsum(0)
     if true_positives[-1] == 0:
         return math.nan
-    last_of_tie = torch.ones_like(scores, dtype=torch.bool)
-    last_of_tie[:-1] = scores[1:] != scores[:-1]
+    last_of_tie = _last_of_ties(scores)
     true_positives = true_positives[last_of_tie]
     predicted = (torch.arange(len(scores), dtype=torch.double) + 1)[last_of_tie]
     recall = true_positives / true_positives[-1]
@@ -47,37 +55,64 @@ def pair_distances(embeddings: torch.Tensor, identities: torch.Tensor) -> tuple[
     return squared[first, second], identities[first] == identities[second]
 
 
+class VerificationCurve(NamedTuple):
+    """The verification ROC: accepting the pairs at distance <= ``thresholds[i]`` (the distinct
+    distances, ascending) gives false-accept rate ``far[i]`` and true-accept rate ``tar[i]``."""
+
+    thresholds: torch.Tensor
+    far: torch.Tensor
+    tar: torch.Tensor
+    same_pairs: int
+    different_pairs: int
+
+
+def verification_curve(distances: torch.Tensor, same: torch.Tensor) -> VerificationCurve:
+    """One ROC point per distinct distance: the sorted distances cut after every tie group (tied
+    pairs are accepted or rejected together). Accepting nothing, (0, 0), is not a point."""
+    positives, negatives = int(same.sum()), int((~same).sum())
+    if not positives or not negatives:
+        raise ValueError("verification needs pairs of the same and of different identities")
+    order = distances.argsort()
+    ordered, is_same = distances[order], same[order].double()
+    last_of_tie = _last_of_ties(ordered)
+    return VerificationCurve(
+        ordered[last_of_tie], (1 - is_same).cumsum(0)[last_of_tie] / negatives, is_same.cumsum(0)[last_of_tie] / positives,
+        positives, negatives,
+    )
+
+
+def operating_points(curve: VerificationCurve, far: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """For each false-accept rate in ``far``, the index of the curve's last point whose rate is at
+    most it (-1 where even the first point's is higher): FaceNet's VAL at that FAR is its ``tar``."""
+    # Whole pairs: the rate of floor(far * #different) false accepts, divided as the curve's are.
+    allowed = torch.floor(torch.as_tensor(far, dtype=torch.double) * curve.different_pairs) / curve.different_pairs
+    return torch.searchsorted(curve.far, allowed, right=True) - 1
+
+
 def verification_rates(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-4) -> dict[str, float]:
     """A pair is accepted (called "same identity") when its distance is below a threshold.
 
     ``tar``: the true-accept rate at the largest threshold whose false-accept rate is <= ``far``
     (FaceNet's VAL at that FAR): with the different-identity distances sorted, d_(0) <= d_(1) ...,
     and k = floor(far * #different), the threshold is d_(k), so at most k different pairs fall
-    below it (``far`` reports the rate reached). ``accuracy``: the best over all thresholds of (TAR + true-reject rate) / 2, the
-    accuracy on a set with as many same as different pairs (LFW's 50/50 protocol), chance 0.5.
+    below it (``far`` reports the rate reached). ``accuracy``: the best over all thresholds of
+    (TAR + true-reject rate) / 2, the accuracy on a set with as many same as different pairs
+    (LFW's 50/50 protocol), chance 0.5; its pairs are accepted at distance <= ``accuracy_threshold``.
     """
-    positive, negative = distances[same], distances[~same]
-    if not len(positive) or not len(negative):
-        raise ValueError("verification needs pairs of the same and of different identities")
-    allowed = math.floor(far * len(negative))
-    if allowed >= len(negative):
-        threshold = math.inf
-    else:
-        threshold = float(negative.kthvalue(allowed + 1).values)
-    tar = float((positive < threshold).double().mean())
-    far_reached = float((negative < threshold).double().mean())
-    # Best balanced accuracy: cut the sorted distances after every tie group.
-    order = distances.argsort()
-    ordered, is_same = distances[order], same[order].double()
-    accepted_same = is_same.cumsum(0) / len(positive)
-    accepted_different = (1 - is_same).cumsum(0) / len(negative)
-    last_of_tie = torch.ones_like(ordered, dtype=torch.bool)
-    last_of_tie[:-1] = ordered[1:] != ordered[:-1]
-    balanced = (accepted_same + 1 - accepted_different)[last_of_tie] / 2
+    return curve_rates(verification_curve(distances, same), far)
+
+
+def curve_rates(curve: VerificationCurve, far: float = 1e-4) -> dict[str, float]:
+    """``verification_rates`` read off a curve already computed."""
+    point = int(operating_points(curve, far))
+    # d_(k), the smallest distance whose acceptance passes more than k different pairs: the next point's.
+    threshold = float(curve.thresholds[point + 1]) if point + 1 < len(curve.thresholds) else math.inf
+    tar, far_reached = (float(curve.tar[point]), float(curve.far[point])) if point >= 0 else (0.0, 0.0)
+    balanced = (curve.tar + 1 - curve.far) / 2
     best = int(balanced.argmax())
     accuracy = max(float(balanced[best]), 0.5)  # accepting nothing (or everything) scores 0.5
     return {
         "tar": tar, "far": far_reached, "far_target": far, "threshold": threshold, "accuracy": accuracy,
-        "accuracy_threshold": float(ordered[last_of_tie][best]),
-        "same_pairs": int(len(positive)), "different_pairs": int(len(negative)),
+        "accuracy_threshold": float(curve.thresholds[best]),
+        "same_pairs": curve.same_pairs, "different_pairs": curve.different_pairs,
     }
