@@ -26,10 +26,11 @@ def plot_attributes(
     axes.bar([x - 0.2 for x in positions], [per_attribute[name] for name in names], width=0.4, label="average precision")
     axes.bar([x + 0.2 for x in positions], [frequency[name] for name in names], width=0.4, color="0.7", label="chance (frequency)")
     axes.set_xticks(positions, names, rotation=45, ha="right")
-    axes.set_ylim(0, 1)
+    axes.set_ylim(0, 1.15)  # room above the bars for the legend
+    axes.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     axes.set_ylabel("average precision")
     axes.grid(True, axis="y", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper center", ncol=2)
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
     save_png(figure, path, force=force)
