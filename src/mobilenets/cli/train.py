@@ -34,6 +34,14 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--strict", action=_FLAG, help="stop on an unreadable image instead of skipping it")
 
 
+def _add_weights_source(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint`` of this project, or ``--pretrained`` released weights (with ``--model``)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a .pt file or a run directory (its best.pt)")
+    add_pretrained_arguments(source)
+    parser.add_argument("--model", help="with --pretrained: the registered name to load into (default: inferred from the file)")
+
+
 def _add_teacher_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("distillation")
     group.add_argument("--teacher", metavar="NAME_OR_CHECKPOINT", help="a checkpoint of this project or a torchvision model name")
@@ -85,10 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_train)
 
     parser = subparsers.add_parser("eval", help="top-1, top-5, per-class accuracy and a confusion-matrix PNG of a checkpoint or of released weights")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="a .pt file or a run directory (its best.pt)")
-    add_pretrained_arguments(source)
-    parser.add_argument("--model", help="with --pretrained: the registered name to load into (default: inferred from the file)")
+    _add_weights_source(parser)
     parser.add_argument("--data", help=DATA_HELP + ", or a folder of class folders such as ImageNet's val/ "
                         "(default: the checkpoint's; needed with --pretrained)")
     parser.add_argument("--limit-val", type=int, metavar="N", help="evaluate the first N validation images")
@@ -102,10 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_eval)
 
     parser = subparsers.add_parser("predict", help="the top classes of a checkpoint (or pretrained weights) for image files")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="a .pt file or a run directory (its best.pt)")
-    add_pretrained_arguments(source)
-    parser.add_argument("--model", help="with --pretrained: the registered name to load into (default: inferred from the file)")
+    _add_weights_source(parser)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--ema", action="store_true", help="use the moving average of the weights")
