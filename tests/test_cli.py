@@ -101,13 +101,16 @@ def test_the_command_line_works_without_the_extras(tmp_path) -> None:
     (tmp_path / "w.h5").write_bytes(b"not read")
     runs = [
         ["cost", "--model", "mobilenet_v1_025_128", "--json"],
+        ["select", "--max-mult-adds", "300000000", "--plot", str(tmp_path / "select.png")],  # the numbers, no plot
         ["convert", "--from", "keras", str(tmp_path / "w.h5"), "--out", str(tmp_path / "w.pt")],
         ["data", "make-geo", "--out", str(tmp_path / "geo"), "--images", "10"],
         ["train-geo", "--data", str(tmp_path / "geo"), "--out", str(tmp_path / "run"), "--resolution", "32"],
     ]
     done = subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, json.dumps(runs)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [0, 2, 0, 2]
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, 0, 2, 0, 2]
+    assert "chosen: mobilenet_v1_" in done.stdout and not (tmp_path / "select.png").exists()
+    assert "matplotlib is not installed: no trade-off PNG (pip install 'mobilenets[deploy]')" in done.stderr
     errors = [line for line in done.stderr.splitlines() if ": error: " in line]
     assert errors == [
         "mobilenets convert: error: reading Keras .h5 weights needs h5py: pip install 'mobilenets[weights]'",

@@ -152,5 +152,6 @@ def format_selection(result: dict) -> str:
         f"chosen: {chosen['model']} (top-1 {chosen['top1']}, {describe_budget(budget, chosen[budget])} "
         f"within {describe_budget(budget, result['limit'])})"
     )
-    lines.append(f"plot: {result['plot']}")
+    if "plot" in result:
+        lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)

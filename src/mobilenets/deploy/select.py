@@ -13,10 +13,11 @@ import torch
 from tqdm import tqdm
 
 from ..extras import require
-from ..files import atomic_output, cache_dir
+from ..files import atomic_output, cache_dir, refuse_existing
 from ..machine import cpu_name
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
 from ..paper import RELEASED, mobilenet_cost
+from ..plots import pyplot, save_png
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
@@ -124,6 +125,8 @@ def select_model(
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
     check_runtime(runtime)
+    if plot is not None:
+        refuse_existing(plot, force=force)  # before any latency is measured
     accuracy = RELEASED_TOP1 if accuracy is None else accuracy
     rows = []
     for alpha, resolution in CANDIDATES:
@@ -154,20 +157,20 @@ def select_model(
     }
     if timed:
         result.update(runtime=runtime, threads=threads, machine=machine_key(runtime, threads))
-    if plot is not None:
-        result["plot"] = str(plot_tradeoffs(rows, chosen, plot, force=force))
+    if plot is not None and plot_tradeoffs(rows, chosen, plot, force=force):
+        result["plot"] = str(plot)
     return result
 
 
 def plot_tradeoffs(
     rows: list[dict[str, Any]], chosen: dict[str, Any], path: str | os.PathLike[str], *, force: bool = False,
-) -> Path:
+) -> bool:
     """Accuracy against mult-adds and, when measured, against latency (log-scale x, as the
-    paper's Figures 4 and 5), the Pareto frontier joined and the chosen model ringed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    paper's Figures 4 and 5), the Pareto frontier joined and the chosen model ringed; False
+    (with a warning) without matplotlib."""
+    plt = pyplot("trade-off", extra="deploy")
+    if plt is None:
+        return False
     from matplotlib import ticker
 
     axes_keys = [("mult_adds", "mult-adds (millions)", 1e-6)]
@@ -189,7 +192,5 @@ def plot_tradeoffs(
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
-    with atomic_output(path, force=force, suffix=".png") as temporary:
-        figure.savefig(temporary, format="png", dpi=120)
-    plt.close(figure)
-    return Path(path)
+    save_png(figure, path, force=force)
+    return True
