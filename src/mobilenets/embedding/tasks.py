@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.classification import DataBundle
 from ..train.batches import to_device
-from ..train.classification import Cached, Indexed, load_data
+from ..train.classification import Cached, Indexed, load_data, unaugmented_train
 from ..train.config import TrainConfig
 from ..train.task import Task
 from ..train.teacher import Teacher, load_teacher_outputs
@@ -147,7 +147,7 @@ class EmbeddingTask(_Distilled):
             config = TrainConfig.from_dict({**config.to_dict(), "limit_val": MAX_PAIR_IMAGES})
         self._config, self.bundle = config, load_data(config)
         if config.teacher and self.teacher is None:
-            self.teacher = embedding_teacher(config.teacher, load_data(config, augment=False).train, self.bundle.in_channels)
+            self.teacher = embedding_teacher(config.teacher, unaugmented_train(self.bundle, config.resolution), self.bundle.in_channels)
             given = output_size(self.teacher, self.bundle.val[0][0])
             if given != self.embedding_dim:
                 raise ValueError(f"teacher {config.teacher} gives {given}-d embeddings; the student makes {self.embedding_dim}")

@@ -42,11 +42,17 @@ def load_data(
         min_crop_area=config.min_crop_area, strict=config.strict, mean=mean, std=std,
     )
     if not (config.augment if augment is None else augment):
-        plain = build_transforms(
-            config.resolution, False, in_channels=bundle.in_channels, mean=bundle.mean, std=bundle.std, crop_pct=bundle.crop_pct
-        )
-        bundle.train = with_transform(bundle.train, plain)
+        bundle.train = unaugmented_train(bundle, config.resolution)
     return bundle
+
+
+def unaugmented_train(bundle: DataBundle, resolution: int) -> Dataset:
+    """The bundle's training images with the evaluation transform (no crop or flip), without
+    reading the data again."""
+    plain = build_transforms(
+        resolution, False, in_channels=bundle.in_channels, mean=bundle.mean, std=bundle.std, crop_pct=bundle.crop_pct
+    )
+    return with_transform(bundle.train, plain)
 
 
 def with_transform(dataset: Dataset, transform: Any) -> Dataset:
