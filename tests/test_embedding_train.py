@@ -14,7 +14,7 @@ from mobilenets.cli import main
 from mobilenets.data import fashion_mnist
 from mobilenets.embedding.attributes import load_attribute_data
 from mobilenets.embedding.evaluation import embed_images, evaluate_attributes
-from mobilenets.embedding.training import train_attributes, train_embedding
+from mobilenets.embedding.training import train
 from mobilenets.train.config import TrainConfig
 from mobilenets.train.loop import fit
 from train_helpers import one_thread, tiny_config  # noqa: F401
@@ -35,7 +35,7 @@ def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> None:
-    summary = train_attributes("fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
+    summary = train("attributes", "fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
                                limit_train=2000, limit_val=1000, epochs=1, **FAST)
     result = evaluate_attributes(tmp_path / "run", limit=1000, plot=tmp_path / "ap.png")
     assert result["plot"] == str(tmp_path / "ap.png") and _png_size(tmp_path / "ap.png")[0] >= 600
@@ -48,7 +48,7 @@ def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> No
 
 
 def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    summary = train_embedding("fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
+    summary = train("embedding", "fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
                               limit_train=2000, limit_val=1000, epochs=1, **FAST)
     # Balanced accuracy, chance 0.5; the teacher's projected features reach about 0.8.
     assert summary["accuracy"] > 0.7 and summary["teacher_accuracy"] > 0.7
@@ -124,7 +124,7 @@ def test_attribute_manifest_skips_unreadable_and_trains_on_labels(tmp_path: Path
     data = load_attribute_data(config)
     assert (len(data.train), len(data.val), len(data.skipped), data.names) == (40, 40, 2, ["footwear", "upper_body"])
     assert data.train[0][1].tolist() in ([0.0, 0.0], [0.0, 1.0], [1.0, 0.0]) and data.in_channels == 3
-    summary = train_attributes(tmp_path, tmp_path / "run", alpha=0.25, epochs=1, **{**FAST, "batch_size": 20, "cache": False})
+    summary = train("attributes", tmp_path, tmp_path / "run", alpha=0.25, epochs=1, **{**FAST, "batch_size": 20, "cache": False})
     assert summary["skipped_files"] == 2 and 0.0 <= summary["map"] <= 1.0
     (tmp_path / "val.csv").write_text("path,footwear,upper_body\n0.png,1,2\n")
     with pytest.raises(ValueError, match="val.csv:2: expected a path and 2 values of 0 or 1"):

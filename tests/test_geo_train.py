@@ -14,7 +14,7 @@ from mobilenets.data.transforms import build_transforms
 from mobilenets.geo.cells import CellPartition, partition
 from mobilenets.geo.data import read_split
 from mobilenets.geo.distance import distance_shares, haversine_km
-from mobilenets.geo.plot import error_curve
+from mobilenets.geo.plots import error_curve
 from mobilenets.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 THRESHOLDS = ["--max-photos", "100", "--min-photos", "10"]

@@ -5,7 +5,7 @@ registers ``mobilenet_v1_embedding`` in the model registry."""
 from ..models import register_model
 from .embedding_head import EMBEDDING_DIM, MobileNetEmbedding
 from .metrics import average_precision, mean_average_precision, pair_distances, verification_rates
-from .tasks import AttributeTask, EmbeddingTask
+from .task import AttributeTask, EmbeddingTask
 
 EMBEDDING_MODEL = "mobilenet_v1_embedding"
 register_model(EMBEDDING_MODEL, MobileNetEmbedding, alpha=1.0, resolution=160)

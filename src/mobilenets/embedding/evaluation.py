@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from ..cost import count_cost
 from ..data.transforms import build_transforms
 from ..files import refuse_existing
-from ..train.checkpoint import checkpoint_file, load_checkpoint, model_from_checkpoint
+from ..train.checkpoint import beside, checkpoint_file, load_checkpoint, model_from_checkpoint
 from ..train.classification import load_data
 from ..train.config import TrainConfig
 from ..train.evaluation import open_image
@@ -21,7 +21,7 @@ from .attributes import load_attribute_data
 from .metrics import MAX_PAIR_IMAGES, curve_rates, mean_average_precision, pair_distances, verification_curve
 from .plots import plot_attributes, plot_roc
 from .paper_rows import TABLE12, TABLE14, paper_row
-from .tasks import outputs_and_labels
+from .task import outputs_and_labels
 
 
 def load_student(path: str | os.PathLike[str], kind: str, *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
@@ -45,13 +45,15 @@ def _cost(model: nn.Module) -> dict[str, float]:
 
 def evaluate_attributes(
     path: str | os.PathLike[str], data: str | None = None, *, limit: int | None = None, batch_size: int = 256, ema: bool = False,
-    plot: str | os.PathLike[str] | None = None, force: bool = False,
+    plot: str | os.PathLike[str] | None = None, draw: bool = True, force: bool = False,
 ) -> dict[str, Any]:
     """Mean AP and every attribute's AP against the labels of the validation split, the chance
     level (each attribute's frequency: the AP of scores that ignore the image) and Table 12's row.
-    With ``plot``, the APs beside their chance levels are also drawn to that PNG ("plot")."""
-    if plot is not None:
-        refuse_existing(plot, force=force)
+    With ``draw``, the APs beside their chance levels are also drawn to the PNG ``plot``
+    (default: beside the checkpoint, ``best.attributes.png``), refused before evaluating if it
+    exists and not ``force``; the result's "plot" names it."""
+    if draw:
+        plot = refuse_existing(plot or beside(path, ".attributes.png"), force=force)
     model, checkpoint = load_student(path, "attributes", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     attributes = load_attribute_data(config)
@@ -67,7 +69,7 @@ def evaluate_attributes(
         "alpha": config.alpha, "resolution": config.resolution, **_cost(model),
         "paper_table12": paper_row(TABLE12, config.alpha, config.resolution),
     }
-    if plot is not None:
+    if draw:
         title = (f"{_name(path)} on {config.data} ({len(labels)} images): mean AP {mean_ap:.2%} "
                  f"(chance {result['chance_map']:.2%})")
         if plot_attributes(result["per_attribute"], result["frequency"], plot, title=title, force=force):
@@ -77,13 +79,15 @@ def evaluate_attributes(
 
 def evaluate_embedding(
     path: str | os.PathLike[str], data: str | None = None, *, limit: int = MAX_PAIR_IMAGES, far: float = 1e-4,
-    batch_size: int = 256, ema: bool = False, plot: str | os.PathLike[str] | None = None, force: bool = False,
+    batch_size: int = 256, ema: bool = False, plot: str | os.PathLike[str] | None = None, draw: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Verification on all pairs of the first ``limit`` validation images (same identity = same
     class): the true-accept rate at a false-accept rate of ``far``, the best-threshold accuracy
-    on balanced pairs, and Table 14's row. With ``plot``, the ROC is also drawn to that PNG ("plot")."""
-    if plot is not None:
-        refuse_existing(plot, force=force)
+    on balanced pairs, and Table 14's row. With ``draw``, the ROC is also drawn to the PNG ``plot``
+    (default: beside the checkpoint, ``best.roc.png``; refused as for ``evaluate_attributes``)."""
+    if draw:
+        plot = refuse_existing(plot or beside(path, ".roc.png"), force=force)
     model, checkpoint = load_student(path, "embedding", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     bundle = load_data(config, mean=checkpoint["task"]["mean"], std=checkpoint["task"]["std"])
@@ -95,7 +99,7 @@ def evaluate_embedding(
         "alpha": config.alpha, "resolution": config.resolution, **_cost(model),
         "paper_table14": paper_row(TABLE14, config.alpha, config.resolution),
     }
-    if plot is not None:
+    if draw:
         title = (f"{_name(path)} on {config.data} ({len(identities)} images)\n"
                  f"TAR {rates['tar']:.2%} at FAR {far:g}, accuracy {rates['accuracy']:.2%}")
         if plot_roc(curve, rates, plot, title=title, force=force):
