@@ -13,25 +13,23 @@ from PIL import Image
 from mobilenets.cli import main
 from mobilenets.data import fashion_mnist
 from mobilenets.embedding.attributes import load_attribute_data
-from mobilenets.embedding.evaluation import embed_images, evaluate_attributes
+from mobilenets.embedding.evaluation import evaluate_attributes
+from mobilenets.embedding.predict import predict
 from mobilenets.embedding.training import train
 from mobilenets.train.config import TrainConfig
 from mobilenets.train.loop import fit
-from train_helpers import one_thread, tiny_config  # noqa: F401
+from train_helpers import tiny_config
 
 # No augmentation and cached images: the short runs here learn more and decode each image once.
 FAST = dict(resolution=32, batch_size=32, seed=0, optimizer="adamw", lr=3e-3, weight_decay=1e-4, augment=False, cache=True, progress=False)
 
 
 @pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def teacher(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
     """A 0.5 MobileNet classifier of the ten garment classes (2 epochs, 2000 images, ~65% top-1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("teacher")
     fit(tiny_config(out, alpha=0.5, limit_train=2000, limit_val=500, epochs=2, lr=3e-3, augment=False, cache=True), progress=False)
-    yield out / "best.pt"
-    torch.set_num_threads(threads)
+    return out / "best.pt"
 
 
 def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> None:
@@ -61,7 +59,7 @@ def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytes
     assert result["plot"] == str(tmp_path / "roc.png") and _png_size(tmp_path / "roc.png")[0] >= 600
     image = tmp_path / "item.png"
     fashion_mnist(train=False)[0][0].save(image)
-    vector = torch.tensor(embed_images(tmp_path / "run", [image])[0]["embedding"])
+    vector = torch.tensor(predict(tmp_path / "run", [image])[0]["embedding"])
     assert vector.shape == (128,) and vector.norm().item() == pytest.approx(1.0, abs=1e-5)
 
 

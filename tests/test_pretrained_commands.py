@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from test_keras_weights import TOLERANCE, keras_mobilenet, keras_outputs, save_released_layout
-from train_helpers import one_thread  # noqa: F401  (a fixture)
 
 from mobilenets.cli import main
 from mobilenets.data import fashion_mnist

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from mobilenets.train.loop import fit
-from train_helpers import one_thread, subprocess_env, tiny_config, weights  # noqa: F401
+from train_helpers import subprocess_env, tiny_config, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

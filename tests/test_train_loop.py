@@ -17,7 +17,7 @@ import torch
 from mobilenets.cli import main
 from mobilenets.train.classification import ClassificationTask
 from mobilenets.train.loop import fit, resume_config
-from train_helpers import assert_same_weights, one_thread, subprocess_env, tiny_config, weights  # noqa: F401
+from train_helpers import assert_same_weights, subprocess_env, tiny_config, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -97,6 +97,16 @@ def config_arguments(args: argparse.Namespace, names: Iterable[str] | None = Non
     return {key: value for key, value in vars(args).items() if key in wanted and value is not None}
 
 
+def add_teacher_outputs_arguments(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:
+    """What the commands that write a teacher's outputs once share: the inference batch, the
+    file, ``--force``, ``--json`` and the handler."""
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--out", required=True, metavar="FILE")
+    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
+    add_json_argument(parser)
+    parser.set_defaults(handler=handler)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--resume RUN_DIR`` and ``--force``, for every training command."""
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
@@ -128,13 +138,9 @@ def add_model_arguments(
 
 def add_pretrained_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--pretrained PATH|URL|keras`` and ``--drop-background``, for commands that build a model."""
-    parser.add_argument(
-        "--pretrained", metavar="PATH|URL|keras",
-        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL "
-        "(append #sha256=HEX to check it), or 'keras' for Keras's released file of the model",
-    )
-    parser.add_argument("--drop-background", action="store_true",
-                        help="with TF-slim weights: drop the background class (1001 -> 1000 outputs)")
+    declared = config_fields()
+    parser.add_argument("--pretrained", metavar="PATH|URL|keras", help=declared["pretrained"].metadata["help"])
+    parser.add_argument("--drop-background", action="store_true", help=declared["drop_background"].metadata["help"])
 
 
 def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,4 +165,4 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
-__all__ = ["LOOP_SETTINGS", "add_config_arguments", "add_json_argument", "add_run_arguments", "config_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands", "emit", "model_from_args", "pretrained_overrides", "require_for_new_run"]
+__all__ = ["LOOP_SETTINGS", "add_config_arguments", "add_json_argument", "add_run_arguments", "add_teacher_outputs_arguments", "config_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands", "emit", "model_from_args", "pretrained_overrides", "require_for_new_run"]

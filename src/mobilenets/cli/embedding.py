@@ -6,12 +6,14 @@ import argparse
 from typing import Any
 
 from ..embedding.attributes import DATA_HELP
-from ..embedding.evaluation import embed_images, evaluate_attributes, evaluate_embedding
+from ..embedding.evaluation import evaluate_attributes, evaluate_embedding
+from ..embedding.predict import predict
 from ..embedding.metrics import MAX_PAIR_IMAGES
 from ..embedding.training import DEFAULTS, TASKS, resume, teacher_outputs, train
 from ..data.classification import DATA_HELP as CLASS_DATA_HELP
 from .common import (
-    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, emit,
+    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, add_teacher_outputs_arguments,
+    config_arguments, emit,
 )
 
 # The TrainConfig fields each training command offers.
@@ -72,12 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--teacher", required=True, metavar="CHECKPOINT")
     parser.add_argument("--data", default="fashion-mnist")
     parser.add_argument("--resolution", type=int, required=True, help="the student's input size")
-    parser.add_argument("--limit-train", type=int, metavar="N")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", required=True, metavar="FILE")
-    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
-    add_json_argument(parser)
-    parser.set_defaults(handler=run_precompute)
+    add_config_arguments(parser, ("limit_train",))
+    add_teacher_outputs_arguments(parser, run_precompute)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -141,7 +139,7 @@ def _plot_line(result: dict[str, Any], what: str) -> list[str]:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    results = embed_images(args.checkpoint, args.images, ema=args.ema)
+    results = predict(args.checkpoint, args.images, ema=args.ema)
     emit(results, args.json, lambda rows: "\n".join(
         f"{row['image']}: {len(row['embedding'])}-d [" + ", ".join(f"{v:.3f}" for v in row["embedding"][:4]) + ", ...]" for row in rows
     ))
@@ -149,8 +147,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 def run_precompute(args: argparse.Namespace) -> int:
-    settings = {"limit_train": args.limit_train} if args.limit_train else {}
-    result = teacher_outputs(args.task, args.teacher, args.data, args.out, batch_size=args.batch_size,
-                                   force=args.force, resolution=args.resolution, **settings)
+    result = teacher_outputs(args.task, args.teacher, args.data, args.out, batch_size=args.batch_size, force=args.force,
+                             resolution=args.resolution, **config_arguments(args, ("limit_train",)))
     emit(result, args.json, lambda r: f"{r['images']} {r['task']} teacher outputs ({r['outputs']} values each) of {r['teacher']}: {r['out']}")
     return 0

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from ..data.preprocess import transform_from_config
 from ..deploy.qat import train_qat
 from ..models import create_model, model_from_weights
 from ..train.classification import write_teacher_outputs
 from ..train.config import config_fields
-from ..train.evaluation import evaluate_checkpoint, evaluate_pretrained, imagenet_classes, predict, predict_images
+from ..train.distributed import is_main_process
+from ..train.evaluation import evaluate, evaluate_pretrained
+from ..train.predict import predict, predict_pretrained
 from ..train.training import DEFAULTS, resume, train, train_config
 from .common import (
-    add_config_arguments, add_json_argument, add_pretrained_arguments, add_run_arguments, config_arguments, emit,
-    pretrained_overrides,
+    add_config_arguments, add_json_argument, add_pretrained_arguments, add_run_arguments, add_teacher_outputs_arguments,
+    config_arguments, emit, pretrained_overrides,
 )
 
 DATA_HELP = "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or TRAIN.csv,VAL.csv"
@@ -66,11 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("teacher-outputs", help="a teacher's logits for the un-augmented training images, once")
     parser.add_argument("--data", help=DATA_HELP + " (default fashion-mnist)")
     add_config_arguments(parser, ("teacher", "teacher_weights", "resolution", "in_channels", "limit_train", "workers"), DEFAULTS)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", required=True, metavar="FILE")
-    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
-    add_json_argument(parser)
-    parser.set_defaults(handler=run_teacher_outputs)
+    add_teacher_outputs_arguments(parser, run_teacher_outputs)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -85,7 +80,7 @@ def run_train(args: argparse.Namespace) -> int:
     except FloatingPointError as error:
         print(f"mobilenets train: {error}", file=sys.stderr)
         return 1
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         emit(summary, args.json, format_summary)
     return 0
 
@@ -106,20 +101,15 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    options = dict(limit=args.limit_val, batch_size=args.batch_size, workers=args.workers, force=args.force)
+    options = dict(limit=args.limit_val, batch_size=args.batch_size, workers=args.workers, plot=args.out, force=args.force)
     if args.checkpoint:
-        checkpoint = Path(args.checkpoint)
-        file = checkpoint if checkpoint.is_file() else checkpoint / "best.pt"
-        plot = args.out or file.with_suffix(".confusion.png")
-        result = evaluate_checkpoint(file, args.data, ema=args.ema, plot=plot, **options)
+        result = evaluate(args.checkpoint, args.data, ema=args.ema, **options)
     else:
         if not args.data:
             raise ValueError("--pretrained needs --data: a folder with the weights' classes (e.g. ImageNet's val/, one folder per synset)")
         if args.ema:
             raise ValueError("--ema is for checkpoints of this project; released weights have no moving average")
-        model = _pretrained_model(args)
-        plot = args.out or f"{Path(args.pretrained.split('#')[0]).name.removesuffix('.index')}.confusion.png"
-        result = evaluate_pretrained(model, args.data, weights=args.pretrained, plot=plot, **options)
+        result = evaluate_pretrained(_pretrained_model(args), args.data, weights=args.pretrained, **options)
     emit(result, args.json, format_evaluation)
     return 0
 
@@ -150,9 +140,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.checkpoint:
         results = predict(args.checkpoint, args.images, top_k=args.top_k, ema=args.ema)
     else:
-        model = _pretrained_model(args)
-        classes = imagenet_classes(model.num_classes, model.pretrained_cfg.get("label_offset", 0))
-        results = predict_images(model, transform_from_config(model.pretrained_cfg), classes, args.images, top_k=args.top_k)
+        results = predict_pretrained(_pretrained_model(args), args.images, top_k=args.top_k)
     emit(results, args.json, lambda rows: "\n".join(
         f"{row['image']}: " + ", ".join(f"{top['class']} {top['probability']:.1%}" for top in row["top"]) for row in rows
     ))

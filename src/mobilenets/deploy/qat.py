@@ -14,7 +14,7 @@ from torch import nn
 
 from ..train.loop import fit
 from ..train.training import train_config
-from .checkpoint import load_checkpoint
+from .checkpoint import load_model
 from .inputs import random_inputs, real_inputs
 from .quantize import x86_example
 
@@ -56,7 +56,7 @@ def prepared_model(
     ``calibration_images`` of ``calibration_data`` (fashion-mnist or a folder; generated inputs
     when None): what ``mobilenets train --qat --init C`` trains, and the factory its
     checkpoints record (so ``export`` and ``--resume`` can rebuild them)."""
-    model = load_checkpoint(float_checkpoint)
+    model = load_model(float_checkpoint)
     if calibration_data is None:
         calibration = random_inputs(model, calibration_images)
     else:

@@ -1,22 +1,19 @@
-"""Evaluating and using trained students: mean AP per attribute, verification rates, and
-embeddings of image files. What the inputs need comes from the checkpoint."""
+"""Evaluating trained students: ``load`` one, mean AP per attribute, verification rates. What
+the inputs need comes from the checkpoint."""
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from typing import Any
 
-import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from ..cost import count_cost
-from ..data.transforms import build_transforms
 from ..files import refuse_existing
 from ..train.checkpoint import beside, checkpoint_file, load_checkpoint, model_from_checkpoint
 from ..train.classification import load_data
 from ..train.config import TrainConfig
-from ..train.evaluation import open_image
 from .attributes import load_attribute_data
 from .metrics import MAX_PAIR_IMAGES, curve_rates, mean_average_precision, pair_distances, verification_curve
 from .plots import plot_attributes, plot_roc
@@ -24,7 +21,7 @@ from .paper_rows import TABLE12, TABLE14, paper_row
 from .task import outputs_and_labels
 
 
-def load_student(path: str | os.PathLike[str], kind: str, *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+def load(path: str | os.PathLike[str], kind: str, *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
     """The network (eval mode) and checkpoint of an ``attributes`` or ``embedding`` run."""
     checkpoint = load_checkpoint(path)
     key = "attributes" if kind == "attributes" else "embedding_dim"
@@ -54,7 +51,7 @@ def evaluate_attributes(
     exists and not ``force``; the result's "plot" names it."""
     if draw:
         plot = refuse_existing(plot or beside(path, ".attributes.png"), force=force)
-    model, checkpoint = load_student(path, "attributes", ema=ema)
+    model, checkpoint = load(path, "attributes", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     attributes = load_attribute_data(config)
     if attributes.names != checkpoint["task"]["attributes"]:
@@ -88,7 +85,7 @@ def evaluate_embedding(
     (default: beside the checkpoint, ``best.roc.png``; refused as for ``evaluate_attributes``)."""
     if draw:
         plot = refuse_existing(plot or beside(path, ".roc.png"), force=force)
-    model, checkpoint = load_student(path, "embedding", ema=ema)
+    model, checkpoint = load(path, "embedding", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     bundle = load_data(config, mean=checkpoint["task"]["mean"], std=checkpoint["task"]["std"])
     embeddings, identities = outputs_and_labels(model, DataLoader(bundle.val, batch_size=batch_size))
@@ -111,16 +108,3 @@ def _name(path: str | os.PathLike[str]) -> str:
     """A checkpoint as a plot's title names it: its run folder and file."""
     file = checkpoint_file(path)
     return f"{file.parent.name}/{file.name}"
-
-
-@torch.no_grad()
-def embed_images(path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, ema: bool = False) -> list[dict[str, Any]]:
-    """The unit-norm embedding of each image file."""
-    model, checkpoint = load_student(path, "embedding", ema=ema)
-    about = checkpoint["task"]
-    transform = build_transforms(
-        checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
-        mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
-    )
-    vectors = model(torch.stack([transform(open_image(image)) for image in images]))
-    return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]

@@ -86,7 +86,7 @@ def teacher_outputs(
         module = embedding_teacher(teacher, train_set, bundle.in_channels)
     about = {"teacher": teacher, "task": task, "data": data, "resolution": config.resolution}
     outputs = write_teacher_outputs(module, train_set, out, device=config.device, batch_size=batch_size,
-                                    workers=config.workers, **about)
+                                    workers=config.workers, about=about)
     return {"out": str(out), "images": outputs.shape[0], "outputs": outputs.shape[1], **about}
 
 

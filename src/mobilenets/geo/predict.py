@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from ..train.evaluation import predict_images
+from ..train.predict import predict_images
 from .evaluation import load, transform
 
 

@@ -137,5 +137,5 @@ def teacher_outputs(config: TrainConfig, out: str | os.PathLike[str], *, batch_s
     teacher = load_teacher(config.teacher, weights=config.teacher_weights, num_classes=bundle.num_classes)
     about = {"teacher": config.teacher, "data": config.data, "resolution": config.resolution, "classes": list(bundle.classes)}
     logits = write_teacher_outputs(teacher, bundle.train, out, device=config.device, batch_size=batch_size,
-                                   workers=config.workers, **about)
+                                   workers=config.workers, about=about)
     return {"out": str(out), "images": logits.shape[0], "num_classes": logits.shape[1], **about, "skipped_files": bundle.skipped_files}

@@ -129,8 +129,11 @@ class TrainConfig:
                                group="transfer", metavar="CHECKPOINT")
     # Or from released weights (Keras .h5, TF-slim, converted .pt, URL): the released
     # architecture (tf_same, relu6) with the weights' width; the data's classifier.
-    pretrained: str | None = setting(None, "released weights to start from", group="model", metavar="PATH|URL|keras")
-    drop_background: bool = setting(False, "with TF-slim weights: drop the background class", group="model")
+    pretrained: str | None = setting(
+        None, "load released weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL (append "
+        "#sha256=HEX to check it), or 'keras' for Keras's released file of the model", group="model", metavar="PATH|URL|keras",
+    )
+    drop_background: bool = setting(False, "with TF-slim weights: drop the background class (1001 -> 1000 outputs)", group="model")
     freeze_backbone: bool = setting(False, "train the classifier only", group="transfer")
     classifier_lr: float | None = setting(None, "learning rate of the classifier (default: --lr)", range=POSITIVE, group="transfer")
 

@@ -86,8 +86,8 @@ def save_teacher_outputs(path: str | os.PathLike[str], logits: torch.Tensor, **a
 
 
 def write_teacher_outputs(
-    teacher: nn.Module, dataset: Dataset, out: str | os.PathLike[str], *, device: str, batch_size: int, workers: int,
-    **about: Any,
+    teacher: nn.Module, dataset: Dataset, out: str | os.PathLike[str], *, about: dict[str, Any], device: str,
+    batch_size: int, workers: int,
 ) -> torch.Tensor:
     """Computes ``teacher``'s outputs once for every item of ``dataset`` (in index order, on
     CUDA when ``device`` allows it) and saves them with ``about`` for ``--teacher-outputs``."""
