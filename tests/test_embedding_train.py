@@ -16,6 +16,7 @@ from mobilenets.embedding.attributes import load_attribute_data
 from mobilenets.embedding.evaluation import evaluate_attributes
 from mobilenets.embedding.predict import predict
 from mobilenets.embedding.training import train
+from mobilenets.train.checkpoint import load_checkpoint
 from mobilenets.train.config import TrainConfig
 from mobilenets.train.loop import fit
 from train_helpers import tiny_config
@@ -75,7 +76,7 @@ def test_commands_end_to_end(teacher: Path, tmp_path: Path, capsys: pytest.Captu
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
     assert main(["train-attributes", "--resume", str(run), "--epochs", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs"] == 2
-    assert torch.load(run / "last.pt", weights_only=False)["config"]["teacher_outputs"] == str(outputs)
+    assert load_checkpoint(run / "last.pt")["config"]["teacher_outputs"] == str(outputs)
     assert main(["eval-attributes", "--checkpoint", str(run), "--limit-val", "64", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 64 and result["paper_table12"] is None and len(result["per_attribute"]) == 8

@@ -64,10 +64,9 @@ def test_detection_trains_with_its_own_defaults_from_the_api_too(tmp_path) -> No
     (["train-embedding", "--optimizer", "adam"], "argument --optimizer: invalid choice: 'adam'"),
 ])
 def test_out_of_range_settings_are_refused_while_parsing(capsys, argv, message) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(argv)
+    assert main(argv) == 2
     error = capsys.readouterr().err
-    assert stop.value.code == 2 and message in error and error.count("\n") == 1
+    assert message in error and error.count("\n") == 1
 
 
 def test_every_training_command_offers_both_augment_flags() -> None:

@@ -9,7 +9,7 @@ import mobilenets
 import torch
 
 from mobilenets.data import fashion_mnist
-from mobilenets.train.checkpoint import ema_weights
+from mobilenets.train.checkpoint import ema_weights, load_checkpoint
 from mobilenets.train.config import TrainConfig
 
 SRC = str(Path(mobilenets.__file__).resolve().parents[1])
@@ -25,7 +25,7 @@ def tiny_config(out: Path, **changes) -> TrainConfig:
 
 
 def weights(path: Path, key: str = "model") -> dict[str, torch.Tensor]:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(path)
     return ema_weights(checkpoint["ema"]) if key == "ema" else checkpoint[key]
 
 

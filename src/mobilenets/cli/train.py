@@ -7,7 +7,7 @@ from typing import Any
 
 from ..deploy.qat import train_qat
 from ..models import create_model, model_from_weights
-from ..train.classification import write_teacher_outputs
+from ..train.classification import teacher_outputs
 from ..train.config import config_fields
 from ..train.distributed import is_main_process
 from ..train.evaluation import evaluate, evaluate_pretrained
@@ -149,6 +149,6 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_teacher_outputs(args: argparse.Namespace) -> int:
     config = train_config(**{**config_arguments(args), "out": "."}).validate().resolved()
-    result = write_teacher_outputs(config, args.out, batch_size=args.batch_size, force=args.force)
+    result = teacher_outputs(config, args.out, batch_size=args.batch_size, force=args.force)
     emit(result, args.json, lambda r: f"{r['images']} teacher outputs ({r['num_classes']} classes) of {r['teacher']} on {r['data']}: {r['out']}")
     return 0
