@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..files import atomic_output
+from ..pt_files import load_pt
 from .hub import fetch, is_url, keras_weights_url
 from .mobilenet_v1 import MobileNetV1
 from .weights import (
@@ -62,10 +63,7 @@ def _local_path(source: Source, sha256: str | None) -> Path:
 
 
 def _read_torch(path: Path) -> dict[str, Any]:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a truncated or foreign file
-        raise ValueError(f"{path} is not a readable converted weights file (truncated or another format): {error}") from error
+    checkpoint = load_pt(path, "converted weights file")
     if not isinstance(checkpoint, dict) or not {"model", "config"} <= set(checkpoint):
         raise ValueError(f"{path} is not a converted MobileNet file: it lacks the 'model' and 'config' entries")
     return checkpoint

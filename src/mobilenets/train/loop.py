@@ -54,7 +54,7 @@ from tqdm import tqdm
 
 from .batches import to_device
 from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from .checkpoint import check_compatible, factory_name, last_checkpoint, load_checkpoint, resolve_factory, resume_config
+from .checkpoint import build_model, check_compatible, factory_name, last_checkpoint, load_checkpoint, resume_config
 from .classification import ClassificationTask
 from .config import TrainConfig
 from .distributed import Distributed, setup, teardown
@@ -201,7 +201,7 @@ class _Run:
         config, checkpoint = self.config, self.checkpoint
         given = model is not None
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
-            model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
+            model = build_model(checkpoint)
         elif model is None:
             model = self.task.build_model(config)
         if factory is None and isinstance(getattr(model, "config", None), dict):

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .batches import to_device
+from ..pt_files import load_pt
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 
@@ -55,7 +56,7 @@ def load_teacher(name_or_checkpoint: str, *, weights: str | None = None, num_cla
         if not weights:
             raise ValueError(f"teacher {name_or_checkpoint} needs --teacher-weights FILE (weights are never downloaded)")
         model = torchvision.models.get_model(name_or_checkpoint, weights=None, num_classes=num_classes)
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_pt(weights, "state_dict of teacher weights")
         try:
             model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
         except RuntimeError as error:
@@ -101,7 +102,7 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
     """Precomputed logits, checked against the training set they are used with."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no teacher outputs at {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = load_pt(path, "teacher outputs file")
     logits = saved.get("logits") if isinstance(saved, dict) else None
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
