@@ -2,12 +2,18 @@
 .pt file is given (a) hostile pickles whose ``__reduce__`` would run a command or create a file,
 and (b) checkpoints that load as plain data but name a hostile ``model_factory`` or arguments
 the builder does not take. Each must leave the marker file absent (no code ran), exit 2 with
-exactly one line on stderr naming the problem, and print no traceback."""
+exactly one line on stderr naming the problem, and print no traceback.
+
+``python tests/test_trust_load.py`` prints the figures (attempts, clear refusals, tracebacks,
+code executed) for whichever ``mobilenets`` is first on PYTHONPATH, an older one included."""
 from __future__ import annotations
 
+import collections
+import contextlib
 import io
 import os
 import pickle
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +21,7 @@ import torch
 from PIL import Image
 
 from mobilenets.cli import main
-from mobilenets.models import MobileNetV1, builder_name
+from mobilenets.models import MobileNetV1
 from mobilenets.train.checkpoint import load_checkpoint
 from train_helpers import tiny_config
 
@@ -60,15 +66,18 @@ PICKLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def make_inputs(root: Path) -> Path:
     """An image to predict on and a tiny COCO folder for the detector commands."""
     from mobilenets.detection.synthetic import make_detection
 
-    root = tmp_path_factory.mktemp("inputs")
     Image.new("RGB", (40, 40), (120, 30, 200)).save(root / "image.png")
-    make_detection(root / "coco", 10, seed=0)
+    make_detection(root / "coco", 10, seed=0, progress=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return make_inputs(tmp_path_factory.mktemp("inputs"))
 
 
 def _commands(path: str, run_dir: str, out: Path, files: Path) -> dict[str, list[str]]:
@@ -127,18 +136,23 @@ REBUILDING = [
 ]
 
 
-def _refused(argv: list[str], marker: Path, capsys) -> str:
-    """Runs the command in-process; asserts the refusal contract and returns the stderr line."""
-    try:
-        status = main(argv)
-    except BaseException as error:  # what would reach the user as a traceback
-        pytest.fail(f"traceback: {type(error).__name__}: {error}")
-    captured = capsys.readouterr()
-    assert not marker.exists(), "the file's code ran"
-    assert status == 2, (status, captured.err)
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
+def attempt(argv: list[str], marker: Path) -> tuple[str, str]:
+    """Runs the command in-process: its outcome ("code executed", "traceback", "clear refusal"
+    or "other") and the last line on stderr (the exception, for a traceback)."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            status, escaped = main(argv), None
+        except BaseException as error:  # what would reach the user as a traceback
+            status, escaped = None, f"{type(error).__name__}: {error}"
+    lines = stderr.getvalue().strip().splitlines()
+    if marker.exists():
+        return "code executed", escaped or (lines[-1] if lines else "")
+    if escaped:
+        return "traceback", escaped
+    if status == 2 and len(lines) == 1 and "Traceback" not in lines[0]:
+        return "clear refusal", lines[0]
+    return "other", f"status {status}: " + " / ".join(lines)
 
 
 # Every command with one payload; every payload with the two loaders that differ most (a
@@ -150,15 +164,12 @@ PICKLE_CASES = [(command, "zip-model-os.system") for command in COMMANDS] + [
 
 
 @pytest.mark.parametrize(("command", "payload"), PICKLE_CASES)
-def test_hostile_pickle_is_refused_by_every_command(command, payload, files, tmp_path, capsys):
-    marker = tmp_path / "marker"
-    hostile = tmp_path / "hostile.pt"
+def test_hostile_pickle_is_refused_by_every_command(command, payload, files, tmp_path):
+    marker, hostile, run_dir = _hostile_paths(tmp_path)
     hostile.write_bytes(PICKLES[payload](marker))
-    run_dir = tmp_path / "hostile_run"
-    run_dir.mkdir()
-    (run_dir / "last.pt").write_bytes(hostile.read_bytes())
-    line = _refused(_commands(str(hostile), str(run_dir), tmp_path, files)[command], marker, capsys)
-    assert "not plain data" in line and ("hostile.pt" in line or "last.pt" in line), line
+    outcome, line = attempt(_commands(str(hostile), str(run_dir), tmp_path, files)[command], marker)
+    assert outcome == "clear refusal", line
+    assert "not plain data" in line and "last.pt" in line, line
 
 
 def _factories(marker: Path) -> dict[str, tuple[str, dict]]:
@@ -168,7 +179,7 @@ def _factories(marker: Path) -> dict[str, tuple[str, dict]]:
         "builtins:eval": ("builtins:eval", {"source": f"open({str(marker)!r}, 'w')"}),
         # A real callable of the package that builds models, but not a registered builder.
         "unregistered package callable": ("mobilenets.models.registry:create_model", {"name": "mobilenet_v1_025_128"}),
-        "unknown argument": (builder_name(MobileNetV1), {"alpha": 0.25, "num_classes": 10, "__class__": "x"}),
+        "unknown argument": (f"{MobileNetV1.__module__}:{MobileNetV1.__qualname__}", {"alpha": 0.25, "num_classes": 10, "__class__": "x"}),
     }
 
 
@@ -181,29 +192,40 @@ FACTORY_CASES = [(command, factory) for command in REBUILDING for factory in ("s
 ]
 
 
-@pytest.fixture(scope="module")
-def clean_checkpoint(tmp_path_factory):
+def clean_checkpoint_of(run: Path) -> dict:
     """A real checkpoint of a one-epoch run: plain data the hostile variants start from."""
     from mobilenets.train.loop import fit
 
-    run = tmp_path_factory.mktemp("clean") / "run"
     fit(tiny_config(run, limit_train=64, limit_val=32), progress=False)
     return load_checkpoint(run / "last.pt")
 
 
-@pytest.mark.parametrize(("command", "factory"), FACTORY_CASES)
-def test_hostile_factory_is_refused_before_anything_is_called(command, factory, clean_checkpoint, files, tmp_path, capsys):
-    marker = tmp_path / "marker"
-    name, arguments = _factories(marker)[factory]
+@pytest.fixture(scope="module")
+def clean_checkpoint(tmp_path_factory):
+    return clean_checkpoint_of(tmp_path_factory.mktemp("clean") / "run")
+
+
+def _hostile_paths(folder: Path) -> tuple[Path, Path, Path]:
+    """The marker the payload would create, the hostile file, and a run folder holding it as last.pt."""
+    run_dir = folder / "run_to_resume"
+    run_dir.mkdir()
+    return folder / "marker", run_dir / "last.pt", run_dir
+
+
+def write_hostile_factory(path: Path, clean: dict, name: str, arguments: dict) -> None:
     # The task entry each command checks before it rebuilds the network: detector categories,
     # attributes, an embedding size, a cell partition (never read when the refusal comes first).
-    task = {**clean_checkpoint["task"], "categories": {1: "thing"}, "attributes": ["a"], "embedding_dim": 128, "partition": {}}
-    checkpoint = {**clean_checkpoint, "model_factory": name, "model_config": arguments, "task": task}
-    run_dir = tmp_path / "run_to_resume"
-    run_dir.mkdir()
-    torch.save(checkpoint, run_dir / "last.pt")
-    hostile = run_dir / "last.pt"
-    line = _refused(_commands(str(hostile), str(run_dir), tmp_path, files)[command], marker, capsys)
+    task = {**clean["task"], "categories": {1: "thing"}, "attributes": ["a"], "embedding_dim": 128, "partition": {}}
+    torch.save({**clean, "model_factory": name, "model_config": arguments, "task": task}, path)
+
+
+@pytest.mark.parametrize(("command", "factory"), FACTORY_CASES)
+def test_hostile_factory_is_refused_before_anything_is_called(command, factory, clean_checkpoint, files, tmp_path):
+    marker, hostile, run_dir = _hostile_paths(tmp_path)
+    name, arguments = _factories(marker)[factory]
+    write_hostile_factory(hostile, clean_checkpoint, name, arguments)
+    outcome, line = attempt(_commands(str(hostile), str(run_dir), tmp_path, files)[command], marker)
+    assert outcome == "clear refusal", line
     expected = "takes no argument '__class__'" if factory == "unknown argument" else "is not a registered model builder"
     assert expected in line and name in line, line
 
@@ -217,7 +239,7 @@ def test_a_pickled_payload_fires_when_loaded_without_weights_only(tmp_path):
     assert marker.exists()
 
 
-def test_old_checkpoints_with_numpy_rng_state_still_resume_exactly(tmp_path, capsys):
+def test_old_checkpoints_with_numpy_rng_state_still_resume_exactly(tmp_path):
     """A checkpoint written before RNG states became tensors (numpy's state as a tuple with a
     uint32 array) loads with numpy's array reconstruction allowed only in that load, and the
     resumed run equals one resumed from the tensor form."""
@@ -242,3 +264,47 @@ def test_old_checkpoints_with_numpy_rng_state_still_resume_exactly(tmp_path, cap
     fit(tiny_config(old, epochs=2), resume=True, progress=False)
     new, legacy = load_checkpoint(run / "last.pt")["model"], load_checkpoint(old / "last.pt")["model"]
     assert all(torch.equal(new[key], legacy[key]) for key in new)
+
+
+def test_a_torchscript_teacher_is_read_as_torchscript_only_when_the_file_is_one(tmp_path):
+    """An embedding or attribute teacher may be a TorchScript archive (a program for TorchScript's
+    interpreter, recognised by its contents); a checkpoint is never handed to torch.jit.load."""
+    from mobilenets.embedding.teachers import load_module
+    from mobilenets.pt_files import is_torchscript
+
+    network = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 8)))
+    network.save(str(tmp_path / "scripted.pt"))
+    teacher = load_module(tmp_path / "scripted.pt", in_channels=1)
+    images = torch.rand(2, 1, 32, 32)
+    assert torch.equal(teacher(images), network(images))
+    torch.save({"model": {}}, tmp_path / "checkpoint.pt")
+    assert is_torchscript(tmp_path / "scripted.pt") and not is_torchscript(tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="does not record how to rebuild"):
+        load_module(tmp_path / "checkpoint.pt", in_channels=1)
+
+
+def figures() -> dict[str, collections.Counter]:
+    """Every case of the two corpus tests, run against the ``mobilenets`` on the path: outcome
+    counts per family (for the README's before/after figures)."""
+    torch.set_num_threads(1)
+    root = Path(tempfile.mkdtemp())
+    inputs, clean = make_inputs(root), clean_checkpoint_of(root / "clean")
+    counts: dict[str, collections.Counter] = {"pickle": collections.Counter(), "factory": collections.Counter()}
+    cases = [("pickle", command, payload) for command, payload in PICKLE_CASES]
+    cases += [("factory", command, factory) for command, factory in FACTORY_CASES]
+    for family, command, variant in cases:
+        folder = Path(tempfile.mkdtemp(dir=root))
+        marker, hostile, run_dir = _hostile_paths(folder)
+        if family == "pickle":
+            hostile.write_bytes(PICKLES[variant](marker))
+        else:
+            write_hostile_factory(hostile, clean, *_factories(marker)[variant])
+        outcome, line = attempt(_commands(str(hostile), str(run_dir), folder, inputs)[command], marker)
+        counts[family][outcome] += 1
+        print(f"{family:8} {command:36} {variant:30} {outcome:14} {line[:120]}")
+    return counts
+
+
+if __name__ == "__main__":
+    for family, counted in figures().items():
+        print(f"{family}: {sum(counted.values())} attempts, " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counted.items())))

@@ -46,6 +46,6 @@ def run_convert(args: argparse.Namespace) -> int:
         f"wrote {r['out']} ({r['model']}, {r['num_classes']} classes, {r['params']:,} parameters)\n"
         f"load it: create_model({r['model']!r}, pretrained={r['out']!r}), or without this package's loader:\n"
         f"  model = create_model({r['model']!r}, padding='tf_same', activation='relu6', num_classes={r['num_classes']})\n"
-        f"  model.load_state_dict(torch.load({r['out']!r})['model'])"
+        f"  model.load_state_dict(torch.load({r['out']!r}, weights_only=True)['model'])"
     ))
     return 0

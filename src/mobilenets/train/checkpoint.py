@@ -7,7 +7,7 @@ trained it, "optimizer", "scheduler", "ema", "rng", "epoch" (completed epochs), 
 "metrics" and "best".
 
 Checkpoints are data: ``load_checkpoint`` reads with ``torch.load(weights_only=True)`` (see
-``mobilenets.weights_only``), and the network is rebuilt only by a builder registered in
+``mobilenets.pt_files``), and the network is rebuilt only by a builder registered in
 ``mobilenets.models`` (``rebuild``).
 """
 from __future__ import annotations

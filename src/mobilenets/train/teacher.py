@@ -22,7 +22,9 @@ class Teacher(nn.Module):
 
     def __init__(self, model: nn.Module, in_channels: int) -> None:
         super().__init__()
-        self.model = model.eval().requires_grad_(False)
+        self.model = model.eval()
+        for parameter in model.parameters():  # one by one: a TorchScript module has no requires_grad_()
+            parameter.requires_grad_(False)
         self.in_channels = in_channels
 
     def train(self, mode: bool = True) -> "Teacher":  # a teacher never leaves eval mode
@@ -102,7 +104,7 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
     """Precomputed logits, checked against the training set they are used with."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no teacher outputs at {path}")
-    saved = load_pt(path, "teacher outputs file")
+    saved = load_pt(path, "teacher-outputs file")
     logits = saved.get("logits") if isinstance(saved, dict) else None
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
