@@ -1,10 +1,10 @@
 """Checkpoints: atomic writes, loading, rebuilding the model and refusing mismatches.
 
-A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" ("module:callable")
-and "model_config" (its keyword arguments) so the network can be rebuilt without the code that
-trained it, "optimizer", "scheduler", "ema", "rng", "epoch" (completed epochs), "step",
-"config" (the whole TrainConfig), "task" (what evaluation needs: classes, mean, std, ...),
-"metrics" and "best".
+A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" (a registered
+builder's "module:qualname") and "model_config" (its keyword arguments) so the network can be
+rebuilt without the code that trained it, "optimizer", "scheduler", "ema", "rng", "epoch"
+(completed epochs), "step", "config" (the whole TrainConfig), "task" (what evaluation needs:
+classes, mean, std, ...), "metrics" and "best".
 
 Checkpoints are data: ``load_checkpoint`` reads with ``torch.load(weights_only=True)`` (see
 ``mobilenets.pt_files``), and the network is rebuilt only by a builder registered in

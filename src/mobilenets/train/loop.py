@@ -15,7 +15,9 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
   ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
-  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``.
+  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``;
+  the callable must be a registered builder (``mobilenets.models.register_builder``), since a
+  checkpoint is rebuilt only through the registry.
   By default a model with a ``config`` dict (MobileNetV1) records its class and that dict.
   On resume, a caller either passes the same kind of ``model`` again (its weights are replaced
   by the checkpoint's) or passes none and the recorded factory rebuilds it; a QAT or detection
