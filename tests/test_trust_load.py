@@ -179,6 +179,7 @@ def _factories(marker: Path) -> dict[str, tuple[str, dict]]:
         "builtins:eval": ("builtins:eval", {"source": f"open({str(marker)!r}, 'w')"}),
         # A real callable of the package that builds models, but not a registered builder.
         "unregistered package callable": ("mobilenets.models.registry:create_model", {"name": "mobilenet_v1_025_128"}),
+        # (spelt out rather than builder_name(), so the figures run against older code too)
         "unknown argument": (f"{MobileNetV1.__module__}:{MobileNetV1.__qualname__}", {"alpha": 0.25, "num_classes": 10, "__class__": "x"}),
     }
 
@@ -228,6 +229,14 @@ def test_hostile_factory_is_refused_before_anything_is_called(command, factory, 
     assert outcome == "clear refusal", line
     expected = "takes no argument '__class__'" if factory == "unknown argument" else "is not a registered model builder"
     assert expected in line and name in line, line
+
+
+def test_a_global_named_with_terminal_escapes_is_shown_inert(tmp_path):
+    """The refusal names the global the file asked for, with its control characters masked."""
+    hostile = tmp_path / "escapes.pt"
+    hostile.write_bytes(b"\x80\x02c\x1b[2Jevil\nfunc\n)R.")  # GLOBAL "\x1b[2Jevil" "func", called
+    outcome, line = attempt(["eval", "--checkpoint", str(hostile)], tmp_path / "marker")
+    assert outcome == "clear refusal" and "it asks for ?[2Jevil.func" in line and "\x1b" not in line, line
 
 
 def test_a_pickled_payload_fires_when_loaded_without_weights_only(tmp_path):

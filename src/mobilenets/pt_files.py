@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -34,21 +35,30 @@ def first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def printable(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters with control characters shown as "?": what a file
+    names (a global, a key) must not write terminal escapes into our one line."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
+
+
 def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
     """The contents of a ``torch.save`` file, read as data; ValueError (one line naming ``path``
     and ``what`` it should have been) for anything else."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no {what} at {path}")
     try:
         with torch.serialization.safe_globals(LEGACY_NUMPY_ARRAYS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if "GLOBAL" in line or "allowlisted" in line), lines[-1] if lines else "")
+        # torch's message names the global the file asked for, then advises allow-listing it.
+        named = re.search(r"GLOBAL (\S+)", str(error))
+        reason = f"it asks for {named.group(1)}" if named else first_line(error)
         raise ValueError(
             f"{path} was refused as a {what}: it is not plain data (tensors, numbers, strings, containers) and "
-            f"loading it would construct other objects ({reason[:300]})"
+            f"loading it would call or build something else ({printable(reason)})"
         ) from None
     except Exception as error:  # torch raises many types for a truncated, empty or foreign file
-        raise ValueError(f"{path} is not a readable {what} ({type(error).__name__}: {first_line(error)[:300]})") from None
+        raise ValueError(f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error))})") from None
 
 
 def is_torchscript(path: str | os.PathLike[str]) -> bool:

@@ -5,16 +5,16 @@ from .hub import keras_weights_url
 from .mobilenet_v1 import MobileNetConfig, MobileNetV1, mobilenet_v1
 from .pretrained import load_keras_weights, load_pretrained, load_tf_slim_weights, model_from_weights, read_weights
 from .registry import (
-    RESOLUTIONS, WIDTHS, builder_name, create_model, list_models, model_defaults, model_name, parameter_names, rebuild, register_builder,
-    register_model,
+    RESOLUTIONS, WIDTHS, builder_name, create_model, list_models, model_defaults, model_name, parameter_names, rebuild,
+    register_builder, register_model,
 )
 from .spec import MOBILENET_V1_BODY, VARIANTS, body_spec, scaled_depth
 
 __all__ = [
     "MOBILENET_V1_BODY", "MobileNetConfig", "MobileNetV1", "RESOLUTIONS", "TFSamePad2d", "VARIANTS", "WIDTHS",
     "body_spec", "builder_name", "conv_bn_act", "create_model", "depthwise_separable", "flattened_conv_bn_act",
-    "list_models", "mobilenet_v1", "model_defaults", "model_name", "parameter_names", "rebuild", "register_builder", "register_model",
-    "scaled_depth",
+    "list_models", "mobilenet_v1", "model_defaults", "model_name", "parameter_names", "rebuild", "register_builder",
+    "register_model", "scaled_depth",
     "keras_weights_url", "load_keras_weights", "load_pretrained", "load_tf_slim_weights", "model_from_weights",
     "read_weights",
 ]
