@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
-from torchvision.io import ImageReadMode, decode_image, encode_png
+from torchvision.io import encode_png
+from torchvision.transforms.functional import pil_to_tensor
 from torchvision.utils import draw_bounding_boxes
 
 from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
@@ -122,7 +123,7 @@ def run_detect(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for image, target in zip(args.images, targets):
-        pixels = decode_image(image, mode=ImageReadMode.RGB)
+        pixels = pil_to_tensor(read_image(image, "RGB"))
         with torch.no_grad():
             found = model([pixels.float() / 255])[0]
         keep = found["scores"] >= args.score_thresh

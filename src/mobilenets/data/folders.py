@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
 
-from .csvfiles import csv_rows
+from .csvfiles import csv_rows, parse_number
 from .images import LateFailures, read_image, unreadable_reason
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,12 @@ def _check_label(cells: Sequence[str]) -> None:
     label = cells[1]
     if label.lstrip("+-").isdecimal() and not 0 <= int(label) < MAX_CLASSES:
         raise ValueError(f"a class index must be in [0, {MAX_CLASSES}); got {label}")
+
+
+def check_latlng_row(cells: Sequence[str]) -> None:
+    """A geotagged manifest's ``path,lat,lng`` row: degrees on the globe."""
+    parse_number(cells[1], "lat", -90, 90)
+    parse_number(cells[2], "lng", -180, 180)
 
 
 def manifest_samples(train_csv: Path, val_csv: Path) -> tuple[list[Sample], list[Sample], list[str]]:

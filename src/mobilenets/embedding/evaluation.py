@@ -11,12 +11,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..cost import count_cost
+from ..data.images import read_image
 from ..data.transforms import build_transforms
 from ..files import refuse_existing
 from ..train.checkpoint import checkpoint_file, load_checkpoint, model_from_checkpoint
 from ..train.classification import load_data
 from ..train.config import TrainConfig
-from ..train.evaluation import open_image
 from .attributes import load_attribute_data
 from .metrics import MAX_PAIR_IMAGES, curve_rates, mean_average_precision, pair_distances, verification_curve
 from .plots import plot_attributes, plot_roc
@@ -118,5 +118,5 @@ def embed_images(path: str | os.PathLike[str], images: Sequence[str | os.PathLik
         checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
         mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
     )
-    vectors = model(torch.stack([transform(open_image(image)) for image in images]))
+    vectors = model(torch.stack([transform(read_image(image)) for image in images]))
     return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]

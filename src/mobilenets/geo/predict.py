@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from torch.utils.data import DataLoader
 
+from ..data.images import late_failure_count
 from ..files import refuse_existing
 from ..train.evaluation import predict_images
 from .data import NORMALIZATION, GeoImages, geo_transform, read_split
@@ -41,7 +42,7 @@ def evaluate_geo(
     )
     result = {
         "checkpoint": str(checkpoint), "data": data, "split": split, "location": location, "num_cells": len(geo.cells),
-        **metrics, "skipped_files": len(photos.skipped),
+        **metrics, "skipped_files": len(photos.skipped) + late_failure_count(dataset),
         "table_11": [
             {"scale": name, "km": km, "share": metrics[share_key(name)], "paper_planet_mobilenet": PAPER_PLANET_MOBILENET[name]}
             for name, km in reversed(SCALES)

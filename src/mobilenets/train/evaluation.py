@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.classification import build_transforms, evaluation_samples
 from ..data.folders import ImageFiles
+from ..data.images import late_failure_count, read_image
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
 from ..plots import pyplot, save_png
@@ -83,7 +84,7 @@ def evaluate_pretrained(
     result = {"weights": str(weights), "data": data}
     result.update(_evaluate(model.eval(), dataset, names, batch_size=batch_size, workers=workers,
                             plot=plot, title=f"{Path(weights).name} on {data}", force=force))
-    result["skipped_files"] = len(skipped)
+    result["skipped_files"] = len(skipped) + late_failure_count(dataset)
     return result
 
 
@@ -157,7 +158,7 @@ def predict_images(
     prepared by ``transform`` (which also decides grey or colour)."""
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1; got {top_k}")
-    batch = torch.stack([transform(open_image(image)) for image in images])
+    batch = torch.stack([transform(read_image(image)) for image in images])
     probabilities = model(batch).softmax(dim=1)
     best = probabilities.topk(min(top_k, len(classes)), dim=1)
     return [
@@ -176,15 +177,3 @@ def imagenet_classes(num_classes: int, label_offset: int = 0) -> list[str]:
 
     names = ["background"] * label_offset + list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
     return names if len(names) == num_classes else [f"class {index}" for index in range(num_classes)]
-
-
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """A user's image file, loaded; a missing or unreadable file is a one-line user error."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no image file {path}")
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path} is not a readable image ({error})") from None
-    return image
