@@ -52,7 +52,9 @@ def real_inputs(model: nn.Module, source: str | os.PathLike[str], count: int, *,
         if not folder.is_dir():
             raise ValueError(f"data must be {FASHION_MNIST!r} or a folder of images; {folder} is neither")
         # Unreadable files are skipped (each with a warning) and the next images taken instead.
-        readable, _ = keep_readable(((str(path), 0) for path in _folder_images(folder)), count, strict=False)
+        readable, skipped = keep_readable(((str(path), 0) for path in _folder_images(folder)), count, strict=False)
+        if not readable:
+            raise ValueError(f"{folder} holds no readable images ({len(skipped)} unreadable files skipped)")
         images = [read_image(path) for path, _ in readable]
     return torch.stack([transform(image) for image in images])
 
