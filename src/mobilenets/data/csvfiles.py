@@ -4,6 +4,7 @@ size limit, a quote left open. A UTF-8 byte-order mark (what spreadsheet program
 accepted and dropped."""
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -20,6 +21,8 @@ def csv_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each non-blank row of ``path``."""
     path = Path(path)
     data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also UTF-32's
+        raise ValueError(f"{path}:1: UTF-16 or UTF-32 text, not UTF-8; save the file as UTF-8")
     nul = data.find(b"\0")
     if nul >= 0:
         raise ValueError(f"{path}:{_line_of(data, nul)}: a NUL byte; a CSV file is text")
@@ -36,8 +39,10 @@ def csv_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
                 raise csv.Error(f"a field longer than {MAX_FIELD} characters")
             if any(cell.strip() for cell in row):
                 yield reader.line_num, row
-    except csv.Error as error:  # also the csv module's own limit, met by a quote left open
-        raise ValueError(f"{path}:{reader.line_num}: {error} (is a quote left open?)") from None
+    except csv.Error as error:
+        # The csv module's own limit (131,072) is met first by a quote left open.
+        reason = f"a field longer than {MAX_FIELD} characters" if "field limit" in str(error) else str(error)
+        raise ValueError(f"{path}:{reader.line_num}: {reason} (is a quote left open?)") from None
 
 
 def _line_of(data: bytes, offset: int) -> int:
