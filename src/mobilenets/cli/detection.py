@@ -13,6 +13,7 @@ from torchvision.transforms.functional import pil_to_tensor
 from torchvision.utils import draw_bounding_boxes
 
 from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
+from ..data.images import read_image, unreadable_reason
 from ..detection.evaluate import evaluate_detector
 from ..detection.export import export_onnx
 from ..detection.synthetic import make_detection
@@ -117,9 +118,9 @@ def run_detect(args: argparse.Namespace) -> int:
         raise ValueError("two input images share a file name; their drawings would overwrite each other")
     if not args.force and (existing := [str(t) for t in targets if t.exists()]):
         raise FileExistsError(f"{existing[0]} exists; use --force to overwrite")
-    for image in args.images:
-        if not Path(image).is_file():
-            raise FileNotFoundError(f"no image file {image}")
+    for image in args.images:  # every image checked before the first drawing is written
+        if (reason := unreadable_reason(image)) is not None:
+            raise ValueError(reason)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for image, target in zip(args.images, targets):
