@@ -195,6 +195,14 @@ def verification_folder_of_broken_files(tmp: Path) -> list[str]:
     return export(tmp, tmp / "verify")
 
 
+@case("images")
+def verification_folder_with_some_broken_files(tmp: Path) -> list[str]:
+    png(tmp / "verify" / "good.png")
+    (tmp / "verify" / "a.png").write_text("text")
+    png(tmp / "verify" / "good2.jpg")
+    return export(tmp, tmp / "verify")
+
+
 # ------------------------------------------------------------------- classification CSVs
 @case("csv", "NUL byte")
 def nul_bytes(tmp: Path) -> list[str]:
@@ -239,6 +247,21 @@ def three_columns(tmp: Path) -> list[str]:
 @case("csv")
 def byte_order_mark_and_header(tmp: Path) -> list[str]:
     return evaluate(tmp, classification_csvs(tmp, b"", b"\xef\xbb\xbfpath,label\nimg/0.png,0\nimg/1.png,1\nimg/2.png,2\n"))
+
+
+def select(tmp: Path, table: bytes) -> list[str]:
+    (tmp / "accuracy.csv").write_bytes(table)
+    return ["select", "--max-params", "2000000", "--accuracy-table", str(tmp / "accuracy.csv"), "--json"]
+
+
+@case("csv", "NUL byte")
+def accuracy_table_nul(tmp: Path) -> list[str]:
+    return select(tmp, b"model,top1\nmobilenet_v1_050_128,9\x000\n")
+
+
+@case("csv")
+def accuracy_table_byte_order_mark(tmp: Path) -> list[str]:
+    return select(tmp, b"\xef\xbb\xbfmodel,top1\nmobilenet_v1_050_128,90\n")
 
 
 # ----------------------------------------------------------------- classification classes
@@ -597,31 +620,32 @@ def test_hostile_input(item: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert outcome == ("ok" if item.expect is None else "refused"), f"{outcome}: {stderr[-2000:]}"
 
 
-if __name__ == "__main__":  # the figures: attempts / clear refusals (or reads) / tracebacks per family
+class Hang(BaseException):
+    """A command past its time; not an OSError, so the code under test cannot catch it."""
+
+
+def figures(cases: list[Case], seconds: int, prepare: Callable[[Case], None] = lambda item: None) -> None:
+    """Runs each case in a fresh folder (``prepare`` sets its environment), then prints per family
+    attempts / clear outcomes / tracebacks / silent acceptances / unclear ones / hangs."""
     import os
     import tempfile
     from collections import Counter
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    torch.set_num_threads(1)
-
-    class Hang(BaseException):
-        """Not an OSError: the code under test must not be able to catch it."""
 
     def alarm(signum: int, frame: object) -> None:
         raise Hang
 
     signal.signal(signal.SIGALRM, alarm)
     counts: dict[str, Counter] = {}
-    for item in CASES:
+    for item in cases:
+        prepare(item)
         with tempfile.TemporaryDirectory() as name:
             os.environ["MOBILENETS_CACHE"] = f"{name}/cache"
             os.chdir(name)
-            signal.alarm(60)
+            signal.alarm(seconds)
             try:
                 outcome, _ = attempt(item, Path(name))
             except Hang:
-                outcome = "hang (60 s)"
+                outcome = "hang"
             signal.alarm(0)
         counts.setdefault(item.family, Counter())[outcome] += 1
         print(f"{item.family:<11} {item.name:<40} {outcome}", file=sys.__stderr__)
@@ -629,4 +653,10 @@ if __name__ == "__main__":  # the figures: attempts / clear refusals (or reads) 
     for family, counter in counts.items():
         clear = counter["refused"] + counter["ok"] + counter["left run folder"]
         print(f"{family:<11} {sum(counter.values()):>8}  {clear:>5}  {counter['traceback']:>10}  {counter['accepted']:>8}"
-              f"  {counter['unclear']:>7}  {counter['hang (60 s)']:>5}  ({counter['left run folder']})")
+              f"  {counter['unclear']:>7}  {counter['hang']:>5}  ({counter['left run folder']})")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    torch.set_num_threads(1)
+    figures(CASES, 60)

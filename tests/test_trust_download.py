@@ -4,8 +4,7 @@ to file://, one that sends too much. Each attempt through the command line must 
 status 2 and one error line, and leave the cache exactly as it was: no file, no recorded hash,
 no ``.partial``. A download killed by SIGTERM leaves nothing behind either.
 
-``python tests/test_trust_download.py`` prints the figures (attempts / clear refusals /
-tracebacks / hangs), as tests/test_trust_data.py does.
+``python tests/test_trust_download.py`` prints the figures, as tests/test_trust_data.py does.
 """
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_trust_data import Case, attempt, png, tiny_weights  # noqa: E402 (the tests folder is not a package)
+from test_trust_data import Case, attempt, figures, png, tiny_weights  # noqa: E402 (the tests folder is not a package)
 
 STOP = threading.Event()  # set when a server closes: releases handlers that stall on purpose
 WEIGHTS: dict[str, bytes] = {}
@@ -188,38 +187,16 @@ def test_sigterm_mid_download_leaves_nothing(base: str, tmp_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    from collections import Counter
-    import tempfile
-
     buffer = io.BytesIO()
     torch.save({"model": {}, "config": {}}, buffer)
     WEIGHTS["good"] = buffer.getvalue()
     server, url = serve()
     os.environ["TRUST_BASE"] = url
 
-    class Hang(BaseException):
-        """Not an OSError: the code under test must not be able to catch it."""
-
-    def alarm(signum: int, frame: object) -> None:
-        raise Hang
-
-    signal.signal(signal.SIGALRM, alarm)
-    counter: Counter = Counter()
-    for item in CASES:
+    def prepare(item: Case) -> None:
         for variable in SETTINGS:
             os.environ.pop(variable, None)
         os.environ.update(ENVIRONMENT[item.name])
-        with tempfile.TemporaryDirectory() as name:
-            os.environ["MOBILENETS_CACHE"] = f"{name}/cache"
-            os.chdir(name)
-            signal.alarm(30)
-            try:
-                outcome, _ = attempt(item, Path(name))
-            except Hang:
-                outcome = "hang (30 s)"
-            signal.alarm(0)
-        counter[outcome] += 1
-        print(f"{item.name:<32} {outcome}", file=sys.__stderr__)
+
+    figures(CASES, 30, prepare)
     close(server)
-    print(f"download: {sum(counter.values())} attempts, {counter['refused']} clear refusals, {counter['traceback']} tracebacks, "
-          f"{counter['hang (30 s)']} hangs, {counter['accepted']} accepted, {counter['unclear']} unclear")
