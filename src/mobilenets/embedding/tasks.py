@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.classification import DataBundle
+from ..data.images import late_failure_count
 from ..train.batches import to_device
 from ..train.classification import Cached, Indexed, load_data, unaugmented_train
 from ..train.config import TrainConfig
@@ -126,7 +127,8 @@ class AttributeTask(_Distilled):
         }
 
     def summary(self) -> dict[str, Any]:
-        return {"skipped_files": len(self._data.skipped), "attributes": list(self._data.names)}
+        skipped = len(self._data.skipped) + late_failure_count(self._data.train, self._data.val)
+        return {"skipped_files": skipped, "attributes": list(self._data.names)}
 
 
 class EmbeddingTask(_Distilled):
