@@ -285,6 +285,15 @@ def class_index_never_trained(tmp: Path) -> list[str]:
     return train(tmp, classification_csvs(tmp, b"img/0.png,0\nimg/1.png,2\nimg/2.png,0\nimg/0.png,2\n"))
 
 
+@case("classes", "class 'b' has no readable training images")
+def class_of_broken_images(tmp: Path) -> list[str]:
+    image_folder(tmp / "data" / "train", classes=("a", "c"))
+    (tmp / "data" / "train" / "b").mkdir()
+    (tmp / "data" / "train" / "b" / "x.png").write_text("text")
+    image_folder(tmp / "data" / "val", classes=("a", "b", "c"), per_class=1)
+    return train(tmp, str(tmp / "data"))
+
+
 @case("classes", "no readable train images")
 def every_image_broken(tmp: Path) -> list[str]:
     for split in ("train", "val"):

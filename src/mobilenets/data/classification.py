@@ -96,6 +96,8 @@ def build_datasets(
         for split, samples, skipped in (("train", train_samples, skipped_train), ("val", val_samples, skipped_val)):
             if not samples:
                 raise ValueError(f"{data}: no readable {split} images ({len(skipped)} unreadable files skipped)")
+        if limit_train is None:  # with a limit, the first N images may leave classes out on purpose
+            check_classes(data, train_samples, classes, "readable training images")
         bundle_args = dict(
             train=ImageFiles(train_samples, classes, train_transform),
             val=ImageFiles(val_samples, classes, val_transform),
@@ -122,7 +124,7 @@ def evaluation_samples(data: str, *, limit: int | None = None, strict: bool = Fa
     return samples, classes, skipped
 
 
-def check_classes(data: str, samples: Sequence[Sample], classes: Sequence[str]) -> None:
+def check_classes(data: str, samples: Sequence[Sample], classes: Sequence[str], what: str = "training images") -> None:
     """Refuses training data with fewer than two classes or a class without training images:
     either trains a classifier that cannot be right (one class) or one with an output that is
     never taught (usually a misspelt or empty folder)."""
@@ -132,7 +134,7 @@ def check_classes(data: str, samples: Sequence[Sample], classes: Sequence[str]) 
     empty = [name for index, name in enumerate(classes) if index not in present]
     if empty:
         raise ValueError(
-            f"{data}: class {empty[0]!r} has no training images" + (f" (nor do {len(empty) - 1} more)" if len(empty) > 1 else "")
+            f"{data}: class {empty[0]!r} has no {what}" + (f" (nor do {len(empty) - 1} more)" if len(empty) > 1 else "")
         )
 
 

@@ -1,5 +1,6 @@
 """Image-file datasets: an image-folder tree or CSV manifests, with unreadable files filtered out
-when scanned (so DataLoader workers never meet them and the count is exact)."""
+when scanned (so DataLoader workers rarely meet them and the count is exact); a file that goes
+bad after the scan is skipped and counted by ``LateFailures``."""
 from __future__ import annotations
 
 import itertools
