@@ -28,6 +28,7 @@ from test_trust_data import Case, attempt, figures, png, tiny_weights  # noqa: E
 
 STOP = threading.Event()  # set when a server closes: releases handlers that stall on purpose
 WEIGHTS: dict[str, bytes] = {}
+FILES: dict[str, bytes] = {}  # more paths the server serves, set by a test
 
 
 class Hostile(BaseHTTPRequestHandler):
@@ -47,27 +48,30 @@ class Hostile(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         name = self.path.lstrip("/").split("?")[0]
-        if name == "good.pt":
+        kind = name.split("/")[0].removesuffix(".pt")  # page.pt and page/ANY behave alike
+        if name in FILES:
+            self.send(FILES[name], length=len(FILES[name]))
+        elif kind == "good":
             self.send(WEIGHTS["good"], length=len(WEIGHTS["good"]))
-        elif name == "page.pt":
+        elif kind == "page":
             page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
             self.send(page, length=len(page), kind="text/html")
-        elif name == "stall.pt":  # accepts, then says nothing
+        elif kind == "stall":  # accepts, then says nothing
             STOP.wait(120)
-        elif name == "slow.pt":  # a first part, then nothing
+        elif kind == "slow":  # a first part, then nothing
             self.send(b"PK\x03\x04" + b"\0" * 4096, length=10**7)
             STOP.wait(120)
-        elif name == "cut.pt":  # dies mid-transfer
+        elif kind == "cut":  # dies mid-transfer
             self.send(b"PK\x03\x04" + b"\0" * 1000, length=10**5)
             self.close_connection = True
-        elif name == "redirect.pt":
+        elif kind == "redirect":
             self.send_response(302)
             self.send_header("Location", "file:///etc/hostname")
             self.send_header("Content-Length", "0")
             self.end_headers()
-        elif name == "huge.pt":  # announces more than the limit
+        elif kind == "huge":  # announces more than the limit
             self.send(b"PK\x03\x04", length=10**12)
-        elif name == "endless.pt":  # no length, no end
+        elif kind == "endless":  # no length, no end
             self.protocol_version = "HTTP/1.0"
             self.close_connection = True
             self.send(b"PK\x03\x04")
@@ -169,6 +173,38 @@ def test_timeout_and_limit_arguments(base: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must be a number > 0"):
         fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False, timeout=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fashion_mnist_is_downloaded_the_same_careful_way(base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Debian's copy, Fashion-MNIST comes from torchvision's mirrors through the same
+    downloader: served here (two tiny images), checked against the md5s, then read."""
+    import gzip
+    import importlib
+    import struct
+
+    from torchvision.datasets import FashionMNIST
+
+    module = importlib.import_module("mobilenets.data.fashion_mnist")  # the package exports a function of that name
+
+    pixels = bytes(range(256)) * 6 + bytes(32)  # two 28 x 28 images
+    packed = {
+        "t10k-images-idx3-ubyte.gz": gzip.compress(struct.pack(">IIII", 2051, 2, 28, 28) + pixels),
+        "t10k-labels-idx1-ubyte.gz": gzip.compress(struct.pack(">II", 2049, 2) + bytes([3, 7])),
+    }
+    packed["train-images-idx3-ubyte.gz"], packed["train-labels-idx1-ubyte.gz"] = packed["t10k-images-idx3-ubyte.gz"], packed["t10k-labels-idx1-ubyte.gz"]
+    FILES.update({f"fm/{name}": data for name, data in packed.items()})
+    monkeypatch.setattr(module, "DEBIAN_DIR", tmp_path / "no-debian-copy")
+    monkeypatch.setattr(FashionMNIST, "resources", [(name, hashlib.md5(data).hexdigest()) for name, data in packed.items()])
+    monkeypatch.setattr(FashionMNIST, "mirrors", [f"{base}stall/", f"{base}fm/"])  # the first mirror never answers
+    monkeypatch.setenv("MOBILENETS_DOWNLOAD_TIMEOUT", "0.5")
+    test = module.fashion_mnist(train=False, root=tmp_path / "root")
+    assert len(test) == 2 and [label for _, label in test] == [3, 7] and test[0][0].size == (28, 28)
+    assert sorted(p.name for p in (tmp_path / "root" / "FashionMNIST" / "raw").iterdir()) == sorted(module._FILES)
+
+    monkeypatch.setattr(FashionMNIST, "mirrors", [f"{base}page/"])  # an error page for every file
+    with pytest.raises(ValueError, match="could not download Fashion-MNIST: .*not have Fashion-MNIST's md5"):
+        module.fashion_mnist(root=tmp_path / "other")
+    assert list((tmp_path / "other" / "FashionMNIST" / "raw").iterdir()) == []
 
 
 def test_sigterm_mid_download_leaves_nothing(base: str, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from ..files import atomic_write_text, cache_dir
-from .download import check_scheme, download
+from ..download import check_scheme, download
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 _KERAS_WIDTH_TAGS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
