@@ -106,8 +106,10 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
         raise FileNotFoundError(f"no teacher outputs at {path}")
     saved = load_pt(path, "teacher-outputs file")
     logits = saved.get("logits") if isinstance(saved, dict) else None
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or not logits.is_floating_point():
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
+    if not logits.isfinite().all():
+        raise ValueError(f"teacher outputs in {path} hold NaN or infinite values")
     if logits.shape[1] != num_classes:
         raise ValueError(f"teacher outputs in {path} have {logits.shape[1]} classes; the data has {num_classes}")
     if logits.shape[0] < num_images:
