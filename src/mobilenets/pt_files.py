@@ -50,12 +50,16 @@ def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
         with torch.serialization.safe_globals(LEGACY_NUMPY_ARRAYS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        # torch's message names the global the file asked for, then advises allow-listing it.
+        # torch's message names the global the file asked for (then advises allow-listing it),
+        # or, for bytes that are no pickle torch reads, the opcode it stopped at.
         named = re.search(r"GLOBAL (\S+)", str(error))
-        reason = f"it asks for {named.group(1)}" if named else first_line(error)
+        if named is None:
+            detail = str(error).split("WeightsUnpickler error:", 1)[-1]
+            stopped = next((line.strip() for line in detail.splitlines() if line.strip()), "not a pickle")
+            raise ValueError(f"{path} is not a readable {what} ({printable(stopped)})") from None
         raise ValueError(
             f"{path} was refused as a {what}: it is not plain data (tensors, numbers, strings, containers) and "
-            f"loading it would call or build something else ({printable(reason)})"
+            f"loading it would call or build something else (it asks for {printable(named.group(1))})"
         ) from None
     except Exception as error:  # torch raises many types for a truncated, empty or foreign file
         raise ValueError(f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error))})") from None
