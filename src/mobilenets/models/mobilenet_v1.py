@@ -31,6 +31,7 @@ def _is_whole(value: Any) -> bool:
 def validate_arguments(
     alpha: Any, resolution: Any, num_classes: Any, in_channels: Any, dropout: Any,
     variant: Any, activation: Any, bn_eps: Any, padding: Any, output_stride: Any, min_depth: Any,
+    head_features: Any = 0,
 ) -> None:
     """Checks every argument up front (as Keras applications do) with a message naming it."""
     if not _is_number(alpha) or alpha <= 0:
@@ -59,6 +60,8 @@ def validate_arguments(
         )
     if not _is_whole(min_depth) or min_depth < 1:
         raise ValueError(f"min_depth must be a whole number >= 1; got {min_depth!r}")
+    if not _is_whole(head_features) or head_features < 0:
+        raise ValueError(f"head_features must be a whole number >= 0 (0: no head convolution); got {head_features!r}")
 
 
 class MobileNetV1(nn.Module):
@@ -66,7 +69,8 @@ class MobileNetV1(nn.Module):
 
     ``resolution`` is the input size the model is meant for (the resolution multiplier times
     224); it is recorded in ``pretrained_cfg`` and used by cost accounting, while the network
-    itself accepts any input of at least 32 pixels.
+    itself accepts any input of at least 32 pixels. ``head_features`` > 0 adds a 1x1
+    convolution (with BN and activation) after the body, as timm's ``mobilenetv1_100h``.
     """
 
     def __init__(
@@ -82,16 +86,17 @@ class MobileNetV1(nn.Module):
         padding: str = "symmetric",
         output_stride: int = 32,
         min_depth: int = 8,
+        head_features: int = 0,
     ) -> None:
         super().__init__()
         validate_arguments(
             alpha, resolution, num_classes, in_channels, dropout,
-            variant, activation, bn_eps, padding, output_stride, min_depth,
+            variant, activation, bn_eps, padding, output_stride, min_depth, head_features,
         )
         self.config: dict[str, Any] = dict(
             alpha=alpha, resolution=resolution, num_classes=num_classes, in_channels=in_channels,
             dropout=dropout, variant=variant, activation=activation, bn_eps=bn_eps,
-            padding=padding, output_stride=output_stride, min_depth=min_depth,
+            padding=padding, output_stride=output_stride, min_depth=min_depth, head_features=head_features,
         )
         self.alpha, self.resolution, self.variant = alpha, resolution, variant
         self.pretrained_cfg: dict[str, Any] = dict(
@@ -130,7 +135,8 @@ class MobileNetV1(nn.Module):
             self.feature_info.append(dict(num_chs=depth, reduction=current_stride, module=f"features.{name}"))
             channels = depth
         self.features = nn.Sequential(layers)
-        self.num_features = channels
+        self.head = conv_bn_act(channels, head_features, 1, **options) if head_features else nn.Identity()
+        self.num_features = head_features or channels
         self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.dropout = nn.Dropout(dropout)
         self.classifier: nn.Module = nn.Identity()
@@ -171,8 +177,8 @@ class MobileNetV1(nn.Module):
             self.classifier = nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The body's last feature map (N, C, H/32, W/32)."""
-        return self.features(x)
+        """The body's last feature map (N, C, H/32, W/32), through the head convolution if any."""
+        return self.head(self.features(x))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(self.global_pool(x))
