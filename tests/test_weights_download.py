@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import mobilenets
-from mobilenets.models.hub import fetch, keras_weights_url
+from mobilenets.models.hub import fetch
+from mobilenets.models.releases import keras_weights_url
 from mobilenets.models.pretrained import read_weights, save_checkpoint
 from mobilenets.models.tf_checkpoint import TFCheckpoint
 from mobilenets.models.weights import resolution_from_name

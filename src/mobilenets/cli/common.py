@@ -92,11 +92,13 @@ def add_model_arguments(
 
 
 def add_pretrained_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--pretrained PATH|URL|keras`` and ``--drop-background``, for commands that build a model."""
+    """``--pretrained SOURCE|best|keras|timm`` and ``--drop-background``, for commands that build a model."""
     parser.add_argument(
-        "--pretrained", metavar="PATH|URL|keras",
-        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL "
-        "(append #sha256=HEX to check it), or 'keras' for Keras's released file of the model",
+        "--pretrained", metavar="SOURCE|best|keras|timm",
+        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a .pt or .safetensors file, a pretrained "
+        "folder, a URL (append #sha256=HEX to check it), hf-hub:OWNER/NAME, a release name (`mobilenets list "
+        "--weights`, e.g. timm:mobilenetv1_100.ra4_e3600_r224_in1k); 'best' for the most accurate release of the "
+        "model, 'keras' / 'timm' for that source's",
     )
     parser.add_argument("--drop-background", action="store_true",
                         help="with TF-slim weights: drop the background class (1001 -> 1000 outputs)")

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     budget.add_argument("--max-params", type=float, help="parameter budget (counted)")
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
     parser.add_argument("--threads", type=int, help=f"for the latency budget (default {torch.get_num_threads()})")
-    parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the released ImageNet top-1)")
+    parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet top-1 of the best released weights, `mobilenets list --weights`)")
     parser.add_argument("--plot", help="where to draw accuracy vs cost (default: in the cache folder)")
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
     add_json_argument(parser)
@@ -151,6 +151,7 @@ def format_selection(result: dict) -> str:
     lines.append(
         f"chosen: {chosen['model']} (top-1 {chosen['top1']}, {describe_budget(budget, chosen[budget])} "
         f"within {describe_budget(budget, result['limit'])})"
+        + (f"; its weights: create_model({chosen['model']!r}, pretrained={chosen['weights']!r})" if "weights" in chosen else "")
     )
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")

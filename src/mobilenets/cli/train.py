@@ -198,7 +198,7 @@ def run_eval(args: argparse.Namespace) -> int:
         if args.ema:
             raise ValueError("--ema is for checkpoints of this project; released weights have no moving average")
         model = _pretrained_model(args)
-        plot = args.out or f"{Path(args.pretrained.split('#')[0]).name.removesuffix('.index')}.confusion.png"
+        plot = args.out or f"{Path(args.pretrained.split('#')[0]).name.removesuffix('.index').replace(':', '_')}.confusion.png"
         result = evaluate_pretrained(model, args.data, weights=args.pretrained, plot=plot, **options)
     emit(result, args.json, format_evaluation)
     return 0
@@ -221,6 +221,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines += [
             f"  {name:<{width}}  {'-' if accuracy is None else f'{accuracy:.2%}'}" for name, accuracy in result["per_class"].items()
         ]
+    if result.get("published"):
+        published = result["published"]
+        lines.append(f"  published for {published['weights']}: top-1 {published['top1']}%, top-5 {published['top5']}% ({published['source']})")
     if "confusion_png" in result:
         lines.append(f"confusion matrix: {result['confusion_png']}")
     return "\n".join(lines)

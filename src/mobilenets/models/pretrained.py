@@ -266,12 +266,13 @@ def model_from_weights(source: Source, *, drop_background: bool = False, resolut
 
 
 def _pretrained_source(name: str, config: dict[str, Any], pretrained: Source | bool) -> Source:
-    """What ``pretrained=`` names, as a source ``read_weights`` takes: True is the best release
-    for the model (said with a WeightsChoice warning), "keras" / "timm" that source's release."""
+    """What ``pretrained=`` names, as a source ``read_weights`` takes: True (or "best") is the
+    most accurate release for the model (said with a WeightsChoice warning), "keras" / "timm"
+    that source's release."""
     include_top = config.get("num_classes", 1) != 0
     if pretrained == "keras":  # Keras's file for the width and resolution, as always
         return keras_weights_url(config["alpha"], config.get("resolution", DEFAULT_RESOLUTION), include_top=include_top)
-    if pretrained is True:
+    if pretrained is True or pretrained == "best":
         release = best_release(config)
         warnings.warn(f"{name}: pretrained=True loads {release.describe()}", WeightsChoice, stacklevel=4)
     elif pretrained == "timm":
@@ -291,8 +292,8 @@ def create_pretrained(
 ) -> nn.Module:
     """``create_model(name, pretrained=...)``: the named model, built as the weights need
     (padding, activation, batch-norm epsilon, head, the file's class count) unless overridden,
-    then loaded. ``pretrained``: a source ``read_weights`` takes, True for the most accurate
-    release for the model, or "keras" / "timm" for that source's release."""
+    then loaded. ``pretrained``: a source ``read_weights`` takes, True (or "best") for the most
+    accurate release for the model, or "keras" / "timm" for that source's release."""
     if constructor is not MobileNetV1 or defaults.get("variant", "separable") != "separable":
         raise ValueError(f"pretrained weights exist for the separable MobileNet v1 models only, not {name}")
     overrides = dict(overrides)

@@ -83,7 +83,7 @@ class Release:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON-ready data."""
-        row = dataclasses.asdict(self)
+        row = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         row.update(model_args=dict(self.model_args), architecture=dict(self.architecture),
                    pretrained_cfg=dict(self.pretrained_cfg), available=self.available)
         return row
@@ -214,7 +214,7 @@ def release_for_file(path: str) -> Release | None:
     return None
 
 
-def published_top1(model: str) -> float | None:
-    """The best published ImageNet top-1 among the downloadable records for a registry name."""
-    scores = [release.top1 for release in list_releases(model) if release.downloadable and release.top1 is not None]
-    return max(scores) if scores else None
+def most_accurate(model: str) -> Release | None:
+    """The downloadable record for a registry name with the best published ImageNet top-1."""
+    scored = [release for release in list_releases(model) if release.downloadable and release.top1 is not None]
+    return max(scored, key=lambda release: release.top1) if scored else None

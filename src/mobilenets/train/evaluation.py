@@ -17,6 +17,7 @@ from ..data.classification import build_transforms, evaluation_samples
 from ..data.folders import ImageFiles
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
+from ..models.releases import get_release
 from ..plots import pyplot, save_png
 from .checkpoint import check_compatible, load_checkpoint, model_from_checkpoint
 from .classification import load_data
@@ -67,7 +68,8 @@ def evaluate_pretrained(
     """Top-1, top-5, loss and per-class accuracy of released weights (``model``, loaded from
     ``weights``) on the validation images of ``data``, prepared as the weights expect (its
     ``pretrained_cfg``). Class folders sorted by name give the weights' class order (ImageNet's
-    synset ids, n01440764 ...), after TF-slim's background output when the weights have one."""
+    synset ids, n01440764 ...), after TF-slim's background output when the weights have one.
+    Weights of a known release (``models/releases.py``) also report its published accuracy."""
     if plot is not None:
         refuse_existing(plot, force=force)
     offset = model.pretrained_cfg.get("label_offset", 0)
@@ -84,6 +86,9 @@ def evaluate_pretrained(
     result.update(_evaluate(model.eval(), dataset, names, batch_size=batch_size, workers=workers,
                             plot=plot, title=f"{Path(weights).name} on {data}", force=force))
     result["skipped_files"] = len(skipped)
+    if model.pretrained_cfg.get("weights"):
+        release = get_release(model.pretrained_cfg["weights"])
+        result["published"] = dict(weights=release.name, top1=release.top1, top5=release.top5, source=release.accuracy_source)
     return result
 
 
