@@ -299,3 +299,36 @@ def test_one_record_per_release_read_by_list_select_and_registry(capsys) -> None
         get_release("keras:nope")
     with pytest.raises(ValueError, match="is not downloaded by this package: the archive answers 403"):
         mobilenets.create_model("mobilenet_v1_100_224", pretrained="tf-slim:mobilenet_v1_1.0_224")
+
+
+def test_eval_and_predict_prepare_images_as_timm_does(timm_100, offline_hub, tmp_path, capsys) -> None:
+    """timm's own evaluation transform (resolve_data_config, create_transform) and model against
+    `predict` and `eval --pretrained timm:...`: the same probabilities; eval labels each image
+    with timm's prediction (top-1 must be 100%) and reports the release's published accuracy."""
+    import numpy as np
+    from PIL import Image
+
+    reference, _ = timm_100
+    transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=reference))
+    rng = np.random.default_rng(0)
+    val = tmp_path / "val"
+    for index in range(1000):
+        (val / f"n{index:08d}").mkdir(parents=True)
+    paths, probabilities = [], []
+    for index, size in enumerate([(300, 260), (180, 240), (224, 224)]):
+        ramp = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
+        image = Image.fromarray(np.clip(ramp + rng.normal(0, 40, ramp.shape), 0, 255).astype(np.uint8))
+        with torch.no_grad():
+            row = reference(transform(image)[None]).softmax(1)[0]
+        path = val / f"n{int(row.argmax()):08d}" / f"image{index}.png"
+        image.save(path)
+        paths.append(path)
+        probabilities.append(row)
+    assert main(["predict", "--pretrained", f"timm:{TAG_100}", *map(str, paths), "--top-k", "3", "--json"]) == 0
+    for row, expected in zip(json.loads(capsys.readouterr().out), probabilities):
+        assert [top["probability"] for top in row["top"]] == pytest.approx(expected.topk(3).values.tolist(), abs=1e-5)
+    assert main(["eval", "--pretrained", f"timm:{TAG_100}", "--data", str(val), "--out", str(tmp_path / "c.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 3 and result["top1"] == 1.0
+    assert result["published"] == {"weights": f"timm:{TAG_100}", "top1": 75.388, "top5": 92.31,
+                                   "source": get_release(f"timm:{TAG_100}").accuracy_source}

@@ -19,7 +19,7 @@ from ..extras import installed
 
 # What each format's files need to be read (the extra that installs it).
 FORMAT_NEEDS = {"keras": ("h5py",), "timm": ("safetensors", "huggingface_hub"), "tf-slim": ()}
-FORMAT_EXTRA = {"keras": "weights", "timm": "hub", "tf-slim": "weights"}
+FORMAT_EXTRA = {"keras": "weights", "timm": "hub"}
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 KERAS_RESOLUTIONS = (224, 192, 160, 128)
 _KERAS_WIDTH_TAGS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
