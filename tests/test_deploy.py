@@ -91,6 +91,23 @@ def test_export_cli_from_checkpoint_verifies_and_refuses_to_overwrite(small_mode
     assert main([*arguments, "--force"]) == 0
 
 
+def test_export_pretrained_folder_reloads_the_same_model(small_model, tmp_path, capsys) -> None:
+    """--format pretrained: config.json + model.safetensors (what push-to-hub uploads), read back
+    by from_pretrained and compared with the checkpoint's model."""
+    pytest.importorskip("safetensors")
+    checkpoint = tmp_path / "model.ckpt"
+    torch.save({"model": small_model.state_dict(), "config": small_model.config}, checkpoint)
+    out = tmp_path / "folder"
+    arguments = ["export", "--checkpoint", str(checkpoint), "--format", "pretrained", "--out", str(out), "--verify-data", "random"]
+    assert main([*arguments, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["max_abs_diff"] < 1e-5 < result["max_abs_output"] and result["top1_agreement"] == 1.0
+    assert sorted(path.name for path in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert result["bytes"] == sum(path.stat().st_size for path in out.iterdir())
+    assert main([*arguments, "--int8"]) == 2
+    assert "int8 exports as onnx or torchscript" in capsys.readouterr().err
+
+
 def test_truncated_files_are_refused_in_one_line(small_model, tmp_path, capsys) -> None:
     path = export_onnx(small_model, tmp_path / "model.onnx")
     truncated = tmp_path / "truncated.onnx"

@@ -18,11 +18,12 @@ RANDOM = "random"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export to ONNX or TorchScript (optionally int8), verified by running it")
+    parser = subparsers.add_parser("export", help="export to ONNX or TorchScript (optionally int8) or a pretrained folder "
+                                   "(safetensors, for push-to-hub), verified by running it")
     parser.add_argument("--checkpoint", help="a checkpoint file (dict with 'model' and 'config')")
     add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, required=True)
-    parser.add_argument("--out", required=True, help="the file to write")
+    parser.add_argument("--out", required=True, help="the file (--format pretrained: the folder) to write")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.add_argument("--verify-data", default=FASHION_MNIST, help=f"{FASHION_MNIST}, a folder of images, or {RANDOM} (default {FASHION_MNIST})")
     parser.add_argument("--verify-images", type=int, default=8, help="how many images to compare on (default 8)")

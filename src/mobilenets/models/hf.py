@@ -95,6 +95,8 @@ def hub_download(repo_id: str, filename: str, *, sha256: str | None = None, revi
                              "forbids downloading it: download it once online, or unset HF_HUB_OFFLINE") from None
         raise ValueError(f"could not reach {constants.ENDPOINT} for {where}, and it is not in the Hugging Face cache "
                          f"({constants.HF_HUB_CACHE})") from None
+    except errors.HFValidationError:
+        raise ValueError(f"{repo_id!r} is neither a folder here nor a Hugging Face Hub repository id (OWNER/NAME)") from None
     except errors.RepositoryNotFoundError:
         raise ValueError(f"no Hugging Face Hub repository {repo_id} (or it is private: `hf auth login`)") from None
     except errors.RevisionNotFoundError:

@@ -143,8 +143,8 @@ def _resolve(source: Source, format: str | None, sha256: str | None) -> tuple[Pa
     """(local path, format, release) of a source: a release name, ``hf-hub:REPO``, a timm tag
     with ``format="timm"``, a URL or a path."""
     text = str(source)
-    if format == "timm" and not is_release_name(text) and not Path(text).exists() and not is_url(text) \
-            and not text.startswith(HUB_PREFIX):
+    looks_like_tag = "/" not in text and not text.endswith((".safetensors", *_TORCH_SUFFIXES)) and not Path(text).exists()
+    if format == "timm" and looks_like_tag and not is_release_name(text):
         text = f"timm:{text}"  # convert --from timm mobilenetv1_100.ra4_e3600_r224_in1k
     if is_release_name(text):
         release = get_release(text)
