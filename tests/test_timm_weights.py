@@ -99,6 +99,14 @@ def test_local_timm_files_and_mistakes(timm_100, tmp_path) -> None:
     assert headless(x).shape == (1, 1024)
     with pytest.raises(ValueError, match="weights are for head_features 0, the model is head_features 1024"):
         mobilenets.create_model("mobilenet_v1_100_224", pretrained=str(folder), head_features=1024)
+    damaged = dict(state, **{"blocks.0.0.conv_dw.weight": torch.zeros(16, 1, 3, 3)})
+    torch.save(damaged, tmp_path / "damaged.pth")
+    with pytest.raises(ValueError, match=r"the weights' features.Conv2d_1_depthwise.conv.weight has shape \(16, 1, 3, 3\), "
+                       r"a MobileNet v1 of alpha 1 needs \(32, 1, 3, 3\)"):
+        mobilenets.model_from_weights(tmp_path / "damaged.pth")
+    torch.save({key: value for key, value in state.items() if key != "blocks.3.2.bn1.running_var"}, tmp_path / "short.pth")
+    with pytest.raises(ValueError, match="the timm state dict lacks blocks.3.2.bn1.running_var"):
+        mobilenets.model_from_weights(tmp_path / "short.pth")
     effnet = timm.create_model("efficientnet_b0").state_dict()
     torch.save(effnet, tmp_path / "effnet.pth")
     with pytest.raises(ValueError, match="not a timm MobileNet v1 state dict"):

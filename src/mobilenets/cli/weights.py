@@ -9,7 +9,8 @@ from typing import Any
 from ..models import list_models, model_defaults
 from ..models.hf import push_to_hub
 from ..models.hub import file_sha256
-from ..models.pretrained import read_weights, save_checkpoint, save_pretrained
+from ..models import MobileNetV1
+from ..models.pretrained import load_checkpoint_into, read_weights, save_checkpoint, save_pretrained
 from .common import add_json_argument, emit
 
 SOURCE_FORMATS = ("keras", "tf-slim", "timm", "safetensors", "torch")
@@ -86,6 +87,7 @@ def run_convert(args: argparse.Namespace) -> int:
     checkpoint = read_weights(
         args.source, format=args.format, drop_background=args.drop_background, resolution=args.resolution,
     )
+    load_checkpoint_into(MobileNetV1(**checkpoint["config"]), checkpoint)  # every tensor fits, before writing
     target = _target(args)
     if target == "folder":
         path = save_pretrained(checkpoint, args.out, force=args.force)

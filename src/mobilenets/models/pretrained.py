@@ -118,10 +118,10 @@ def _tensors(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 def _timm_checkpoint(state: dict[str, torch.Tensor], source: Any, resolution: int | None) -> dict[str, Any]:
     config, converted = timm_to_model_state(state, source)
-    model = MobileNetV1(**config, resolution=resolution or DEFAULT_RESOLUTION)
-    model.load_state_dict(converted)
-    cfg = {**timm_pretrained_cfg(config), "input_size": model.pretrained_cfg["input_size"], "num_classes": model.num_classes}
-    return dict(model=model.state_dict(), config=dict(model.config), pretrained_cfg=cfg)
+    config["resolution"] = resolution or DEFAULT_RESOLUTION
+    size = config["resolution"]
+    cfg = {**timm_pretrained_cfg(config), "input_size": (config["in_channels"], size, size), "num_classes": config["num_classes"]}
+    return dict(model=converted, config=config, pretrained_cfg=cfg)
 
 
 def _read_tensor_file(path: Path, format: str, resolution: int | None) -> dict[str, Any]:
@@ -234,7 +234,16 @@ def load_checkpoint_into(model: nn.Module, checkpoint: dict[str, Any]) -> nn.Mod
     state = checkpoint["model"]
     if model.config["num_classes"] == 0:
         state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
-    model.load_state_dict(state)
+    expected = model.state_dict()
+    for key, tensor in state.items():
+        if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
+            raise ValueError(f"the weights' {key} has shape {tuple(tensor.shape)}, a MobileNet v1 of alpha "
+                             f"{model.config['alpha']:g} needs {tuple(expected[key].shape)}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # tensors missing or left over
+        detail = (str(error).splitlines()[1:] or [str(error)])[0].strip()
+        raise ValueError(f"the weights do not fit the model: {detail}") from None
     model.pretrained_cfg = {
         **checkpoint["pretrained_cfg"],
         "input_size": model.pretrained_cfg["input_size"],

@@ -12,7 +12,6 @@ from typing import Any, Mapping
 
 import torch
 
-from .mobilenet_v1 import MobileNetV1
 from .releases import TIMM_ARCHITECTURE, TIMM_RELEASES
 from .spec import MOBILENET_V1_BODY
 
@@ -80,27 +79,21 @@ def timm_pretrained_cfg(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def timm_to_model_state(state: Mapping[str, torch.Tensor], source: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(MobileNetV1 arguments, state dict) of a timm MobileNet v1 state dict; every tensor must
-    map onto one of the model's with the same shape, and every one of the model's be given."""
+    """(MobileNetV1 arguments, state dict) of a timm MobileNet v1 state dict, renamed tensor for
+    tensor; a tensor MobileNet v1 lacks or lacking one it has is an error naming it (shapes are
+    checked when the weights are loaded into a model)."""
     config = timm_config(state)
     mapping = timm_key_map(head=bool(config["head_features"]))
     unknown = [key for key in state if key not in mapping]
     if unknown:
         found = ", ".join(unknown[:4]) + (", ..." if len(unknown) > 4 else "")
         raise ValueError(f"{source} is not a timm MobileNet v1 state dict: it has tensors MobileNet v1 does not ({found})")
-    expected = MobileNetV1(**config).state_dict()
-    converted = {}
-    for key, tensor in state.items():
-        name = mapping[key]
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise ValueError(
-                f"{source}: {key} has shape {tuple(tensor.shape)}, a MobileNet v1 of alpha {config['alpha']:g} "
-                f"needs {tuple(expected[name].shape)} (timm rounds widths that this model does not)"
-            )
-        converted[name] = tensor
-    missing = [key for key in expected if key not in converted and not key.endswith("num_batches_tracked")]
+    missing = [key for key, name in mapping.items() if key not in state and not key.endswith("num_batches_tracked")
+               and not (name.startswith("classifier.") and not config["num_classes"])]
     if missing:
         raise ValueError(f"{source}: the timm state dict lacks {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    for key in expected:
-        converted.setdefault(key, torch.tensor(0))
+    converted = {mapping[key]: tensor for key, tensor in state.items()}
+    for key, name in mapping.items():
+        if name.endswith("num_batches_tracked"):
+            converted.setdefault(name, torch.tensor(0))
     return config, converted
