@@ -1,4 +1,5 @@
-"""Architecture only: this package imports nothing else of mobilenets."""
+"""Architecture and the weights released for it: this package imports nothing else of mobilenets but
+the leaf modules files.py (atomic writes, the cache) and extras.py (optional packages)."""
 from .layers import TFSamePad2d, conv_bn_act, depthwise_separable, flattened_conv_bn_act
 from .mobilenet_v1 import MobileNetV1, mobilenet_v1
 from .hf import push_to_hub

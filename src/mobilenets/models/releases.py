@@ -47,9 +47,10 @@ _SLIM_ACCURACY = {
 class Release:
     """One released weight set. ``model`` is the registry name it loads into and ``model_args``
     what that name stands for; ``architecture`` the further MobileNetV1 arguments the weights
-    fix; ``pretrained_cfg`` the evaluation preprocessing (timm's keys); ``urls`` the files (a
-    Keras release: with and without classifier); ``hub_repo`` / ``hub_file`` its Hugging Face
-    Hub address."""
+    fix; ``pretrained_cfg`` the evaluation preprocessing (timm's keys); ``labels`` and
+    ``label_offset`` the outputs' classes; ``urls`` the files (a Keras release: with and without
+    classifier); ``hub_repo`` / ``hub_file`` its Hugging Face Hub address; ``top1`` / ``top5``
+    the published ImageNet accuracy (%) and ``accuracy_source`` where it is printed."""
 
     name: str
     model: str
@@ -61,6 +62,7 @@ class Release:
     pretrained_cfg: Mapping[str, Any]
     num_classes: int = 1000
     label_offset: int = 0
+    labels: str = "ImageNet-1k: the 1000 synsets in sorted order (n01440764 first)"
     urls: tuple[str, ...] = ()
     hub_repo: str | None = None
     hub_file: str | None = None
@@ -120,6 +122,7 @@ def _google_releases() -> list[Release]:
             releases.append(Release(
                 name=f"tf-slim:{slim_stem}", format="tf-slim", source="TF-slim (download.tensorflow.org)",
                 urls=(f"{SLIM_BASE_URL}{slim_stem}.tgz",), num_classes=1001, label_offset=1,
+                labels="background, then ImageNet-1k's 1000 synsets in sorted order",
                 accuracy_source=SLIM_TABLE, downloadable=False,
                 notes="the archive answers 403 now; unpack a copy and give PREFIX (PREFIX.index beside it)", **common,
             ))
