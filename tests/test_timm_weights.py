@@ -294,6 +294,9 @@ def test_one_record_per_release_read_by_list_select_and_registry(capsys) -> None
     assert len(rows) == len(RELEASES) == 35 and len({row["name"] for row in rows}) == 35
     assert sorted({row["format"] for row in rows}) == ["keras", "tf-slim", "timm"]
     assert all(row["model"] in mobilenets.list_models() for row in rows)
+    defaults = {row["model"]: row["name"] for row in rows if row["default"]}
+    assert len(defaults) == 18 and defaults["mobilenet_v1_100_224"] == f"timm:{TAG_100}"
+    assert defaults["mobilenet_v1_050_160"] == "keras:mobilenet_5_0_160_tf"
     keras = [row for row in rows if row["format"] == "keras"]
     assert len(keras) == 16 and all(row["urls"][0] == keras_weights_url(row["model_args"]["alpha"], row["model_args"]["resolution"])
                                     for row in keras)

@@ -46,8 +46,8 @@ def run_list_weights(args: argparse.Namespace) -> int:
 
 
 def format_releases(rows: list[dict]) -> str:
-    """One line per release: name, model, published top-1/top-5, source and licence, and
-    whether it can be loaded here (or what it needs)."""
+    """One line per release: name, model, published top-1/top-5, source and licence, whether it
+    can be loaded here (or what it needs), and a star on what ``pretrained=True`` picks."""
     def score(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
@@ -57,12 +57,12 @@ def format_releases(rows: list[dict]) -> str:
         return "" if row["available"] else f"needs mobilenets[{FORMAT_EXTRA[row['format']]}]"
 
     width = max(len(row["name"]) for row in rows)
-    lines = [f"{'weights':<{width}}  {'model':<22} {'top-1':>5} {'top-5':>5}  {'licence':<10} source"]
+    lines = [f"  {'weights':<{width}}  {'model':<22} {'top-1':>5} {'top-5':>5}  {'licence':<10} source"]
     for row in rows:
-        lines.append(f"{row['name']:<{width}}  {row['model']:<22} {score(row['top1']):>5} {score(row['top5']):>5}  "
+        lines.append(f"{'*' if row['default'] else ' '} {row['name']:<{width}}  {row['model']:<22} {score(row['top1']):>5} {score(row['top5']):>5}  "
                      f"{row['license']:<10} {row['source']}" + (f" [{status(row)}]" if status(row) else ""))
     sources = sorted({row["accuracy_source"] for row in rows})
-    lines.append("accuracy: " + "; ".join(sources))
+    lines.append("* what pretrained=True (--pretrained best) loads for the model here; accuracy: " + "; ".join(sources))
     return "\n".join(lines)
 
 

@@ -84,10 +84,11 @@ class Release:
         return f"{self.name} ({self.source}, {self.license}, {accuracy})"
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as plain JSON-ready data."""
+        """The record as plain JSON-ready data; ``default``: what ``pretrained=True`` loads here."""
         row = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         row.update(model_args=dict(self.model_args), architecture=dict(self.architecture),
-                   pretrained_cfg=dict(self.pretrained_cfg), available=self.available)
+                   pretrained_cfg=dict(self.pretrained_cfg), available=self.available,
+                   default=self.downloadable and best_release(self.model_args) is self)
         return row
 
 
