@@ -35,13 +35,12 @@ def _hub() -> Any:
 
 def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(tensors, metadata) of a safetensors file; a damaged file is a ValueError naming it."""
-    safetensors_torch = _safetensors_torch()
+    _safetensors_torch()
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as file:
-            metadata = dict(file.metadata() or {})
-        return safetensors_torch.load_file(str(path)), metadata
+            return {key: file.get_tensor(key) for key in file.keys()}, dict(file.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{path} is not a readable safetensors file (truncated or another format): {error}") from None
 
