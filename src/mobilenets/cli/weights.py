@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_convert)
 
     parser = subparsers.add_parser(
-        "push-to-hub", help="upload a pretrained folder (`convert --to folder`) to a Hugging Face Hub repository",
+        "push-to-hub", help="upload a pretrained folder (`convert --to folder`, `export --format pretrained`) to a "
+        "Hugging Face Hub repository",
         description="Uploads FOLDER's config.json and model.safetensors to REPO (created if absent). Needs a Hugging "
         "Face token (`hf auth login` or HF_TOKEN) and the network; nothing is pushed without this command.",
     )

@@ -136,7 +136,7 @@ def push_to_hub(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
     missing = [name for name in (WEIGHTS_FILE, CONFIG_FILE) if not (folder / name).is_file()]
     if missing:
         raise ValueError(f"{folder} is not a pretrained folder: it lacks {', '.join(missing)} "
-                         "(write one with `mobilenets convert ... --to folder`)")
+                         "(write one with `mobilenets convert ... --to folder` or `export --format pretrained`)")
     if constants.is_offline_mode():
         raise ValueError("HF_HUB_OFFLINE is set: pushing to the Hub needs the network")
     token = token or hub.get_token()
