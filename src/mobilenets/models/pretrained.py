@@ -7,7 +7,7 @@ the ``pretrained=`` of ``create_model``.
 
 Every source becomes one converted checkpoint, the dict a ``.pt`` file holds: ``model`` (the
 state dict), ``config`` (MobileNetV1's arguments) and ``pretrained_cfg`` (timm-style input
-size, interpolation, crop, mean and std; ``weights``: the release's name when known).
+size, interpolation, crop, mean and std; ``weights`` and ``license``: the release's, when known).
 """
 from __future__ import annotations
 
@@ -185,8 +185,8 @@ def read_weights(
         # TF-slim's ImageNet classifiers put a background class at output 0.
         if format == "tf-slim" and model.num_classes == IMAGENET_WITH_BACKGROUND:
             checkpoint["pretrained_cfg"]["label_offset"] = 1
-    if release is not None:
-        checkpoint["pretrained_cfg"]["weights"] = release.name
+    if release is not None:  # provenance, as timm's pretrained_cfg carries it
+        checkpoint["pretrained_cfg"].update(weights=release.name, license=release.license)
     if not drop_background:
         return checkpoint
     if format != "tf-slim" and checkpoint["pretrained_cfg"].get("label_offset", 0) != 1:
