@@ -104,6 +104,9 @@ def test_local_timm_files_and_mistakes(timm_100, tmp_path) -> None:
     with pytest.raises(ValueError, match=r"the weights' features.Conv2d_1_depthwise.conv.weight has shape \(16, 1, 3, 3\), "
                        r"a MobileNet v1 of alpha 1 needs \(32, 1, 3, 3\)"):
         mobilenets.model_from_weights(tmp_path / "damaged.pth")
+    torch.save(dict(state, **{"bn1.running_var": torch.full((32,), float("nan"))}), tmp_path / "nan.pth")
+    with pytest.raises(ValueError, match="bn1.running_var holds NaN or infinite values; these weights are broken"):
+        mobilenets.model_from_weights(tmp_path / "nan.pth")
     torch.save({key: value for key, value in state.items() if key != "blocks.3.2.bn1.running_var"}, tmp_path / "short.pth")
     with pytest.raises(ValueError, match="the timm state dict lacks blocks.3.2.bn1.running_var"):
         mobilenets.model_from_weights(tmp_path / "short.pth")

@@ -80,8 +80,8 @@ def timm_pretrained_cfg(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def timm_to_model_state(state: Mapping[str, torch.Tensor], source: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(MobileNetV1 arguments, state dict) of a timm MobileNet v1 state dict, renamed tensor for
-    tensor; a tensor MobileNet v1 lacks or lacking one it has is an error naming it (shapes are
-    checked when the weights are loaded into a model)."""
+    tensor; a tensor MobileNet v1 lacks, lacking one it has, or one holding NaN or infinite values
+    is an error naming it (shapes are checked when the weights are loaded into a model)."""
     config = timm_config(state)
     mapping = timm_key_map(head=bool(config["head_features"]))
     unknown = [key for key in state if key not in mapping]
@@ -92,6 +92,9 @@ def timm_to_model_state(state: Mapping[str, torch.Tensor], source: Any) -> tuple
                and not (name.startswith("classifier.") and not config["num_classes"])]
     if missing:
         raise ValueError(f"{source}: the timm state dict lacks {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    broken = [key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all()]
+    if broken:
+        raise ValueError(f"{source}: {broken[0]} holds NaN or infinite values; these weights are broken")
     converted = {mapping[key]: tensor for key, tensor in state.items()}
     for key, name in mapping.items():
         if name.endswith("num_batches_tracked"):
