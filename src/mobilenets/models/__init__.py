@@ -1,9 +1,15 @@
-"""Architecture only: this package imports nothing else of mobilenets at import time (a registry
-lookup imports the application packages that register models; see registry.py)."""
+"""Architecture and the weights released for it: this package imports nothing else of mobilenets
+at import time but the leaf modules files.py (atomic writes, the cache), extras.py (optional
+packages) and pt_files.py (reading .pt files as data); a registry lookup imports the application
+packages that register models (registry.py)."""
 from .layers import TFSamePad2d, conv_bn_act, depthwise_separable, flattened_conv_bn_act
-from .hub import keras_weights_url
 from .mobilenet_v1 import MobileNetConfig, MobileNetV1, mobilenet_v1
-from .pretrained import load_keras_weights, load_pretrained, load_tf_slim_weights, model_from_weights, read_weights
+from .hf import push_to_hub
+from .pretrained import (
+    WeightsChoice, from_pretrained, load_keras_weights, load_pretrained, load_tf_slim_weights, model_from_weights,
+    read_weights, save_pretrained,
+)
+from .releases import Release, get_release, keras_weights_url, list_releases
 from .registry import (
     RESOLUTIONS, WIDTHS, builder_name, create_model, list_models, model_defaults, model_name, parameter_names, rebuild,
     register_builder, register_model,
@@ -16,5 +22,6 @@ __all__ = [
     "list_models", "mobilenet_v1", "model_defaults", "model_name", "parameter_names", "rebuild", "register_builder",
     "register_model", "scaled_depth",
     "keras_weights_url", "load_keras_weights", "load_pretrained", "load_tf_slim_weights", "model_from_weights",
-    "read_weights",
+    "read_weights", "Release", "WeightsChoice", "from_pretrained", "get_release", "list_releases", "push_to_hub",
+    "save_pretrained",
 ]
