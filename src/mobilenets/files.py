@@ -58,6 +58,13 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder should be
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)) from None
+
+
 def _user_mode(directory: bool = False) -> int:
     """The mode a plain open()/mkdir() would give under the user's umask (mkstemp/mkdtemp
     create 0600/0700 whatever it is)."""
@@ -82,7 +89,7 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: 
     target = refuse_existing(path, force=force)
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target), suffix=suffix or target.suffix)
     temporary_path = Path(temporary)
     try:
@@ -107,7 +114,7 @@ def atomic_directory(path: str | os.PathLike[str], *, force: bool = False) -> It
     target = Path(path)
     if target.exists() and not force:
         raise FileExistsError(f"{target} exists; use --force to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     remove_temporaries(target)
     staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), dir=target.parent))
     try:

@@ -101,7 +101,10 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
     """Precomputed logits, checked against the training set they are used with."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no teacher outputs at {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # garbage, truncated or empty: refused below like any file without outputs
+        saved = None
     logits = saved.get("logits") if isinstance(saved, dict) else None
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
