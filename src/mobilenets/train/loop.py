@@ -318,9 +318,9 @@ class _Run:
         if len(states) == self.dist.world_size:
             set_rng_state(states[self.dist.rank])
         self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
-        self.best, self.best_epoch = checkpoint["best"]["value"], checkpoint["best"]["epoch"]
         if "history" not in checkpoint:
             raise ValueError(f"{self.run_dir / 'last.pt'} was written by an older mobilenets (no metrics history); start over with --force")
+        self.best, self.best_epoch = checkpoint["best"]["value"], checkpoint["best"]["epoch"]
         self.records = list(checkpoint["history"])
         if self.dist.is_main:  # a kill may have come between last.pt and the files that follow it
             self._complete_commit(last_checkpoint(self.run_dir).read_bytes)
