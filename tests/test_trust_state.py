@@ -357,3 +357,21 @@ def test_an_output_under_a_file_is_one_line_naming_the_path(existing_run, tmp_pa
     error = one_line(capsys.readouterr().err)
     assert error.startswith(f"mobilenets {argv[0]}: error: {tmp_path / 'FILE'}") and error.endswith("Not a directory"), error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path):
+    """A real ENOSPC: a 256 KiB tmpfs mounted in a private mount namespace of the child only."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["unshare", "--mount", "mount", "-t", "tmpfs", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("no private mount namespace here (unshare --mount needs CAP_SYS_ADMIN)")
+    # The child's folder is listed inside the namespace, before the tmpfs goes with it.
+    command = 'mount -t tmpfs -o size=256k tmpfs "$0" && { "$@"; status=$?; ls -A "$0/run"; exit $status; }'
+    child = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", command, str(disk), sys.executable, "-m", "mobilenets", *TRAIN, "--epochs", "1",
+         "--out", str(disk / "run")], env=subprocess_env(), capture_output=True, text=True,
+    )
+    assert child.returncode == 2
+    assert last_line(child.stderr) == f"mobilenets train: error: {disk / 'run' / 'last.pt'}: No space left on device"
+    left = child.stdout.split()
+    assert ".lock" in left and not [name for name in left if ".tmp-" in name or name.endswith(".pt")], left
