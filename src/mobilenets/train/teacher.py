@@ -103,11 +103,14 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
         raise FileNotFoundError(f"no teacher outputs at {path}")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # garbage, truncated or empty: refused below like any file without outputs
-        saved = None
+    except Exception as error:  # torch raises many types for an empty, truncated or foreign file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path} is not a readable teacher-outputs file (empty, truncated or another format: {reason})") from None
     logits = saved.get("logits") if isinstance(saved, dict) else None
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or not logits.is_floating_point():
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
+    if not logits.isfinite().all():
+        raise ValueError(f"teacher outputs in {path} hold NaN or infinite values")
     if logits.shape[1] != num_classes:
         raise ValueError(f"teacher outputs in {path} have {logits.shape[1]} classes; the data has {num_classes}")
     if logits.shape[0] < num_images:
