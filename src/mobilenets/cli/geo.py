@@ -8,6 +8,7 @@ from typing import Any
 from ..geo.cells import LOCATIONS
 from ..geo.distance import SCALES, share_key
 from ..geo.plot import default_plot_path
+from ..geo.knn import evaluate_knn
 from ..geo.predict import evaluate_geo, locate
 from ..geo.synthetic import make_geo
 from ..geo.training import resume_geo, train_geo
@@ -50,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
     parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
+    parser.add_argument("--baseline", choices=("knn",), help="knn: Im2GPS's nearest training photos in the network's features, not its cells")
+    parser.add_argument("--k", type=int, default=1, help="knn: neighbours; the densest of them within --radius-km wins (default 1)")
+    parser.add_argument("--radius-km", type=float, default=200.0, help="knn: how near two neighbours count as one place (default 200)")
+    parser.add_argument("--limit-train", type=int, help="knn: the first N readable training photos as references")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
@@ -93,6 +98,11 @@ def format_train(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.baseline == "knn":
+        result = evaluate_knn(args.checkpoint, args.data, split=args.split, limit=args.limit, limit_train=args.limit_train,
+                              k=args.k, radius_km=args.radius_km, batch_size=args.batch_size)
+        emit(result, args.json, format_knn)
+        return 0
     result = evaluate_geo(args.checkpoint, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
                           location=args.location, plot=args.out or default_plot_path(args.checkpoint), force=args.force)
     emit(result, args.json, format_eval)
@@ -111,6 +121,18 @@ def format_eval(result: dict[str, Any]) -> str:
     )
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+def format_knn(result: dict[str, Any]) -> str:
+    lines = [f"{'scale':<22} {'ours (kNN)':>10} {'Im2GPS (paper)':>15} {'PlaNet MobileNet (paper)':>25}"]
+    for row in result["table_11"]:
+        scale = f"{row['scale'].capitalize()} ({row['km']:g} km)"
+        lines.append(f"{scale:<22} {row['share']:>10.1%} {row['paper_im2gps']:>15.1%} {row['paper_planet_mobilenet']:>25.1%}")
+    lines.append(
+        f"{result['images']} {result['split']} photos of {result['data']} placed by their {result['k']} nearest of "
+        f"{result['reference_photos']} training photos: median error {result['median_km']:.0f} km"
+    )
     return "\n".join(lines)
 
 
