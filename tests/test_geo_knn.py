@@ -88,3 +88,13 @@ def test_knn_locates_photos_better_than_the_busiest_cell(tmp_path: Path, capsys)
     busiest = cells.means[int(np.argmax(cells.counts))]
     val = read_split(data, "val").latlngs
     assert result["within_2500km"] > distance_shares(haversine_km(*busiest, *val.T))["within_2500km"] + 0.15, result
+
+
+def test_bad_neighbour_settings_are_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    missing = str(tmp_path / "no_such_run")  # refused first: the checkpoint is never opened
+    assert main(["eval-geo", "--checkpoint", missing, "--baseline", "knn", "--k", "0"]) == 2
+    assert main(["eval-geo", "--checkpoint", missing, "--baseline", "knn", "--radius-km", "-5"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "mobilenets eval-geo: error: k must be between 1 and the number of training photos; got 0",
+        "mobilenets eval-geo: error: radius_km must be > 0; got -5.0",
+    ]

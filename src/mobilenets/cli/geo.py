@@ -109,11 +109,22 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_eval(result: dict[str, Any]) -> str:
-    lines = [f"{'scale':<22} {'ours':>7} {'PlaNet MobileNet (paper)':>25}"]
+# Table 11's paper columns, as a result's rows may carry them.
+PAPER_COLUMNS = (("paper_im2gps", "Im2GPS (paper)"), ("paper_planet_mobilenet", "PlaNet MobileNet (paper)"))
+
+
+def table_11_lines(result: dict[str, Any], ours: str) -> list[str]:
+    """Table 11's rows: our share at each scale beside the paper's columns the rows carry."""
+    columns = [(key, title) for key, title in PAPER_COLUMNS if key in result["table_11"][0]]
+    lines = [f"{'scale':<22} {ours:>10}" + "".join(f" {title:>25}" for _, title in columns)]
     for row in result["table_11"]:
         scale = f"{row['scale'].capitalize()} ({row['km']:g} km)"
-        lines.append(f"{scale:<22} {row['share']:>7.1%} {row['paper_planet_mobilenet']:>25.1%}")
+        lines.append(f"{scale:<22} {row['share']:>10.1%}" + "".join(f" {row[key]:>25.1%}" for key, _ in columns))
+    return lines
+
+
+def format_eval(result: dict[str, Any]) -> str:
+    lines = table_11_lines(result, "ours")
     lines.append(
         f"{result['images']} {result['split']} photos of {result['data']}, {result['num_cells']} cells: "
         f"cell top-1 {result['cell_top1']:.1%}, median error {result['median_km']:.0f} km "
@@ -125,10 +136,7 @@ def format_eval(result: dict[str, Any]) -> str:
 
 
 def format_knn(result: dict[str, Any]) -> str:
-    lines = [f"{'scale':<22} {'ours (kNN)':>10} {'Im2GPS (paper)':>15} {'PlaNet MobileNet (paper)':>25}"]
-    for row in result["table_11"]:
-        scale = f"{row['scale'].capitalize()} ({row['km']:g} km)"
-        lines.append(f"{scale:<22} {row['share']:>10.1%} {row['paper_im2gps']:>15.1%} {row['paper_planet_mobilenet']:>25.1%}")
+    lines = table_11_lines(result, "ours (kNN)")
     lines.append(
         f"{result['images']} {result['split']} photos of {result['data']} placed by their {result['k']} nearest of "
         f"{result['reference_photos']} training photos: median error {result['median_km']:.0f} km"

@@ -39,6 +39,14 @@ def embed(model: nn.Module, loader: Iterable[Any], *, progress: bool = False) ->
     return torch.cat(features), np.concatenate(latlngs)
 
 
+def check_settings(k: int, radius_km: float, references: int | None = None) -> None:
+    """ValueError for a neighbour count below 1 (or above the ``references``) or a radius <= 0."""
+    if k < 1 or (references is not None and k > references):
+        raise ValueError(f"k must be between 1 and the {references or 'number of'} training photos; got {k}")
+    if not radius_km > 0:
+        raise ValueError(f"radius_km must be > 0; got {radius_km}")
+
+
 def knn_locations(
     train_features: torch.Tensor, train_latlngs: np.ndarray, query_features: torch.Tensor,
     *, k: int = 1, radius_km: float = 200.0, chunk: int = 1024,
@@ -47,10 +55,7 @@ def knn_locations(
     similarity; equally similar ones in training order, which matters for all-zero features),
     the one with the most of the ``k`` within ``radius_km`` (Im2GPS's densest mode of the
     neighbours; ties go to the nearer in features). ``k`` 1: the nearest photo."""
-    if not 1 <= k <= len(train_features):
-        raise ValueError(f"k must be between 1 and the {len(train_features)} training photos; got {k}")
-    if radius_km <= 0:
-        raise ValueError(f"radius_km must be > 0; got {radius_km}")
+    check_settings(k, radius_km, len(train_features))
     predicted = np.empty((len(query_features), 2))
     for start in range(0, len(query_features), chunk):
         similarity = query_features[start:start + chunk] @ train_features.T
@@ -71,6 +76,7 @@ def evaluate_knn(
     the data the checkpoint was trained on), the training split as the reference photos and the
     checkpoint's network as the embedding; each share beside the paper's Im2GPS and PlaNet
     MobileNet columns."""
+    check_settings(k, radius_km)  # before anything is embedded
     geo = load_geolocator(checkpoint)
     data = str(data or geo.about.get("data") or geo.config.data)
     transform = _transform(geo)

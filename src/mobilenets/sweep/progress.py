@@ -15,11 +15,12 @@ tune = require("ray.tune", "sweep", "mobilenets sweep")
 
 
 class Progress(tune.Callback):
-    """Keeps no state of its own (Tune pickles callbacks into the experiment, and a restored
-    sweep reads everything again from the trials)."""
+    """Keeps only the rows of ended trials (their files no longer change), a plain dict, since
+    Tune pickles its callbacks into the experiment state."""
 
     def __init__(self, trials_dir: str, epochs: int) -> None:
         self.trials_dir, self.epochs = trials_dir, epochs
+        self.rows: dict[str, dict[str, Any]] = {}
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         self._line(trials, {}, starting=trial.trial_id)
@@ -35,11 +36,12 @@ class Progress(tune.Callback):
         failed = {trial.trial_id: trial.status == "ERROR" for trial in trials if trial.status in ("TERMINATED", "ERROR")}
         failed.update(ending)
         ended = [trial for trial in trials if trial.trial_id in failed]
-        rows = [
-            trial_row(trial.config["trial"], Path(self.trials_dir) / trial_name(trial.config["trial"]), self.epochs,
-                      error=failed[trial.trial_id])
-            for trial in ended
-        ]
+        for trial in ended:
+            if trial.trial_id not in self.rows:
+                name = trial_name(trial.config["trial"])
+                self.rows[trial.trial_id] = trial_row(trial.config["trial"], Path(self.trials_dir) / name, self.epochs,
+                                                      error=failed[trial.trial_id])
+        rows = [dict(self.rows[trial.trial_id]) for trial in ended]
         count = {status: sum(row["status"] == status for row in rows) for status in ("stopped early", "error")}
         front = mark_pareto_front(rows, "mult_adds")
         shown = ", ".join(f"{row['trial']} {100 * row['top1']:.1f}% @ {row['mult_adds'] / 1e6:.2f}M" for row in front) or "-"
