@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--max-latency-ms", type=float, help="name the most accurate trial within this batch-1 latency")
     group.add_argument("--address", metavar="RAY_ADDRESS", help="an existing Ray cluster (default: a local Ray sized to this machine)")
     group.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs Ray gives each trial (default 1)")
+    group.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs Ray gives each trial, e.g. 1 or 0.5 with --device cuda (default 0)")
     add_json_argument(parser)
     parser.set_defaults(handler=run_sweep_command)
 
@@ -72,7 +73,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     result = run_sweep(
         args.out, trials, settings, resume=args.resume, force=args.force, runtime=args.runtime, threads=args.threads,
         max_latency_ms=args.max_latency_ms, early_stop=args.early_stop, grace_epochs=args.grace_epochs,
-        reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial, address=args.address,
+        reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, address=args.address,
     )
     emit(result, args.json, format_sweep)
     return 0

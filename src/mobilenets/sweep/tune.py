@@ -67,6 +67,7 @@ def run_sweep(
     grace_epochs: int = 1,
     reduction_factor: float = 3,
     cpus_per_trial: float = 1,
+    gpus_per_trial: float = 0,
     address: str | None = None,
 ) -> dict[str, Any]:
     """Trains ``trials`` (from :func:`~mobilenets.sweep.grid.trial_grid`) with the shared
@@ -74,7 +75,9 @@ def run_sweep(
     there; then times every trial that was not stopped early in ``runtime`` with ``threads``
     (default: torch's), marks the accuracy/latency front and writes ``results.json`` and
     ``pareto.png``. Returns that document; with ``max_latency_ms`` it also names the most
-    accurate trial within the budget (ValueError, after writing the results, when none fits)."""
+    accurate trial within the budget (ValueError, after writing the results, when none fits).
+    Each trial gets ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs from Ray (Ray hides
+    the GPUs from a trial that asked for none)."""
     tune = require("ray.tune", "sweep", "mobilenets sweep")
     from .progress import Progress
 
@@ -82,7 +85,7 @@ def run_sweep(
     out = Path(out).resolve()
     spec = _spec(out, trials, settings, resume=resume, force=force)
     trials_dir, epochs = str(out / "trials"), spec["settings"]["epochs"]
-    trainable = tune.with_resources(train_trial, {"cpu": cpus_per_trial})
+    trainable = tune.with_resources(train_trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
     # Ray Tune prints its own tables on stdout, which belongs to the results (--json).
     with contextlib.redirect_stdout(sys.stderr), ray_session(address):
         if resume:
