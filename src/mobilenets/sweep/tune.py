@@ -86,6 +86,9 @@ def run_sweep(
     spec = _spec(out, trials, settings, resume=resume, force=force)
     trials_dir, epochs = str(out / "trials"), spec["settings"]["epochs"]
     trainable = tune.with_resources(train_trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+    # Ctrl-C stops the sweep as a kill does (the trials' checkpoints stay, `--resume` finishes
+    # it) instead of Tune's handler, which ends the experiment and returns unrun trials as failed.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     # Ray Tune prints its own tables on stdout, which belongs to the results (--json).
     with contextlib.redirect_stdout(sys.stderr), ray_session(address):
         if resume:
