@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,8 +34,13 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "mobilenets", "sweep", *args]
 
 
-def _environment() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1"}
+@pytest.fixture(scope="module")
+def environment():
+    """The sweeps' environment: one OpenMP thread, and a short temporary folder of their own
+    (Ray's files go there, and a killed sweep cannot remove them itself), removed afterwards."""
+    temporary = tempfile.mkdtemp(prefix="t", dir="/tmp")  # short: Ray's socket paths live inside
+    yield {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": temporary}
+    shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _snapshot(run_dir: Path) -> dict[str, tuple[bytes, int]]:
@@ -41,7 +48,7 @@ def _snapshot(run_dir: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.fixture(scope="module")
-def resumed(tmp_path_factory):
+def resumed(tmp_path_factory, environment):
     """A sweep killed (SIGKILL to its process group, Ray included) once a trial has trained
     both epochs, then resumed with a latency budget nothing meets: the finished trials' files
     at the kill, and the resumed run's exit status and output."""
@@ -49,7 +56,7 @@ def resumed(tmp_path_factory):
     out, log = root / "out", root / "killed.log"
     with open(log, "wb") as stderr:
         process = subprocess.Popen(
-            _command(*SWEEP, "--out", str(out)), env=_environment(), start_new_session=True,
+            _command(*SWEEP, "--out", str(out)), env=environment, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=stderr,
         )
     deadline = time.monotonic() + 240
@@ -64,13 +71,13 @@ def resumed(tmp_path_factory):
     before = {run_dir.name: _snapshot(run_dir) for run_dir in finished}
     done = subprocess.run(
         _command("--resume", "--out", str(out), "--runtime", "eager", "--threads", "1", "--max-latency-ms", str(BUDGET_MS)),
-        env=_environment(), capture_output=True, text=True, timeout=300,
+        env=environment, capture_output=True, text=True, timeout=300,
     )
-    return out, before, done
+    return out, before, done, sorted(Path(environment["TMPDIR"]).glob("mn-ray-*"))
 
 
 def test_resumed_sweep_has_a_complete_row_per_trial(resumed):
-    out, _, done = resumed
+    out, *_ = resumed
     document = json.loads((out / "results.json").read_text())
     rows = document["trials"]
     expected = {trial_name(trial) for trial in trial_grid(ALPHAS, [32])}
@@ -90,13 +97,13 @@ def test_resumed_sweep_has_a_complete_row_per_trial(resumed):
 
 
 def test_killed_sweep_resumes_without_touching_finished_trials(resumed):
-    out, before, _ = resumed
+    out, before, *_ = resumed
     for name, files in before.items():
         assert _snapshot(out / "trials" / name) == files, name
 
 
 def test_budget_no_trial_meets_names_the_fastest(resumed):
-    out, _, done = resumed
+    out, _, done, _ = resumed
     rows = json.loads((out / "results.json").read_text())["trials"]
     fastest = min((row for row in rows if row["latency_ms"] is not None), key=lambda row: row["latency_ms"])
     assert done.returncode == 2, done.stderr[-2000:]
@@ -105,6 +112,11 @@ def test_budget_no_trial_meets_names_the_fastest(resumed):
     assert errors == [f"mobilenets sweep: error: no trial meets {BUDGET_MS:g} ms; the fastest is {fastest['trial']} "
                       f"at {fastest['latency_ms']:.3f} ms (top-1 {fastest['top1']:.4f}, {fastest['checkpoint']})"]
     assert "Traceback" not in done.stderr
+
+
+def test_ray_files_go_with_the_sweep_that_ends(resumed):
+    *_, ray_folders = resumed
+    assert len(ray_folders) == 1  # the killed sweep's; the resumed one removed its own
 
 
 def _row(name: str, top1: float | None, latency_ms: float | None) -> dict:

@@ -41,7 +41,8 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    temporary = None if address else tempfile.mkdtemp(prefix="mobilenets-ray-")
+    # Short: Ray's socket paths inside it must stay under the 107 characters Unix allows.
+    temporary = None if address else tempfile.mkdtemp(prefix="mn-ray-")
     options: dict[str, Any] = dict(address=address) if address else dict(num_cpus=os.cpu_count(), _temp_dir=temporary)
     # Trial output (the loop's own lines) stays in the workers' logs: the sweep prints its own progress.
     ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
