@@ -150,3 +150,22 @@ def test_grid_is_every_cell_and_seed_and_refuses_bad_values():
         trial_grid([1.0], [16])
     with pytest.raises(ValueError, match="variants must be among"):
         trial_grid([1.0], [32], ["deep"])
+
+
+def test_user_mistakes_are_one_line_with_exit_2(tmp_path, capsys):
+    from mobilenets.cli import main
+
+    out = str(tmp_path / "sweep")
+    assert main(["sweep", "--out", out, "--alphas", "0.5,x"]) == 2
+    assert main(["sweep", "--out", out, "--resolutions", "16"]) == 2
+    assert main(["sweep", "--out", out, "--variants", "deep"]) == 2
+    assert main(["sweep", "--resume", "--out", out, "--lr", "0.1"]) == 2
+    assert main(["sweep", "--resume", "--out", out]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "mobilenets sweep: error: --alphas takes a comma-separated list of float values; got '0.5,x'",
+        "mobilenets sweep: error: resolutions must be at least 32 pixels; got 16",
+        "mobilenets sweep: error: variants must be among separable, conv, shallow, flattened; got 'deep'",
+        "mobilenets sweep: error: --resume finishes the sweep as it was saved; drop --lr",
+        f"mobilenets sweep: error: nothing to resume in {out} (no sweep.json and tune/ from an earlier sweep)",
+    ]
+    assert not (tmp_path / "sweep").exists()

@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
 from ..deploy.latency import RUNTIMES
 from ..deploy.select import DEFAULT_RUNTIME
 from ..models import VARIANTS
-from ..train.config import OPTIMIZERS, SCHEDULES, TrainConfig
-from .common import add_json_argument, emit
+from .common import LOOP_SETTINGS, add_config_arguments, add_json_argument, config_arguments, emit
 
-_FLAG = argparse.BooleanOptionalAction
+# The TrainConfig fields a sweep's trials share (the grid sets alpha, resolution, variant, seed).
+SETTINGS = (
+    "data", *LOOP_SETTINGS, "momentum", "label_smoothing", "dropout", "in_channels", "cache", "min_crop_area",
+    "ema_decay", "grad_clip", "precision", "channels_last",
+)
+SWEEP_HELP = {
+    "seed": "the first trial seed of each cell: --seed, --seed + 1, ... (default 0)",
+    "data": "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, or CSV manifests",
+    "epochs": "training epochs of every trial; ASHA's longest",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,24 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--no-early-stop", dest="early_stop", action="store_false", help="train every trial to the end (no ASHA)")
     group.add_argument("--grace-epochs", type=int, default=1, help="ASHA: epochs before a trial may be stopped (default 1)")
     group.add_argument("--reduction-factor", type=float, default=3, help="ASHA: keep the best 1/this at each rung (default 3)")
-    group = parser.add_argument_group("training (as `mobilenets train`)")
-    group.add_argument("--data", help="fashion-mnist (default), a folder with train/CLASS/* and val/CLASS/*, or CSV manifests")
-    group.add_argument("--epochs", type=int, default=10, help="default 10")
-    group.add_argument("--batch-size", type=int)
-    group.add_argument("--optimizer", choices=OPTIMIZERS, help="default rmsprop")
-    group.add_argument("--lr", type=float)
-    group.add_argument("--weight-decay", type=float)
-    group.add_argument("--schedule", choices=SCHEDULES)
-    group.add_argument("--warmup-epochs", type=float)
-    group.add_argument("--label-smoothing", type=float)
-    group.add_argument("--dropout", type=float)
-    group.add_argument("--in-channels", type=int)
-    group.add_argument("--augment", action=_FLAG, help="random crop and flip (default on)")
-    group.add_argument("--cache", action=_FLAG, help="keep transformed images in memory (with --no-augment)")
-    group.add_argument("--limit-train", type=int, metavar="N")
-    group.add_argument("--limit-val", type=int, metavar="N")
-    group.add_argument("--seed", type=int, default=0, help="the first trial seed of each cell (default 0)")
-    group.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    add_config_arguments(parser, SETTINGS, help=SWEEP_HELP)
     group = parser.add_argument_group("latency and resources")
     group.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
     group.add_argument("--threads", type=int, help="latency threads (default: torch's)")
@@ -63,13 +53,15 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     from ..sweep.grid import parse_list, trial_grid
 
     trials, settings = None, None
+    if args.resume and config_arguments(args, SETTINGS):
+        given = ", ".join(f"--{name.replace('_', '-')}" for name in config_arguments(args, SETTINGS))
+        raise ValueError(f"--resume finishes the sweep as it was saved; drop {given}")
     if not args.resume:
         trials = trial_grid(
             parse_list(args.alphas, float, "--alphas"), parse_list(args.resolutions, int, "--resolutions"),
-            parse_list(args.variants, str, "--variants"), trials_per_cell=args.trials_per_cell, seed=args.seed,
+            parse_list(args.variants, str, "--variants"), trials_per_cell=args.trials_per_cell, seed=args.seed or 0,
         )
-        names = {field.name for field in dataclasses.fields(TrainConfig)} - {"seed"}
-        settings = {key: value for key, value in vars(args).items() if key in names and value is not None}
+        settings = config_arguments(args, set(SETTINGS) - {"seed"})
     result = run_sweep(
         args.out, trials, settings, resume=args.resume, force=args.force, runtime=args.runtime, threads=args.threads,
         max_latency_ms=args.max_latency_ms, early_stop=args.early_stop, grace_epochs=args.grace_epochs,

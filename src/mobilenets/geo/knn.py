@@ -19,8 +19,7 @@ from tqdm import tqdm
 from ..train.batches import to_device
 from .data import GeoImages, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km, share_key
-from .predict import _transform
-from .training import load_geolocator
+from .evaluation import load, transform
 
 # Table 11, the "Im2GPS" column: share of Im2GPS's 237 test photos within each scale.
 PAPER_IM2GPS = {"street": 0.025, "city": 0.219, "region": 0.321, "country": 0.354, "continent": 0.519}
@@ -77,13 +76,13 @@ def evaluate_knn(
     checkpoint's network as the embedding; each share beside the paper's Im2GPS and PlaNet
     MobileNet columns."""
     check_settings(k, radius_km)  # before anything is embedded
-    geo = load_geolocator(checkpoint)
+    geo = load(checkpoint)
     data = str(data or geo.about.get("data") or geo.config.data)
-    transform = _transform(geo)
+    inputs = transform(geo)
 
     def embedded(name: str, count: int | None) -> tuple[torch.Tensor, np.ndarray]:
         photos = read_split(data, name, limit=count)
-        images = GeoImages(photos.paths, photos.latlngs, np.full(len(photos.paths), -1), transform)
+        images = GeoImages(photos.paths, photos.latlngs, np.full(len(photos.paths), -1), inputs)
         return embed(geo.model, DataLoader(images, batch_size=batch_size), progress=progress)
 
     train_features, train_latlngs = embedded("train", limit_train)
