@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cost import count_cost
-from ..deploy.checkpoint import load_checkpoint
+from ..deploy.checkpoint import load_model
 from ..deploy.latency import benchmark
 from ..deploy.select import pareto_frontier
 from ..train.loop import read_metrics
@@ -34,14 +34,14 @@ def trial_row(trial: dict[str, Any], run_dir: Path, epochs: int, *, error: bool 
         "status": "error" if error or not records else ("finished" if len(records) >= epochs else "stopped early"),
     }
     if row["checkpoint"]:
-        cost = count_cost(load_checkpoint(checkpoint))
+        cost = count_cost(load_model(checkpoint))
         row.update(mult_adds=cost.mult_adds, params=cost.params)
     return {field: row[field] for field in FIELDS}
 
 
 def measure_latency(row: dict[str, Any], runtime: str, threads: int, *, runs: int = 30) -> float:
     """Median batch-1 milliseconds of the row's checkpoint in ``runtime`` (``bench``'s timing)."""
-    return benchmark(load_checkpoint(row["checkpoint"]), runtime, threads=threads, runs=runs, warmup=5)["median_ms"]
+    return benchmark(load_model(row["checkpoint"]), runtime, threads=threads, runs=runs, warmup=5)["median_ms"]
 
 
 def mark_pareto_front(rows: list[dict[str, Any]], cost: str = "latency_ms") -> list[dict[str, Any]]:
