@@ -73,7 +73,7 @@ def test_eval_geo_knn_equals_an_independent_nearest_neighbour_search(tmp_path: P
     # all-zero features are equally near everything: the earliest training photo is taken
     nearest = np.argsort(-(unit(val_features) @ unit(train_features).T), axis=1, kind="stable")[:, 0]
     distances = haversine_km(*train_latlngs[nearest].T, *val_latlngs.T)
-    assert result["images"] == 100 and result["reference_photos"] == 400
+    assert result["images"] == 100 and result["reference_photos"] == 400 and result["skipped_files"] == 0
     for key, share in distance_shares(distances).items():
         assert result[key] == pytest.approx(share, abs=1e-9), key
     assert [row["paper_im2gps"] for row in result["table_11"]] == [0.519, 0.354, 0.321, 0.219, 0.025]

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..data.images import late_failure_count
 from ..train.batches import to_device
 from .data import GeoImages, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km, share_key
@@ -80,10 +81,15 @@ def evaluate_knn(
     data = str(data or geo.about.get("data") or geo.config.data)
     inputs = transform(geo)
 
+    skipped = 0
+
     def embedded(name: str, count: int | None) -> tuple[torch.Tensor, np.ndarray]:
+        nonlocal skipped
         photos = read_split(data, name, limit=count)
         images = GeoImages(photos.paths, photos.latlngs, np.full(len(photos.paths), -1), inputs)
-        return embed(geo.model, DataLoader(images, batch_size=batch_size), progress=progress)
+        found = embed(geo.model, DataLoader(images, batch_size=batch_size), progress=progress)
+        skipped += len(photos.skipped) + late_failure_count(images)
+        return found
 
     train_features, train_latlngs = embedded("train", limit_train)
     query_features, query_latlngs = embedded(split, limit)
@@ -93,6 +99,7 @@ def evaluate_knn(
     return {
         "checkpoint": str(checkpoint), "data": data, "split": split, "baseline": "knn", "k": k, "radius_km": radius_km,
         "reference_photos": len(train_features), "images": len(distances), **shares, "median_km": float(np.median(distances)),
+        "skipped_files": skipped,
         "table_11": [
             {"scale": name, "km": km, "share": shares[share_key(name)], "paper_im2gps": PAPER_IM2GPS[name],
              "paper_planet_mobilenet": PAPER_PLANET_MOBILENET[name]}
