@@ -13,7 +13,8 @@ Resolutions are the paper's rho (1, 6/7, 5/7, 4/7) times --base-resolution (56 =
 network at width 1.0 costs 8.6x the separable one (trained at 4-9 images/s on the shared
 2-core machine), so the pair is compared at width 0.25 (base resolution, both variants) to fit
 the run's time. Writes OUT/results.json (the sweep's rows),
-OUT/ablations.json and OUT/ablations.png, and prints the tables as markdown.
+OUT/ablations.json and OUT/ablations.png, and prints the tables as markdown; --report-only
+makes them from the trials that finished so far.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from mobilenets.machine import cpu_name
 from mobilenets.models import WIDTHS
 from mobilenets.paper import ABLATION_TOP1, MOBILENET_ROWS, RELEASED, mobilenet_cost
 from mobilenets.plots import pyplot, save_png
-from mobilenets.sweep import run_sweep, trial_grid
+from mobilenets.sweep import run_sweep, trial_grid, trial_name
+from mobilenets.sweep.results import trial_row
 
 RHOS = (1.0, 6 / 7, 5 / 7, 4 / 7)  # 224, 192, 160, 128 over 224
 PAPER_RESOLUTIONS = (224, 192, 160, 128)
@@ -147,10 +149,10 @@ def markdown(report: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|"]
         for r in rows:
             lines.append(
-                f"| {r['row']} | {r['variant']} {r['alpha']:g} / {r['resolution']} px | {r['top1']:.2f} ({r['min']:.2f}-{r['max']:.2f}) "
+                f"| {r['row']} | {r['variant']} {r['alpha']:g} / {r['resolution']} px | {r['top1']:.2f} ({r['min']:.2f}-{r['max']:.2f}, {r['seeds']} seeds) "
                 f"| {r['mult_adds'] / 1e6:.2f} | {r['params'] / 1e6:.3f} | {r['paper_top1']} | {r['paper_mult_adds_m']:g} | {r['paper_params_m']:g} |"
             )
-    lines += ["\nFigures 4-5: top-1 = a + b log10(cost) over the 16 cells", "| figure | ours: b (points per decade) | ours R^2 | paper: b | paper R^2 |", "|---|---|---|---|---|"]
+    lines += [f"\nFigures 4-5: top-1 = a + b log10(cost) over the {report['figures']['cells']} alpha x resolution cells (seed means)", "| figure | ours: b (points per decade) | ours R^2 | paper: b | paper R^2 |", "|---|---|---|---|---|"]
     for name in ("figure_4", "figure_5"):
         ours, paper = report["figures"][name]["ours"], report["figures"][name]["paper"]
         lines.append(f"| {name} | {ours['slope_per_decade']:.2f} | {ours['r2']:.3f} | {paper['slope_per_decade']:.2f} | {paper['r2']:.3f} |")
@@ -161,7 +163,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/ablations")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted run")
-    parser.add_argument("--report-only", action="store_true", help="tables from OUT/results.json, no training")
+    parser.add_argument("--report-only", action="store_true",
+                        help="tables from the trials trained so far in OUT (also of an unfinished run), no training")
     parser.add_argument("--limit-train", type=int, default=600)
     parser.add_argument("--limit-val", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=4)
@@ -172,7 +175,9 @@ def main() -> None:
     out = Path(args.out)
     start = time.time()
     if args.report_only:
-        document = json.loads((out / "results.json").read_text())
+        spec = json.loads((out / "sweep.json").read_text())
+        rows = [trial_row(trial, out / "trials" / trial_name(trial), spec["settings"]["epochs"]) for trial in spec["trials"]]
+        document = {"settings": spec["settings"], "trials": [row for row in rows if row["status"] == "finished"]}
     else:
         settings = dict(
             data="fashion-mnist", epochs=args.epochs, limit_train=args.limit_train, limit_val=args.limit_val,
@@ -189,6 +194,7 @@ def main() -> None:
     report = {
         "command": " ".join(sys.argv), "machine": f"{cpu_name()} ({platform.machine()})",
         "settings": document["settings"], "seconds": round(time.time() - start, 1),
+        "trials": len(document["trials"]),
         "tables": tables(found, args.base_resolution), "figures": figures(found, args.base_resolution),
     }
     (out / "ablations.json").write_text(json.dumps(report, indent=2) + "\n")
