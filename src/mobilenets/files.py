@@ -65,7 +65,7 @@ def _make_parent(target: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)) from None
 
 
-def _user_mode(directory: bool = False) -> int:
+def user_mode(directory: bool = False) -> int:
     """The mode a plain open()/mkdir() would give under the user's umask (mkstemp/mkdtemp
     create 0600/0700 whatever it is)."""
     mask = os.umask(0o022)
@@ -93,7 +93,7 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: 
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target), suffix=suffix or target.suffix)
     temporary_path = Path(temporary)
     try:
-        os.fchmod(handle, _user_mode())
+        os.fchmod(handle, user_mode())
         os.close(handle)
         yield temporary_path
         with open(temporary_path, "rb+") as written:
@@ -118,7 +118,7 @@ def atomic_directory(path: str | os.PathLike[str], *, force: bool = False) -> It
     remove_temporaries(target)
     staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), dir=target.parent))
     try:
-        os.chmod(staging, _user_mode(directory=True))
+        os.chmod(staging, user_mode(directory=True))
         yield staging
         if target.exists() or target.is_symlink():
             _exchange(staging, target)  # staging now holds the old one, removed below
