@@ -11,6 +11,8 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
+from .common import non_empty, printable
+
 # Sub-command modules, in the order `mobilenets --help` lists them.
 COMMAND_MODULES = ("models", "paper", "train", "weights", "deploy", "detection", "embedding", "geo")
 
@@ -21,7 +23,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """Reports a bad command line in one line (no usage dump) with exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
 def build_parser() -> ArgumentParser:
@@ -29,7 +31,19 @@ def build_parser() -> ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    _refuse_empty_text(parser)
     return parser
+
+
+def _refuse_empty_text(parser: argparse.ArgumentParser) -> None:
+    """Every flag or operand that takes text and declares no type of its own (a name, a path)
+    refuses an empty one while parsing: ``--model ''`` would otherwise mean "not given"."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _refuse_empty_text(child)
+        elif action.type is None and action.nargs != 0 and isinstance(action, argparse._StoreAction):
+            action.type = non_empty
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("MOBILENETS_DEBUG"):
             raise
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"mobilenets {args.command}: error: {message}", file=sys.stderr)
+        print(f"mobilenets {args.command}: error: {printable(message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mobilenets {args.command}: interrupted", file=sys.stderr)

@@ -5,7 +5,8 @@ import argparse
 from ..models import model_name
 from ..models.hub import file_sha256
 from ..models.pretrained import read_weights, save_checkpoint
-from .common import add_json_argument, emit
+from ..models import RESOLUTION
+from .common import add_json_argument, emit, number, output_path
 
 SOURCE_FORMATS = ("keras", "tf-slim")
 
@@ -18,10 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("source", metavar="FILE", help="a Keras .h5 file or a TF-slim checkpoint prefix (or a URL)")
     parser.add_argument("--from", dest="format", choices=SOURCE_FORMATS, required=True, help="the source format")
-    parser.add_argument("--out", required=True, help="the .pt file to write")
+    parser.add_argument("--out", type=output_path, required=True, help="the .pt file to write")
     parser.add_argument("--drop-background", action="store_true",
                         help="drop TF-slim's background class 0 (1001 -> 1000 ImageNet classes)")
-    parser.add_argument("--resolution", type=int,
+    parser.add_argument("--resolution", type=number(RESOLUTION),
                         help="the input size to record (default: the one in the file name, else 224)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     add_json_argument(parser)
