@@ -7,6 +7,7 @@ run can be resumed, audited or repeated from its ``last.pt`` alone.
 """
 from __future__ import annotations
 
+import functools
 import typing
 from dataclasses import Field, asdict, dataclass, field, fields, replace
 from typing import Any
@@ -173,5 +174,11 @@ def config_fields() -> dict[str, Field]:
 
 def field_type(declared: Field) -> type:
     """The value type of a field (bool, int, float or str), without its Optional."""
-    hint = typing.get_type_hints(TrainConfig)[declared.name]
+    hint = _type_hints()[declared.name]
     return next(arg for arg in (typing.get_args(hint) or (hint,)) if arg is not type(None))
+
+
+@functools.cache
+def _type_hints() -> dict[str, Any]:
+    # Evaluated once: every command's parser asks for each field's type (0.4 s a parse otherwise).
+    return typing.get_type_hints(TrainConfig)
