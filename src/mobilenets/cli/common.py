@@ -214,15 +214,16 @@ def model_knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
-    """Builds the model the arguments describe, and its registry-style name. A flag that
-    contradicts what ``--model NAME`` stands for (``--alpha 0.5`` with a 1.0 name) is refused:
-    the result would be reported under a name it is not."""
+    """Builds the model the arguments describe, and its registry-style name. A width,
+    resolution or variant that contradicts what ``--model NAME`` stands for (``--alpha 0.5``
+    with a 1.0 name) is refused: the result would be reported under a name it is not. (The
+    class count is no part of a name: ``--num-classes`` changes it freely.)"""
     overrides = model_knobs(args)
     weights = pretrained_overrides(args)
     if args.model:
         named = model_defaults(args.model)
         for key, value in overrides.items():
-            if key in named and named[key] != value:
+            if key != "num_classes" and key in named and named[key] != value:
                 flag = f"--{key.replace('_', '-')}"
                 raise ValueError(f"{flag} {value} contradicts --model {args.model} ({key} {named[key]}); give one or the other")
     if args.model or weights:
