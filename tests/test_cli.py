@@ -50,9 +50,9 @@ def test_paper_json(capsys: pytest.CaptureFixture) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["cost", "--alpha", "0"], "alpha (width multiplier) must be a number > 0; got 0.0"),
-        (["cost", "--alpha", "wide"], "argument --alpha: invalid float value: 'wide'"),
-        (["cost", "--resolution", "16"], "resolution must be a whole number of pixels >= 32; got 16"),
+        (["cost", "--alpha", "0"], "argument --alpha: must be a number in (0, 4]; got '0'"),
+        (["cost", "--alpha", "wide"], "argument --alpha: must be a number in (0, 4]; got 'wide'"),
+        (["cost", "--resolution", "16"], "argument --resolution: must be a whole number in [32, 2048]; got '16'"),
         (["cost", "--model", "mobilenet_v9"], "unknown model name 'mobilenet_v9'"),
         (["cost", "--variant", "inverted"], "argument --variant: invalid choice: 'inverted'"),
         (["list", "resnet*"], "no model name matches 'resnet*'"),

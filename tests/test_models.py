@@ -130,7 +130,7 @@ def test_registry() -> None:
         ({"alpha": -0.5}, "alpha"),
         ({"alpha": "wide"}, "alpha"),
         ({"alpha": float("nan")}, "alpha"),
-        ({"resolution": 31}, "resolution must be a whole number of pixels >= 32"),
+        ({"resolution": 31}, r"resolution must be a whole number in \[32, 2048\]"),
         ({"resolution": 224.0}, "resolution"),
         ({"variant": "inverted"}, "variant must be one of separable, conv, shallow, flattened"),
         ({"output_stride": 4}, "output_stride must be one of 8, 16, 32"),

@@ -57,10 +57,10 @@ def test_detection_trains_with_its_own_defaults_from_the_api_too(tmp_path) -> No
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--out", "r", "--epochs", "0"], "argument --epochs: epochs must be a whole number >= 1; got 0"),
-    (["train", "--out", "r", "--lr", "-1"], "argument --lr: lr must be a number in (0, inf); got -1.0"),
-    (["train-detector", "--batch-size", "0"], "argument --batch-size: batch_size must be a whole number >= 1; got 0"),
-    (["train-geo", "--lr", "fast"], "argument --lr: lr must be a number; got 'fast'"),
+    (["train", "--out", "r", "--epochs", "0"], "argument --epochs: must be a whole number >= 1; got '0'"),
+    (["train", "--out", "r", "--lr", "-1"], "argument --lr: must be a number > 0; got '-1'"),
+    (["train-detector", "--batch-size", "0"], "argument --batch-size: must be a whole number in [1, 65536]; got '0'"),
+    (["train-geo", "--lr", "fast"], "argument --lr: must be a number > 0; got 'fast'"),
     (["train-embedding", "--optimizer", "adam"], "argument --optimizer: invalid choice: 'adam'"),
 ])
 def test_out_of_range_settings_are_refused_while_parsing(capsys, argv, message) -> None:

@@ -117,9 +117,9 @@ def test_existing_run_directory_is_refused_without_resume_or_force(tmp_path, cap
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--lr", "-1"], "lr must be a number in (0, inf); got -1.0"),
-    (["--epochs", "0"], "epochs must be a whole number >= 1; got 0"),
-    (["--distill-weight", "1.5"], "distill_weight must be a number in [0, 1]; got 1.5"),
+    (["--lr", "-1"], "argument --lr: must be a number > 0; got '-1'"),
+    (["--epochs", "0"], "argument --epochs: must be a whole number >= 1; got '0'"),
+    (["--distill-weight", "1.5"], "argument --distill-weight: must be a number in [0, 1]; got '1.5'"),
     (["--model", "mobilenet_v1_999"], "unknown model name 'mobilenet_v1_999'"),
 ])
 def test_invalid_hyper_parameters_are_refused_before_any_work(tmp_path, capsys, arguments, message):

@@ -14,6 +14,8 @@ import signal
 import sys
 from typing import NoReturn, Sequence
 
+from .common import non_empty, printable
+
 # Sub-command modules, in the order `mobilenets --help` lists them.
 COMMAND_MODULES = ("models", "paper", "train", "weights", "deploy", "detection", "embedding", "geo", "sweep")
 
@@ -39,7 +41,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """Reports a bad command line in one line (no usage dump) with exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
 def build_parser() -> ArgumentParser:
@@ -47,7 +49,19 @@ def build_parser() -> ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    _refuse_empty_text(parser)
     return parser
+
+
+def _refuse_empty_text(parser: argparse.ArgumentParser) -> None:
+    """Every flag or operand that takes text and declares no type of its own (a name, a path)
+    refuses an empty one while parsing: ``--model ''`` would otherwise mean "not given"."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _refuse_empty_text(child)
+        elif action.type is None and action.nargs != 0 and isinstance(action, argparse._StoreAction):
+            action.type = non_empty
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         if os.environ.get("MOBILENETS_DEBUG"):
             raise
-        print(f"mobilenets {args.command}: error: {_message(error)}", file=sys.stderr)
+        print(f"mobilenets {args.command}: error: {printable(_message(error))}", file=sys.stderr)
         return 2
     except Terminated:
         print(f"mobilenets {args.command}: terminated", file=sys.stderr)

@@ -1,24 +1,50 @@
-"""What several sub-commands share: JSON or text output, and choosing a model."""
+"""What several sub-commands share: JSON or text output, parsing numbers and paths, and
+choosing a model."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import unicodedata
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from torch import nn
 
-from ..models import VARIANTS, create_model, model_name, mobilenet_v1
-from ..train.config import Range, config_fields, field_type
+from ..models import ALPHA, NUM_CLASSES, RESOLUTION, VARIANTS, create_model, model_defaults, model_name, mobilenet_v1
+from ..ranges import Range
+from ..train.config import BATCH_SIZE, config_fields, field_type
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    """Prints one JSON document (``--json``) or the readable text on stdout."""
+    """Prints one JSON document (``--json``, where json escapes control characters) or the
+    readable text on stdout, with the control characters of every string in ``result`` (class
+    names, file names from elsewhere) shown escaped instead of reaching the terminal."""
     if as_json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(text(result))
+        print(printable(text(printable(result)), keep="\n"))
+
+
+def printable(value: Any, keep: str = "") -> Any:
+    """``value`` with every control, format or line-separator character of its strings (dict
+    keys, list items) written as a Python escape (``\\x1b``), except those in ``keep``: a
+    terminal escape sequence or a fake line in a file's class names is shown, never obeyed."""
+    if isinstance(value, str):
+        return "".join(
+            char if char in keep or unicodedata.category(char) not in _UNPRINTABLE
+            else char.encode("unicode_escape").decode("ascii")
+            for char in value
+        )
+    if isinstance(value, dict):
+        return {printable(key, keep): printable(item, keep) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(printable(item, keep) for item in value)
+    return value
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Zl", "Zp"}
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:
@@ -73,21 +99,50 @@ def _shown(value: Any) -> str:
 
 
 def _parse_setting(name: str, kind: type, allowed: Range | None) -> Callable[[str], Any]:
-    """An argparse ``type`` that converts a flag's text and checks the field's range."""
-    def parse(text: str) -> Any:
+    """An argparse ``type`` for a field: a number in its declared range, or a non-empty text."""
+    if kind is str:
+        return non_empty
+    if allowed is None:
+        raise TypeError(f"TrainConfig.{name} is a number without a declared range")
+    return number(allowed)
+
+
+def number(allowed: Range) -> Callable[[str], int | float]:
+    """An argparse ``type``: the flag's text as a number within ``allowed`` (a whole one for a
+    count), else refused while parsing with the range in the message, e.g.
+    ``argument --far: must be a number in (0, 1); got 'nan'``."""
+    kind = int if allowed.whole else float
+
+    def parse(text: str) -> int | float:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {'a whole number' if kind is int else 'a number'}; got {text!r}") from None
-        if allowed is not None:
-            try:
-                allowed.check(name, value)
-            except ValueError as error:
-                raise argparse.ArgumentTypeError(str(error)) from None
+            value = None
+        if value is None or not allowed.contains(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed.describe()}; got {text!r}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
     return parse
+
+
+def non_empty(text: str) -> str:
+    """An argparse ``type`` for names and paths: an empty one (``--model ''``) names nothing."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must not be empty; got {text!r}")
+    return text
+
+
+def output_path(text: str) -> str:
+    """An argparse ``type`` for ``--out``: refused while parsing, before any work, when the path
+    cannot be created because a file stands where one of its folders would be."""
+    path = Path(non_empty(text))
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r} is under {str(parent)!r}, which is a file, not a folder")
+            break
+    return text
 
 
 def config_arguments(args: argparse.Namespace, names: Iterable[str] | None = None) -> dict[str, Any]:
@@ -100,8 +155,8 @@ def config_arguments(args: argparse.Namespace, names: Iterable[str] | None = Non
 def add_teacher_outputs_arguments(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:
     """What the commands that write a teacher's outputs once share: the inference batch, the
     file, ``--force``, ``--json`` and the handler."""
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", required=True, metavar="FILE")
+    parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=256)
+    parser.add_argument("--out", type=output_path, required=True, metavar="FILE")
     parser.add_argument("--force", action="store_true", help="replace an existing FILE")
     add_json_argument(parser)
     parser.set_defaults(handler=handler)
@@ -127,11 +182,11 @@ def add_model_arguments(
     ``--pretrained`` weights to load into it."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="a registered name (see `mobilenets list`)")
-    group.add_argument("--alpha", type=float, help="width multiplier (default 1.0)")
-    group.add_argument("--resolution", type=int, help="input size in pixels (default 224)")
+    group.add_argument("--alpha", type=number(ALPHA), help="width multiplier (default 1.0; at most 4, 16x the parameters of 1.0)")
+    group.add_argument("--resolution", type=number(RESOLUTION), help="input size in pixels (default 224)")
     group.add_argument("--variant", choices=VARIANTS, help="architecture variant (default separable)")
     if num_classes is not None:
-        group.add_argument("--num-classes", type=int, help=f"classifier size, 0 for none (default {num_classes})")
+        group.add_argument("--num-classes", type=number(NUM_CLASSES), help=f"classifier size, 0 for none (default {num_classes})")
     if pretrained:
         add_pretrained_arguments(group)
 
@@ -150,14 +205,27 @@ def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return dict(pretrained=args.pretrained, drop_background=args.drop_background)
 
 
+MODEL_KNOBS = ("alpha", "resolution", "variant", "num_classes")
+
+
+def model_knobs(args: argparse.Namespace) -> dict[str, Any]:
+    """The model flags given on the command line (``--alpha`` and the others of ``add_model_arguments``)."""
+    return {key: value for key in MODEL_KNOBS if (value := getattr(args, key, None)) is not None}
+
+
 def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
-    """Builds the model the arguments describe, and its registry-style name."""
-    overrides = {
-        key: value
-        for key in ("alpha", "resolution", "variant", "num_classes")
-        if (value := getattr(args, key, None)) is not None
-    }
+    """Builds the model the arguments describe, and its registry-style name. A width,
+    resolution or variant that contradicts what ``--model NAME`` stands for (``--alpha 0.5``
+    with a 1.0 name) is refused: the result would be reported under a name it is not. (The
+    class count is no part of a name: ``--num-classes`` changes it freely.)"""
+    overrides = model_knobs(args)
     weights = pretrained_overrides(args)
+    if args.model:
+        named = model_defaults(args.model)
+        for key, value in overrides.items():
+            if key != "num_classes" and key in named and named[key] != value:
+                flag = f"--{key.replace('_', '-')}"
+                raise ValueError(f"{flag} {value} contradicts --model {args.model} ({key} {named[key]}); give one or the other")
     if args.model or weights:
         name = args.model or model_name(overrides.get("alpha", 1.0), overrides.get("resolution", 224))
         return create_model(name, **overrides, **weights), name
@@ -165,4 +233,9 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
-__all__ = ["LOOP_SETTINGS", "add_config_arguments", "add_json_argument", "add_run_arguments", "add_teacher_outputs_arguments", "config_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands", "emit", "model_from_args", "pretrained_overrides", "require_for_new_run"]
+__all__ = [
+    "LOOP_SETTINGS", "MODEL_KNOBS", "add_config_arguments", "add_json_argument", "add_run_arguments",
+    "add_teacher_outputs_arguments", "config_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands",
+    "emit", "model_from_args", "model_knobs", "non_empty", "number", "output_path", "pretrained_overrides", "printable",
+    "require_for_new_run",
+]

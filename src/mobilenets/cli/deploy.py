@@ -12,9 +12,15 @@ from ..deploy import (
     read_accuracy_table, real_inputs, select_model,
 )
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
-from .common import add_json_argument, add_model_arguments, emit, model_from_args
+from ..ranges import POSITIVE, count
+from ..train.config import BATCH_SIZE
+from .common import add_json_argument, add_model_arguments, emit, model_from_args, model_knobs, number, output_path
 
 RANDOM = "random"
+# Verification and calibration images go through the model as one batch: 1024 at 224 px are
+# 0.6 GB of input alone.
+IMAGES = count(1, 1024)
+THREADS = count(1, 1024)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,10 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", help="a checkpoint file (dict with 'model' and 'config')")
     add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, required=True)
-    parser.add_argument("--out", required=True, help="the file (--format pretrained: the folder) to write")
+    parser.add_argument("--out", type=output_path, required=True, help="the file (--format pretrained: the folder) to write")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.add_argument("--verify-data", default=FASHION_MNIST, help=f"{FASHION_MNIST}, a folder of images, or {RANDOM} (default {FASHION_MNIST})")
-    parser.add_argument("--verify-images", type=int, default=8, help="how many images to compare on (default 8)")
+    parser.add_argument("--verify-images", type=number(IMAGES), default=8, help="how many images to compare on (default 8, at most 1024)")
     _add_int8_arguments(parser)
     add_json_argument(parser)
     parser.set_defaults(handler=run_export)
@@ -35,23 +41,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     parser.add_argument("--onnx", help="time this exported ONNX file in ONNX Runtime instead of a model")
     parser.add_argument("--runtime", help=f"one of {', '.join(RUNTIMES)} (required unless --onnx)")
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--threads", type=int, help=f"intra-op threads (default {torch.get_num_threads()})")
-    parser.add_argument("--runs", type=int, default=30, help="timed calls (default 30)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
+    parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=1)
+    parser.add_argument("--threads", type=number(THREADS), help=f"intra-op threads (default {torch.get_num_threads()})")
+    parser.add_argument("--runs", type=number(count(1)), default=30, help="timed calls (default 30)")
+    parser.add_argument("--warmup", type=number(count(0)), default=5, help="untimed calls first (default 5)")
     _add_int8_arguments(parser, flag=False)
     add_json_argument(parser)
     parser.set_defaults(handler=run_bench)
 
     parser = subparsers.add_parser("select", help="the most accurate alpha x resolution model within a budget")
     budget = parser.add_mutually_exclusive_group(required=True)
-    budget.add_argument("--max-latency-ms", type=float, help="batch-1 latency budget, measured here (cached)")
-    budget.add_argument("--max-mult-adds", type=float, help="mult-add budget (counted)")
-    budget.add_argument("--max-params", type=float, help="parameter budget (counted)")
+    budget.add_argument("--max-latency-ms", type=number(POSITIVE), help="batch-1 latency budget, measured here (cached)")
+    budget.add_argument("--max-mult-adds", type=number(POSITIVE), help="mult-add budget (counted)")
+    budget.add_argument("--max-params", type=number(POSITIVE), help="parameter budget (counted)")
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
-    parser.add_argument("--threads", type=int, help=f"for the latency budget (default {torch.get_num_threads()})")
+    parser.add_argument("--threads", type=number(THREADS), help=f"for the latency budget (default {torch.get_num_threads()})")
     parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet top-1 of the best released weights, `mobilenets list --weights`)")
-    parser.add_argument("--plot", help="where to draw accuracy vs cost (default: in the cache folder)")
+    parser.add_argument("--plot", type=output_path, help="where to draw accuracy vs cost (default: in the cache folder)")
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
     add_json_argument(parser)
     parser.set_defaults(handler=run_select)
@@ -61,7 +67,7 @@ def _add_int8_arguments(parser: argparse.ArgumentParser, *, flag: bool = True) -
     if flag:
         parser.add_argument("--int8", action="store_true", help="post-training static int8 (per-channel weights)")
     parser.add_argument("--calibration-data", help=f"int8 calibration images: {FASHION_MNIST} or a folder (default: generated inputs)")
-    parser.add_argument("--calibration-images", type=int, default=100, help="how many calibration images (default 100)")
+    parser.add_argument("--calibration-images", type=number(IMAGES), default=100, help="how many calibration images (default 100, at most 1024)")
 
 
 def _calibration(args: argparse.Namespace, model: torch.nn.Module) -> torch.Tensor | None:
@@ -71,8 +77,8 @@ def _calibration(args: argparse.Namespace, model: torch.nn.Module) -> torch.Tens
 
 
 def run_export(args: argparse.Namespace) -> int:
-    if args.checkpoint and args.model:
-        raise ValueError("give --checkpoint or --model, not both")
+    if args.checkpoint and (args.model or model_knobs(args) or args.pretrained):
+        raise ValueError("--checkpoint rebuilds its own model: give no --model, --alpha, --resolution, --variant, --num-classes or --pretrained with it")
     model = load_model(args.checkpoint) if args.checkpoint else model_from_args(args)[0]
     if args.verify_data == RANDOM:
         verify = random_inputs(model, args.verify_images)
@@ -99,8 +105,8 @@ def run_export(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     timing = dict(batch_size=args.batch_size, threads=args.threads, runs=args.runs, warmup=args.warmup)
     if args.onnx:
-        if args.model or args.runtime not in (None, "onnxruntime"):
-            raise ValueError("--onnx times the file in onnxruntime; give no --model or other --runtime with it")
+        if args.model or model_knobs(args) or args.pretrained or args.runtime not in (None, "onnxruntime"):
+            raise ValueError("--onnx times the file in onnxruntime; give no --model (nor its flags) or other --runtime with it")
         result = {"model": args.onnx, **benchmark_onnx_file(args.onnx, **timing)}
     elif args.runtime is None:
         raise ValueError(f"give --runtime ({', '.join(RUNTIMES)}) or --onnx FILE")

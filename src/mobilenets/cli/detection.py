@@ -10,23 +10,27 @@ from ..detection.export import export_onnx
 from ..detection.predict import predict
 from ..detection.synthetic import make_detection
 from ..detection.training import ARCHS, DEFAULTS, resume, train
+from ..ranges import OPEN_UNIT, SHARE, count
+from ..train.config import BATCH_SIZE, SEED
 from .common import (
-    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
+    LOOP_SETTINGS, number, output_path, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
     require_for_new_run,
 )
 
 # The TrainConfig fields train-detector offers (the detector names its resolution).
 SETTINGS = ("alpha", *LOOP_SETTINGS)
+# Each canvas is a 300x300 PNG written to disk; a million is tens of GB.
+CANVASES = count(2, 1_000_000)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = data_commands(subparsers).add_parser(
         "make-detection", help="Fashion-MNIST items pasted on 300x300 canvases, as a COCO-format dataset"
     )
-    parser.add_argument("--out", required=True, help="the dataset folder to create")
-    parser.add_argument("--images", type=int, required=True, help="canvases in all (20%% held out for val)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--out", type=output_path, required=True, help="the dataset folder to create")
+    parser.add_argument("--images", type=number(CANVASES), required=True, help="canvases in all (20%% held out for val)")
+    parser.add_argument("--seed", type=number(SEED), default=0)
+    parser.add_argument("--val-fraction", type=number(OPEN_UNIT), default=0.2)
     parser.add_argument("--force", action="store_true", help="replace an existing folder")
     add_json_argument(parser)
     parser.set_defaults(handler=run_make_detection)
@@ -34,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train-detector", help="train SSD / Faster R-CNN MobileNet on a COCO-format folder")
     parser.add_argument("--arch", choices=ARCHS)
     parser.add_argument("--data", help="COCO-layout folder: train/, val/, annotations/instances_*.json")
-    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
+    parser.add_argument("--out", type=output_path, metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
     parser.add_argument("--backbone-init", metavar="CHECKPOINT", help="start the MobileNet body from a classification checkpoint")
     add_run_arguments(parser)
     add_config_arguments(parser, SETTINGS, DEFAULTS)
@@ -45,22 +49,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
     parser.add_argument("--data", required=True, help="COCO-layout folder")
     parser.add_argument("--split", default="val")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=16)
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
     parser = subparsers.add_parser("detect", help="draw a detector's boxes, labels and scores on images")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--out", required=True, help="folder for the drawn PNGs")
-    parser.add_argument("--score-thresh", type=float, default=0.5)
+    parser.add_argument("--out", type=output_path, required=True, help="folder for the drawn PNGs")
+    parser.add_argument("--score-thresh", type=number(SHARE), default=0.5)
     parser.add_argument("--force", action="store_true", help="overwrite drawn images already in --out")
     add_json_argument(parser)
     parser.set_defaults(handler=run_detect)
 
     parser = subparsers.add_parser("export-detector", help="SSD to ONNX with box decoding in the graph (NMS outside)")
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--out", required=True, help="the .onnx file")
+    parser.add_argument("--out", type=output_path, required=True, help="the .onnx file")
     parser.add_argument("--force", action="store_true")
     add_json_argument(parser)
     parser.set_defaults(handler=run_export)

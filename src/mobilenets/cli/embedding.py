@@ -11,8 +11,10 @@ from ..embedding.predict import predict
 from ..embedding.metrics import MAX_PAIR_IMAGES
 from ..embedding.training import DEFAULTS, TASKS, resume, teacher_outputs, train
 from ..data.classification import DATA_HELP as CLASS_DATA_HELP
+from ..models import RESOLUTION
+from ..ranges import OPEN_UNIT, Range, count
 from .common import (
-    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, add_teacher_outputs_arguments,
+    LOOP_SETTINGS, number, output_path, add_config_arguments, add_json_argument, add_run_arguments, add_teacher_outputs_arguments,
     config_arguments, emit,
 )
 
@@ -29,19 +31,19 @@ TEACHER_HELP = {
 
 def _add_training_arguments(parser: argparse.ArgumentParser, task: str, data_help: str) -> None:
     parser.add_argument("--data", default="fashion-mnist", help=data_help + " (default fashion-mnist, the stand-in)")
-    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
+    parser.add_argument("--out", type=output_path, metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
     add_run_arguments(parser)
     add_config_arguments(parser, SETTINGS[task], DEFAULTS[task], help=TEACHER_HELP)
     add_json_argument(parser)
     parser.set_defaults(handler=run_train, task=task)
 
 
-def _add_eval_arguments(parser: argparse.ArgumentParser, limit_help: str, plot: str) -> None:
+def _add_eval_arguments(parser: argparse.ArgumentParser, limit: Range, limit_help: str, plot: str) -> None:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
     parser.add_argument("--data", help="default: the data it was trained on")
-    parser.add_argument("--limit-val", type=int, metavar="N", help=limit_help)
+    parser.add_argument("--limit-val", type=number(limit), metavar="N", help=limit_help)
     parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
-    parser.add_argument("--out", metavar="PNG", help=f"the {plot} plot (default: CHECKPOINT's folder/NAME.{plot}.png)")
+    parser.add_argument("--out", type=output_path, metavar="PNG", help=f"the {plot} plot (default: CHECKPOINT's folder/NAME.{plot}.png)")
     parser.add_argument("--force", action="store_true", help="replace an existing PNG")
     add_json_argument(parser)
 
@@ -54,12 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_training_arguments(parser, "embedding", "identities as classes: " + CLASS_DATA_HELP)
 
     parser = subparsers.add_parser("eval-attributes", help="mean AP and per-attribute AP of an attribute checkpoint, beside Table 12")
-    _add_eval_arguments(parser, "the first N validation images (default all)", "attributes")
+    _add_eval_arguments(parser, count(1), "the first N validation images (default all)", "attributes")
     parser.set_defaults(handler=run_eval_attributes)
 
     parser = subparsers.add_parser("eval-embedding", help="verification: TAR at FAR 1e-4 and accuracy, beside Table 14")
-    _add_eval_arguments(parser, f"all pairs of the first N validation images (default and most {MAX_PAIR_IMAGES})", "roc")
-    parser.add_argument("--far", type=float, default=1e-4, help="the false-accept rate (default 1e-4)")
+    # A pair needs two images.
+    _add_eval_arguments(parser, count(2, MAX_PAIR_IMAGES), f"all pairs of the first N validation images (default and most {MAX_PAIR_IMAGES})", "roc")
+    parser.add_argument("--far", type=number(OPEN_UNIT), default=1e-4, help="the false-accept rate, in (0, 1) (default 1e-4)")
     parser.set_defaults(handler=run_eval_embedding)
 
     parser = subparsers.add_parser("embed", help="the unit-norm embeddings of image files")
@@ -73,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", choices=TASKS, required=True)
     parser.add_argument("--teacher", required=True, metavar="CHECKPOINT")
     parser.add_argument("--data", default="fashion-mnist")
-    parser.add_argument("--resolution", type=int, required=True, help="the student's input size")
+    parser.add_argument("--resolution", type=number(RESOLUTION), required=True, help="the student's input size")
     add_config_arguments(parser, ("limit_train",))
     add_teacher_outputs_arguments(parser, run_precompute)
 

@@ -12,8 +12,10 @@ from ..geo.knn import evaluate_knn
 from ..geo.predict import predict
 from ..geo.synthetic import make_geo
 from ..geo.training import DEFAULTS, resume, train
+from ..ranges import OPEN_UNIT, SHARE, count
+from ..train.config import BATCH_SIZE, SEED
 from .common import (
-    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
+    LOOP_SETTINGS, number, output_path, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
     require_for_new_run,
 )
 
@@ -24,20 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = data_commands(subparsers).add_parser(
         "make-geo", help="real Fashion-MNIST images geotagged near world cities chosen by class (path,lat,lng CSVs)"
     )
-    parser.add_argument("--out", required=True, help="the dataset folder to create")
-    parser.add_argument("--images", type=int, required=True, help="images in all (20%% held out for val)")
-    parser.add_argument("--second-city", type=float, default=0.3, help="share of each class placed at its second city (default 0.3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--out", type=output_path, required=True, help="the dataset folder to create")
+    # Fashion-MNIST holds 70,000 items, each used once.
+    parser.add_argument("--images", type=number(count(2, 70_000)), required=True, help="images in all (20%% held out for val), at most 70000")
+    parser.add_argument("--second-city", type=number(SHARE), default=0.3, help="share of each class placed at its second city (default 0.3)")
+    parser.add_argument("--seed", type=number(SEED), default=0)
+    parser.add_argument("--val-fraction", type=number(OPEN_UNIT), default=0.2)
     parser.add_argument("--force", action="store_true", help="replace an existing folder")
     add_json_argument(parser)
     parser.set_defaults(handler=run_make_geo)
 
     parser = subparsers.add_parser("train-geo", help="train a PlaNet MobileNet over S2 cells on geotagged images")
     parser.add_argument("--data", help="folder with train.csv and val.csv of path,lat,lng rows")
-    parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, cells.json, metrics.jsonl, summary.json)")
-    parser.add_argument("--max-photos", type=int, default=10_000, help="split a cell holding more photos (PlaNet's t1, default 10000)")
-    parser.add_argument("--min-photos", type=int, default=50, help="drop a cell holding fewer photos (PlaNet's t2, default 50)")
+    parser.add_argument("--out", type=output_path, metavar="RUN_DIR", help="run folder (checkpoints, cells.json, metrics.jsonl, summary.json)")
+    parser.add_argument("--max-photos", type=number(count(1)), default=10_000, help="split a cell holding more photos (PlaNet's t1, default 10000)")
+    parser.add_argument("--min-photos", type=number(count(1)), default=50, help="drop a cell holding fewer photos (PlaNet's t2, default 50)")
     parser.add_argument("--location", choices=LOCATIONS, default="mean",
                         help="a cell's predicted place: its training photos' mean (default) or its centre (PlaNet's)")
     add_run_arguments(parser)
@@ -49,10 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
     parser.add_argument("--data", help="geotagged folder (default: the data it was trained on)")
     parser.add_argument("--split", default="val", choices=("train", "val"))
-    parser.add_argument("--limit", type=int, help="the first N readable photos")
+    parser.add_argument("--limit", type=number(count(1)), help="the first N readable photos")
     parser.add_argument("--location", choices=LOCATIONS, help="override the run's choice of a cell's place")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--out", metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
+    parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=64)
+    parser.add_argument("--out", type=output_path, metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
     parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
     parser.add_argument("--baseline", choices=("knn",), help="knn: Im2GPS's nearest training photos in the network's features, not its cells")
     parser.add_argument("--k", type=int, default=1, help="knn: neighbours; the densest of them within --radius-km wins (default 1)")
@@ -64,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("locate", help="where images were taken: cell, latitude, longitude, probability")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--top", type=int, default=1, help="the N most likely cells (default 1)")
+    parser.add_argument("--top", type=number(count(1)), default=1, help="the N most likely cells (default 1)")
     add_json_argument(parser)
     parser.set_defaults(handler=run_locate)
 

@@ -13,8 +13,10 @@ from ..train.distributed import is_main_process
 from ..train.evaluation import evaluate, evaluate_pretrained
 from ..train.predict import predict, predict_pretrained
 from ..train.training import DEFAULTS, resume, train, train_config
+from ..ranges import count
+from ..train.config import BATCH_SIZE, WORKERS
 from .common import (
-    add_config_arguments, add_json_argument, add_pretrained_arguments, add_run_arguments, add_teacher_outputs_arguments,
+    number, output_path, add_config_arguments, add_json_argument, add_pretrained_arguments, add_run_arguments, add_teacher_outputs_arguments,
     config_arguments, emit, pretrained_overrides,
 )
 
@@ -32,7 +34,7 @@ def _add_weights_source(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a MobileNet (also under torchrun), resume, distill, fine-tune")
-    parser.add_argument("--out", metavar="RUN_DIR", help="the run directory (refused if it exists, unless --resume or --force)")
+    parser.add_argument("--out", type=output_path, metavar="RUN_DIR", help="the run directory (refused if it exists, unless --resume or --force)")
     parser.add_argument("--data", help=DATA_HELP + " (default fashion-mnist)")
     add_run_arguments(parser)
     add_config_arguments(parser, [name for name in config_fields() if name not in ("out", "data")], DEFAULTS)
@@ -44,11 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_weights_source(parser)
     parser.add_argument("--data", help=DATA_HELP + ", or a folder of class folders such as ImageNet's val/ "
                         "(default: the checkpoint's; needed with --pretrained)")
-    parser.add_argument("--limit-val", type=int, metavar="N", help="evaluate the first N validation images")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--limit-val", type=number(count(1)), metavar="N", help="evaluate the first N validation images")
+    parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=256)
+    parser.add_argument("--workers", type=number(WORKERS), default=0)
     parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
-    parser.add_argument("--out", help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png; "
+    parser.add_argument("--out", type=output_path, help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png; "
                         "with --pretrained: ./WEIGHTS_NAME.confusion.png)")
     parser.add_argument("--force", action="store_true", help="replace an existing confusion-matrix PNG")
     add_json_argument(parser)
@@ -57,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("predict", help="the top classes of a checkpoint (or pretrained weights) for image files")
     _add_weights_source(parser)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=number(count(1)), default=5, help="how many classes per image (default 5; at most the model's)")
     parser.add_argument("--ema", action="store_true", help="use the moving average of the weights")
     add_json_argument(parser)
     parser.set_defaults(handler=run_predict)

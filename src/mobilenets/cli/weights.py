@@ -9,9 +9,9 @@ from typing import Any
 from ..models import list_models, model_defaults
 from ..models.hf import push_to_hub
 from ..models.hub import file_sha256
-from ..models import MobileNetV1
+from ..models import RESOLUTION, MobileNetV1
 from ..models.pretrained import load_checkpoint_into, read_weights, save_checkpoint, save_pretrained
-from .common import add_json_argument, emit
+from .common import add_json_argument, emit, number, output_path
 
 SOURCE_FORMATS = ("keras", "tf-slim", "timm", "safetensors", "torch")
 TARGETS = ("pt", "safetensors", "folder")
@@ -28,11 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         ".safetensors/.pth file or folder, a timm tag (mobilenetv1_100.ra4_e3600_r224_in1k), hf-hub:REPO, "
                         "a release name (`mobilenets list --weights`) or a URL")
     parser.add_argument("--from", dest="format", choices=SOURCE_FORMATS, required=True, help="the source format")
-    parser.add_argument("--out", required=True, help="the file (or, with --to folder, the folder) to write")
+    parser.add_argument("--out", type=output_path, required=True, help="the file (or, with --to folder, the folder) to write")
     parser.add_argument("--to", choices=TARGETS, help="pt, safetensors or folder (default: from --out's suffix, else pt)")
     parser.add_argument("--drop-background", action="store_true",
                         help="drop TF-slim's background class 0 (1001 -> 1000 ImageNet classes)")
-    parser.add_argument("--resolution", type=int,
+    parser.add_argument("--resolution", type=number(RESOLUTION),
                         help="the input size to record (default: the release's or the one in the file name, else 224)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     add_json_argument(parser)

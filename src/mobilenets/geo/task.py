@@ -34,6 +34,9 @@ class GeoTask(Task):
     ) -> None:
         if location not in LOCATIONS:
             raise ValueError(f"location must be one of {', '.join(LOCATIONS)}; got {location!r}")
+        if min_photos > max_photos:
+            # Cells are split down to at most max_photos, so none could keep min_photos.
+            raise ValueError(f"--min-photos {min_photos} exceeds --max-photos {max_photos}: every cell would be dropped")
         self.max_photos, self.min_photos, self.max_level = max_photos, min_photos, max_level
         self.location, self.given_partition = location, partition
         # Set by build_datasets, which the loop calls first.

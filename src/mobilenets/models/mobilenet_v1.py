@@ -6,77 +6,54 @@ follows timm: ``forward_features``, ``forward_head``, ``reset_classifier``, ``fe
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable
 
 import torch
 from torch import nn
 
+from ..ranges import FRACTION, Range, check_declared, count, declared
 from .layers import ACTIVATIONS, PADDINGS, conv_bn_act, depthwise_separable, flattened_conv_bn_act
 from .spec import VARIANTS, Conv, Flattened, Separable, body_spec, scaled_depth
 
 OUTPUT_STRIDES = (8, 16, 32)
 MIN_RESOLUTION = 32
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+# Bounds that keep a model buildable in memory (24 GiB): alpha 4 is 16x the widest released
+# network's pointwise layers (54.6M parameters, 4096 features); 2048 px is 84x the mult-adds of
+# 224 px; a million classes at alpha 1 are 4 GB of classifier weights.
+ALPHA = Range(0, 4, low_open=True)
+RESOLUTION = count(MIN_RESOLUTION, 2048)
+NUM_CLASSES = count(0, 1_000_000)
+IN_CHANNELS = count(1, 1024)
 
 
 @dataclass
 class MobileNetConfig:
-    """The arguments of a MobileNet v1, declared once: ``MobileNetV1(**arguments)`` checks them
-    here and records them as ``model.config`` (what a checkpoint rebuilds the network from)."""
+    """The arguments of a MobileNet v1, declared once with the values each allows:
+    ``MobileNetV1(**arguments)`` checks them here (as Keras applications do, up front) and
+    records them as ``model.config`` (what a checkpoint rebuilds the network from). The command
+    line parses ``--alpha``, ``--resolution`` and ``--num-classes`` against the same ranges."""
 
-    alpha: float = 1.0
-    resolution: int = 224
-    num_classes: int = 1000
-    in_channels: int = 3
-    dropout: float = 0.0
-    variant: str = "separable"
-    activation: str = "relu"
-    bn_eps: float = 1e-3
-    padding: str = "symmetric"
-    output_stride: int = 32
-    min_depth: int = 8
-    head_features: int = 0
+    alpha: float = declared(1.0, ALPHA)
+    resolution: int = declared(224, RESOLUTION)
+    num_classes: int = declared(1000, NUM_CLASSES)  # 0: no classifier
+    in_channels: int = declared(3, IN_CHANNELS)
+    dropout: float = declared(0.0, FRACTION)
+    variant: str = declared("separable", choices=VARIANTS)
+    activation: str = declared("relu", choices=ACTIVATIONS)
+    bn_eps: float = declared(1e-3, Range(0, 1, low_open=True))
+    padding: str = declared("symmetric", choices=PADDINGS)
+    output_stride: int = declared(32, choices=OUTPUT_STRIDES)
+    min_depth: int = declared(8, count(1, 1024))
+    head_features: int = declared(0, count(0, 65_536))  # 0: no head convolution
 
     def validate(self) -> "MobileNetConfig":
-        """Checks every argument up front (as Keras applications do) with a message naming it."""
-        if not _is_number(self.alpha) or self.alpha <= 0:
-            raise ValueError(f"alpha (width multiplier) must be a number > 0; got {self.alpha!r}")
-        if not _is_whole(self.resolution) or self.resolution < MIN_RESOLUTION:
-            raise ValueError(
-                f"resolution must be a whole number of pixels >= {MIN_RESOLUTION}; got {self.resolution!r}"
-            )
-        if not _is_whole(self.num_classes) or self.num_classes < 0:
-            raise ValueError(f"num_classes must be a whole number >= 0 (0: no classifier); got {self.num_classes!r}")
-        if not _is_whole(self.in_channels) or self.in_channels < 1:
-            raise ValueError(f"in_channels must be a whole number >= 1; got {self.in_channels!r}")
-        if not _is_number(self.dropout) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1); got {self.dropout!r}")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {self.variant!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
-        if not _is_number(self.bn_eps) or self.bn_eps <= 0:
-            raise ValueError(f"bn_eps must be a number > 0; got {self.bn_eps!r}")
-        if self.padding not in PADDINGS:
-            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}; got {self.padding!r}")
-        if self.output_stride not in OUTPUT_STRIDES:
-            raise ValueError(
-                f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))}; got {self.output_stride!r}"
-            )
-        if not _is_whole(self.min_depth) or self.min_depth < 1:
-            raise ValueError(f"min_depth must be a whole number >= 1; got {self.min_depth!r}")
-        if not _is_whole(self.head_features) or self.head_features < 0:
-            raise ValueError(f"head_features must be a whole number >= 0 (0: no head convolution); got {self.head_features!r}")
+        """Raises ValueError naming the first bad argument and what it allows (None included)."""
+        for argument in fields(self):
+            if getattr(self, argument.name) is None:
+                raise ValueError(f"{argument.name} must be given; got None")
+        check_declared(self)
         return self
 
 
@@ -162,8 +139,7 @@ class MobileNetV1(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replaces the classifier with a fresh one for ``num_classes`` (0: none), as timm does."""
-        if not _is_whole(num_classes) or num_classes < 0:
-            raise ValueError(f"num_classes must be a whole number >= 0; got {num_classes!r}")
+        NUM_CLASSES.check("num_classes", num_classes)
         self.config["num_classes"] = num_classes
         self.pretrained_cfg["num_classes"] = num_classes
         if num_classes > 0:

@@ -118,8 +118,10 @@ def model_defaults(name: str) -> dict[str, Any]:
 
 
 def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model name must be a registered name (see `mobilenets list`); got {name!r}")
     if name not in _registry():
-        close = fnmatch.filter(_REGISTRY, f"*{name}*")[:5] if isinstance(name, str) else []
+        close = fnmatch.filter(_REGISTRY, f"*{name}*")[:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `mobilenets list`)"
         raise ValueError(f"unknown model name {name!r}{hint}")
 
@@ -140,7 +142,7 @@ def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Modu
 register_builder(MobileNetV1, [field.name for field in fields(MobileNetConfig)])
 for _alpha in WIDTHS:
     for _resolution in RESOLUTIONS:
-        register_model(model_name(_alpha, _resolution), MobileNetV1, alpha=_alpha, resolution=_resolution)
+        register_model(model_name(_alpha, _resolution), MobileNetV1, alpha=_alpha, resolution=_resolution, variant="separable")
 for _variant in ("conv", "shallow", "flattened"):
     register_model(model_name(1.0, 224, _variant), MobileNetV1, alpha=1.0, resolution=224, variant=_variant)
 # The widths and heads only released weights have (timm's mobilenetv1_125, mobilenetv1_100h).
