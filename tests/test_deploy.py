@@ -107,7 +107,7 @@ def test_truncated_files_are_refused_in_one_line(small_model, tmp_path, capsys) 
 
 
 def test_unknown_runtime_is_refused(capsys) -> None:
-    assert main(["bench", "--model", "mobilenet_v1_025_128", "--runtime", "tflite"]) == 2
+    assert main(["bench", "--model", "mobilenet_v1_025_128", "--runtime", "tensorrt"]) == 2
     assert "runtime must be one of" in capsys.readouterr().err
 
 

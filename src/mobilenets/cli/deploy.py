@@ -18,7 +18,7 @@ RANDOM = "random"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export to ONNX or TorchScript (optionally int8), verified by running it")
+    parser = subparsers.add_parser("export", help="export to ONNX, TorchScript, ExecuTorch or LiteRT (optionally int8), verified by running it")
     parser.add_argument("--checkpoint", help="a checkpoint file (dict with 'model' and 'config')")
     add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, required=True)
@@ -87,12 +87,23 @@ def run_export(args: argparse.Namespace) -> int:
     result["verify_data"] = args.verify_data
     if args.int8:
         result["calibration"] = args.calibration_data or RANDOM
-    emit(result, args.json, lambda r: (
-        f"wrote {r['out']} ({r['format']}{', int8' if r['int8'] else ''}, {r['bytes']:,} bytes); "
-        f"max abs difference from PyTorch {r['max_abs_diff']:.3g} (largest output {r['max_abs_output']:.3g}) over {r['verified_batch_sizes'][0]} {r['verify_data']} images "
-        f"(batch sizes {r['verified_batch_sizes'][0]} and 1), top-1 agreement {100 * r['top1_agreement']:.1f}%"
-    ))
+    emit(result, args.json, format_export)
     return 0
+
+
+def format_export(result: dict) -> str:
+    """What was written and how closely its runtime agrees with PyTorch fp32."""
+    sizes = " and ".join(map(str, result["verified_batch_sizes"]))
+    line = (
+        f"wrote {result['out']} ({result['format']}{', int8' if result['int8'] else ''}, {result['bytes']:,} bytes); "
+        f"max abs difference from PyTorch {result['max_abs_diff']:.3g} (largest output {result['max_abs_output']:.3g}) "
+        f"over {result['verified_images']} {result['verify_data']} images (batch size {sizes}), "
+        f"top-1 agreement {100 * result['top1_agreement']:.1f}%"
+    )
+    if result["int8"]:
+        snr = result["snr_db"]
+        line += f", SNR {'exact' if snr is None else f'{snr:.1f} dB'}"
+    return line
 
 
 def run_bench(args: argparse.Namespace) -> int:
