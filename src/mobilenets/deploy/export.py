@@ -7,6 +7,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -29,8 +30,11 @@ def _example(model: nn.Module) -> torch.Tensor:
     return torch.randn(1, *model.pretrained_cfg["input_size"])
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-    """Writes ``model`` (BN folded) as ONNX with a dynamic batch dimension.
+def export_onnx(
+    model: nn.Module, path: str | os.PathLike[str], *, output_names: Sequence[str] = (OUTPUT_NAME,), force: bool = False,
+) -> Path:
+    """Writes ``model`` (BN folded) as ONNX with a dynamic batch dimension; ``output_names``
+    names its outputs (several for a feature backbone).
 
     The TorchScript-based exporter (``dynamo=False``) is used: on MobileNet it gives the same
     Conv/Relu/Gemm graph and ONNX Runtime speed as the dynamo exporter, at opset 17 rather than
@@ -42,8 +46,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, force: bool =
         warnings.simplefilter("ignore")
         torch.onnx.export(
             folded, (_example(model),), str(temporary), dynamo=False, opset_version=ONNX_OPSET,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            input_names=[INPUT_NAME], output_names=list(output_names),
+            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *output_names)},
         )
     return Path(path)
 

@@ -127,17 +127,23 @@ def _to_tflite(module: nn.Module, example: torch.Tensor, quantizer):
 @contextlib.contextmanager
 def mobile_runner(
     path: str | os.PathLike[str], format: str, *, threads: int | None = None,
-) -> Iterator[Callable[[torch.Tensor], np.ndarray]]:
+) -> Iterator[Callable[[torch.Tensor], np.ndarray | list[np.ndarray]]]:
     """A function running the file at ``path`` in its own runtime on a batch (one image at a
-    time, as the file is batch 1) and returning float outputs."""
+    time, as the file is batch 1) and returning its float output (a list of them for a file
+    with several, such as a feature backbone's)."""
     _check(format)
     if not Path(path).is_file():
         raise FileNotFoundError(f"{format} file {path} does not exist")
     single = _executorch_method(path, threads) if format == "executorch" else _litert_interpreter(path, threads)
-    yield lambda batch: np.concatenate([single(image) for image in batch.split(1)])
+
+    def run(batch: torch.Tensor) -> np.ndarray | list[np.ndarray]:
+        per_output = [np.concatenate(parts) for parts in zip(*(single(image) for image in batch.split(1)))]
+        return per_output[0] if len(per_output) == 1 else per_output
+
+    yield run
 
 
-def _executorch_method(path: str | os.PathLike[str], threads: int | None) -> Callable[[torch.Tensor], np.ndarray]:
+def _executorch_method(path: str | os.PathLike[str], threads: int | None) -> Callable[[torch.Tensor], list[np.ndarray]]:
     require("executorch", EXTRAS["executorch"], "running ExecuTorch files")
     with _quiet():  # "experimental API" on import
         from executorch.runtime import Runtime
@@ -150,22 +156,22 @@ def _executorch_method(path: str | os.PathLike[str], threads: int | None) -> Cal
         method = Runtime.get().load_program(Path(path)).load_method("forward")
     except Exception as error:  # ExecuTorch raises RuntimeError/ValueError by error code
         raise ValueError(f"{path} is not a loadable ExecuTorch program: {str(error).splitlines()[0]}") from error
-    return lambda image: method.execute([image.contiguous()])[0].numpy()
+    return lambda image: [output.numpy() for output in method.execute([image.contiguous()])]
 
 
-def _litert_interpreter(path: str | os.PathLike[str], threads: int | None) -> Callable[[torch.Tensor], np.ndarray]:
+def _litert_interpreter(path: str | os.PathLike[str], threads: int | None) -> Callable[[torch.Tensor], list[np.ndarray]]:
     interpreter_module = require("ai_edge_litert.interpreter", EXTRAS["tflite"], "running LiteRT files")
     try:
         interpreter = interpreter_module.Interpreter(model_path=str(path), num_threads=threads or None)
         interpreter.allocate_tensors()
     except Exception as error:
         raise ValueError(f"{path} is not a loadable LiteRT model: {str(error).splitlines()[0]}") from error
-    (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+    (source,), targets = interpreter.get_input_details(), interpreter.get_output_details()
 
-    def run(image: torch.Tensor) -> np.ndarray:
+    def run(image: torch.Tensor) -> list[np.ndarray]:
         interpreter.set_tensor(source["index"], _quantize(image.numpy(), source))
         interpreter.invoke()
-        return _dequantize(interpreter.get_tensor(target["index"]), target)
+        return [_dequantize(interpreter.get_tensor(target["index"]), target) for target in targets]
 
     return run
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from .features import FeatureMobileNet
 from .mobilenet_v1 import MobileNetV1
 from .pretrained import create_pretrained
 
@@ -55,16 +56,21 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown model name {name!r}{hint}")
 
 
-def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
+def create_model(
+    name: str, pretrained: Any = None, *, features_only: bool = False, out_indices: Any = None, **overrides: Any,
+) -> nn.Module:
     """Builds a registered model; keyword arguments override the name's defaults.
 
     ``pretrained``: weights to load, a .h5 / TF-slim / .pt path or URL, or True for Keras's
-    released file of the name (see ``pretrained.create_pretrained``)."""
+    released file of the name (see ``pretrained.create_pretrained``). ``features_only``: the
+    body as a backbone returning the feature maps of levels ``out_indices`` (``features.py``)."""
     _check_name(name)
     constructor, defaults = _REGISTRY[name]
     if pretrained is not None and pretrained is not False:
-        return create_pretrained(name, constructor, defaults, overrides, pretrained)
-    return constructor(**{**defaults, **overrides})
+        model = create_pretrained(name, constructor, defaults, overrides, pretrained)
+    else:
+        model = constructor(**{**defaults, **overrides})
+    return FeatureMobileNet(model, out_indices) if features_only else model
 
 
 for _alpha in WIDTHS:
