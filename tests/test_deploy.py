@@ -149,7 +149,8 @@ def test_select_params_budget_and_own_accuracy_table(tmp_path) -> None:
 
 def test_select_latency_budget_uses_measured_cache(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MOBILENETS_CACHE", str(tmp_path))
-    first = select_model("latency_ms", 1e9, runtime="eager", threads=1, runs=2, plot=tmp_path / "plot.png")
+    # accept_contention: on a shared machine other processes may take the CPU while this times.
+    first = select_model("latency_ms", 1e9, runtime="eager", threads=1, runs=2, plot=tmp_path / "plot.png", accept_contention=True)
     cache = json.loads((tmp_path / "latency.json").read_text())
     (entry,) = cache.values()
     assert sorted(entry) == sorted(RELEASED_TOP1)

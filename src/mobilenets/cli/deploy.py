@@ -11,6 +11,7 @@ from ..deploy import (
     FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_checkpoint, random_inputs,
     read_accuracy_table, real_inputs, select_model,
 )
+from ..deploy.latency import is_int8
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
 from .common import add_json_argument, add_model_arguments, emit, model_from_args
 
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help=f"intra-op threads (default {torch.get_num_threads()})")
     parser.add_argument("--runs", type=int, default=30, help="timed calls (default 30)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
+    parser.add_argument("--precision", default="f32", help="OpenVINO's float precision: f32 (default) or bf16")
     _add_int8_arguments(parser, flag=False)
     add_json_argument(parser)
     parser.set_defaults(handler=run_bench)
@@ -49,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     budget.add_argument("--max-params", type=float, help="parameter budget (counted)")
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
     parser.add_argument("--threads", type=int, help=f"for the latency budget (default {torch.get_num_threads()})")
+    parser.add_argument("--accept-contention", action="store_true", help="cache latencies timed while other processes took the CPU (default: use them once, cache none)")
     parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the released ImageNet top-1)")
     parser.add_argument("--plot", help="where to draw accuracy vs cost (default: in the cache folder)")
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
@@ -116,9 +119,10 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"give --runtime ({', '.join(RUNTIMES)}) or --onnx FILE")
     else:
         model, name = model_from_args(args)
-        calibration = _calibration(args, model) if args.runtime == "int8" else None
+        calibration = _calibration(args, model) if is_int8(args.runtime) else None
         result = {"model": name, **benchmark(
             model, args.runtime, **timing, calibration=calibration, calibration_source=args.calibration_data,
+            precision=args.precision,
         )}
     emit(result, args.json, format_benchmark)
     return 0
@@ -131,6 +135,12 @@ def format_benchmark(result: dict) -> str:
     )
     if result["mult_adds"] is not None:
         line += f"; {result['mult_adds'] / 1e6:.1f}M mult-adds, {result['params'] / 1e6:.2f}M params"
+    line += f"\nCPU: {result['cpu']} ({', '.join(result['cpu_flags']) or 'no AVX2'})"
+    if result["contended"]:
+        line += (
+            f"\nnote: other processes took {result['other_cpu_cores']:.2f} cores while this was timed: "
+            "the figure is slower than this machine can do; rerun when the machine is quiet"
+        )
     return line
 
 
@@ -143,7 +153,7 @@ def run_select(args: argparse.Namespace) -> int:
     plot = args.plot or cache_dir() / f"select_{budget}.png"
     result = select_model(
         budget, limit, runtime=args.runtime, accuracy=accuracy, threads=args.threads,
-        plot=plot, force=args.force or args.plot is None,
+        plot=plot, force=args.force or args.plot is None, accept_contention=args.accept_contention,
     )
     emit(result, args.json, format_selection)
     return 0
