@@ -1,18 +1,22 @@
-"""`mobilenets export`, `mobilenets bench` and `mobilenets select`: deployment."""
+"""`mobilenets export`, `bench`, `select` and `export-report`: deployment."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
-from ..files import cache_dir
+from ..files import cache_dir, refuse_existing
 from ..deploy import (
     FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_checkpoint, random_inputs,
     read_accuracy_table, real_inputs, select_model,
 )
+from ..deploy.inputs import labeled_inputs
 from ..deploy.latency import is_int8
+from ..deploy.report import export_report
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
+from ..train.checkpoint import checkpoint_file
 from .common import add_json_argument, add_model_arguments, emit, model_from_args
 
 RANDOM = "random"
@@ -57,6 +61,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
     add_json_argument(parser)
     parser.set_defaults(handler=run_select)
+
+    parser = subparsers.add_parser("export-report", help="one model through every runtime and precision here: size, latency, top-1, agreement, SNR")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder")
+    parser.add_argument("--data", required=True, help=f"labelled held-out images: {FASHION_MNIST} (its test split) or a data folder as `eval` takes")
+    parser.add_argument("--images", type=int, default=1000, help="how many held-out images (default 1000)")
+    parser.add_argument("--calibration-data", help="int8 calibration images (default: --data's training images)")
+    parser.add_argument("--calibration-images", type=int, default=100, help="how many calibration images (default 100)")
+    parser.add_argument("--threads", type=int, help=f"intra-op threads for timing (default {torch.get_num_threads()})")
+    parser.add_argument("--runs", type=int, default=30, help="timed batch-1 calls per runtime (default 30)")
+    parser.add_argument("--out", help="folder for the files and report (default: CHECKPOINT.export/ beside it)")
+    parser.add_argument("--force", action="store_true", help="write into --out even if it exists")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_export_report)
 
 
 def _add_int8_arguments(parser: argparse.ArgumentParser, *, flag: bool = True) -> None:
@@ -175,4 +192,43 @@ def format_selection(result: dict) -> str:
     )
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+def run_export_report(args: argparse.Namespace) -> int:
+    model = load_checkpoint(args.checkpoint)
+    out = Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(".export")
+    refuse_existing(out, force=args.force)  # before minutes of exports
+    images, labels = labeled_inputs(model, args.data, args.images)
+    calibration = real_inputs(model, args.calibration_data or args.data, args.calibration_images, train=True)
+    report = export_report(
+        model, images, labels, calibration, out, threads=args.threads or torch.get_num_threads(), runs=args.runs, force=True,
+    )
+    emit(report, args.json, format_report)
+    return 0
+
+
+def format_report(report: dict) -> str:
+    """The report's table, one line per runtime and precision, then the machine and the plot."""
+    lines = [
+        f"{'runtime':<12} {'prec':<5} {'file':<18} {'KB':>7} {'ms':>7} {'p90 ms':>7} {'top-1':>6} {'agree':>6} {'SNR dB':>7}",
+    ]
+    for row in report["rows"]:
+        head = f"{row['runtime']:<12} {row['precision']:<5} "
+        if "skipped" in row:
+            lines.append(head + f"skipped: {row['skipped']}")
+            continue
+        snr = "exact" if row["snr_db"] is None else f"{row['snr_db']:.1f}"
+        size = f"{row['bytes'] / 1024:>7.0f}" if "bytes" in row else f"{'-':>7}"
+        lines.append(
+            head + f"{row.get('file', '-'):<18} {size} {row['median_ms']:>7.3f} {row['p90_ms']:>7.3f} "
+            f"{row['top1']:>6.2f} {100 * row['top1_agreement']:>5.1f}% {snr:>7}" + (" (contended)" if row["contended"] else "")
+        )
+    lines.append(
+        f"{report['images']} held-out images, int8 calibrated on {report['calibration_images']}; batch 1, "
+        f"{report['threads']} threads; CPU: {report['cpu']} ({', '.join(report['cpu_flags'])})"
+    )
+    if any(row.get("contended") for row in report["rows"]):
+        lines.append("(contended): other processes took the CPU while that row was timed; rerun on a quiet machine for its latency")
+    lines.append(f"files and report.json in {report['out_dir']}" + (f"; plot: {report['plot']}" if "plot" in report else ""))
     return "\n".join(lines)

@@ -3,11 +3,12 @@ batch 1 (``mobile.py``), and checking every export by running it in its own runt
 PyTorch on the same inputs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -101,18 +102,34 @@ def load_torchscript(path: str | os.PathLike[str]) -> torch.jit.ScriptModule:
         raise ValueError(f"{path} is not a valid TorchScript file: {reason}") from error
 
 
-def run_export(path: str | os.PathLike[str], format: str, inputs: torch.Tensor) -> np.ndarray:
-    """The outputs of an exported file on ``inputs``, run by ONNX Runtime, torch.jit, ExecuTorch
-    or LiteRT."""
+@contextlib.contextmanager
+def export_runner(
+    path: str | os.PathLike[str], format: str, *, threads: int | None = None,
+) -> Iterator[Callable[[torch.Tensor], np.ndarray]]:
+    """A function running an exported file on a batch in its own runtime (ONNX Runtime,
+    torch.jit, ExecuTorch or LiteRT) with ``threads`` threads (the runtime's default: None)."""
     if format in MOBILE_FORMATS:
-        with mobile_runner(path, format) as run:
-            return run(inputs)
-    if format == "onnx":
-        return onnx_session(path).run(None, {INPUT_NAME: inputs.numpy()})[0]
-    if format == "torchscript":
-        with torch.inference_mode():
-            return load_torchscript(path)(inputs).numpy()
-    raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+        with mobile_runner(path, format, threads=threads) as run:
+            yield run
+    elif format == "onnx":
+        session = onnx_session(path, threads=threads)
+        yield lambda batch: session.run(None, {INPUT_NAME: batch.numpy()})[0]
+    elif format == "torchscript":
+        module = load_torchscript(path)
+
+        def run_torchscript(batch: torch.Tensor) -> np.ndarray:
+            with torch.inference_mode():
+                return module(batch).numpy()
+
+        yield run_torchscript
+    else:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+
+
+def run_export(path: str | os.PathLike[str], format: str, inputs: torch.Tensor) -> np.ndarray:
+    """The outputs of an exported file on ``inputs``, run in its own runtime."""
+    with export_runner(path, format) as run:
+        return run(inputs)
 
 
 def reference_outputs(model: nn.Module, inputs: torch.Tensor) -> np.ndarray:
@@ -128,22 +145,30 @@ def signal_to_noise_db(outputs: np.ndarray, expected: np.ndarray) -> float:
     return float("inf") if noise == 0 else 10 * float(np.log10(np.square(expected).sum() / noise))
 
 
-def export_model(
+def compare_outputs(outputs: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
+    """How an export's logits differ from PyTorch fp32's: the largest absolute difference (and
+    the largest output, for scale), how often the top class agrees, the SNR in dB."""
+    return {
+        "max_abs_diff": float(np.abs(outputs - expected).max()),
+        "max_abs_output": float(np.abs(expected).max()),
+        "top1_agreement": float((outputs.argmax(1) == expected.argmax(1)).mean()),
+        "snr_db": _finite(signal_to_noise_db(outputs, expected)),
+    }
+
+
+def write_export(
     model: nn.Module,
     path: str | os.PathLike[str],
     format: str,
     *,
-    verify_inputs: torch.Tensor,
+    example: torch.Tensor,
     int8_calibration: torch.Tensor | None = None,
     force: bool = False,
-) -> dict:
-    """Exports ``model`` (int8 when ``int8_calibration`` is given: ONNX Runtime QDQ for ONNX,
-    PyTorch's x86 backend for TorchScript, PT2E with the XNNPACK quantizer for ExecuTorch and
-    LiteRT; a QAT-prepared model is converted to int8), then runs the file on ``verify_inputs``
-    against the float PyTorch model: at two batch sizes (all of them, and one), or image by image
-    for the batch-1 mobile formats. Returns the path, size, the largest absolute output
-    difference (and the largest output, for scale), how often the top class agrees and the
-    signal-to-noise ratio in dB."""
+) -> bool:
+    """Writes ``model`` as ``format`` (int8 when ``int8_calibration`` is given: ONNX Runtime QDQ
+    for ONNX, PyTorch's x86 backend for TorchScript, PT2E with the XNNPACK quantizer for
+    ExecuTorch and LiteRT; a QAT-prepared model is converted to int8); ``example``: inputs of the
+    model's shape. Returns whether the file is int8."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     qat = is_qat_prepared(model)
@@ -158,13 +183,29 @@ def export_model(
     elif format == "onnx":
         export_onnx(model, path, force=force)
     elif format in MOBILE_FORMATS:
-        export_mobile(model, path, format, example=verify_inputs, int8_calibration=int8_calibration, force=force)
+        export_mobile(model, path, format, example=example, int8_calibration=int8_calibration, force=force)
     else:
         if qat:
             module = convert_qat(model)
         else:
             module = model if int8_calibration is None else quantize_torch(model, int8_calibration)
-        export_torchscript(module, path, example=verify_inputs[:1], force=force)
+        export_torchscript(module, path, example=example[:1], force=force)
+    return qat or int8_calibration is not None
+
+
+def export_model(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    format: str,
+    *,
+    verify_inputs: torch.Tensor,
+    int8_calibration: torch.Tensor | None = None,
+    force: bool = False,
+) -> dict:
+    """Exports ``model`` (:func:`write_export`), then runs the file on ``verify_inputs`` against
+    the float PyTorch model: at two batch sizes (all of them, and one), or image by image for
+    the batch-1 mobile formats. Returns the path, format, size and :func:`compare_outputs`."""
+    int8 = write_export(model, path, format, example=verify_inputs, int8_calibration=int8_calibration, force=force)
     expected = reference_outputs(model, verify_inputs)
     outputs = run_export(path, format, verify_inputs)
     batch_sizes = [1] if format in MOBILE_FORMATS else [len(verify_inputs), 1]
@@ -172,16 +213,8 @@ def export_model(
         outputs = np.concatenate([outputs, run_export(path, format, verify_inputs[:1])])
         expected = np.concatenate([expected, expected[:1]])
     return {
-        "out": str(path),
-        "format": format,
-        "int8": qat or int8_calibration is not None,
-        "bytes": Path(path).stat().st_size,
-        "verified_batch_sizes": batch_sizes,
-        "verified_images": len(verify_inputs),
-        "max_abs_diff": float(np.abs(outputs - expected).max()),
-        "max_abs_output": float(np.abs(expected).max()),
-        "top1_agreement": float((outputs.argmax(1) == expected.argmax(1)).mean()),
-        "snr_db": _finite(signal_to_noise_db(outputs, expected)),
+        "out": str(path), "format": format, "int8": int8, "bytes": Path(path).stat().st_size,
+        "verified_batch_sizes": batch_sizes, "verified_images": len(verify_inputs), **compare_outputs(outputs, expected),
     }
 
 
