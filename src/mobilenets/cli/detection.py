@@ -13,11 +13,14 @@ from torchvision.utils import draw_bounding_boxes
 
 from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
 from ..detection.evaluate import evaluate_detector
-from ..detection.export import export_onnx
+from ..deploy.mobile import MOBILE_FORMATS, export_mobile, mobile_runner
+from ..detection.export import decoded_ssd, export_onnx
 from ..detection.synthetic import make_detection
 from ..detection.training import ARCHS, load_detector, resume_detector, train_detector
 from ..train.checkpoint import atomic_write_bytes
 from .common import add_json_argument, add_loop_arguments, data_commands, emit, loop_settings, require_for_new_run
+
+DETECTOR_FORMATS = ("onnx", *MOBILE_FORMATS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,9 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(parser)
     parser.set_defaults(handler=run_detect)
 
-    parser = subparsers.add_parser("export-detector", help="SSD to ONNX with box decoding in the graph (NMS outside)")
+    parser = subparsers.add_parser("export-detector", help="SSD to ONNX, ExecuTorch or LiteRT with box decoding in the graph (NMS outside)")
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--out", required=True, help="the .onnx file")
+    parser.add_argument("--format", choices=DETECTOR_FORMATS, default="onnx", help="onnx (dynamic batch, default), executorch or tflite (batch 1)")
+    parser.add_argument("--out", required=True, help="the file to write")
     parser.add_argument("--force", action="store_true")
     add_json_argument(parser)
     parser.set_defaults(handler=run_export)
@@ -142,8 +146,30 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     model, _ = load_detector(args.checkpoint)
-    path = export_onnx(model, args.out, force=args.force)
-    result = {"path": str(path), "inputs": {"images": ["batch", 3, *model.transform.fixed_size]},
-              "outputs": {"boxes": ["batch", "boxes", 4], "scores": ["batch", "boxes", model.config["num_classes"]]}}
-    emit(result, args.json, lambda r: f"wrote {r['path']} (images -> decoded boxes and class scores; NMS outside)")
+    batch = "batch" if args.format == "onnx" else 1
+    if args.format == "onnx":
+        path = export_onnx(model, args.out, force=args.force)
+    else:
+        path = export_mobile(decoded_ssd(model), args.out, args.format, example=torch.rand(1, 3, *model.transform.fixed_size), force=args.force)
+    result = {"path": str(path), "format": args.format, "inputs": {"images": [batch, 3, *model.transform.fixed_size]},
+              "outputs": {"boxes": [batch, "boxes", 4], "scores": [batch, "boxes", model.config["num_classes"]]}}
+    if args.format != "onnx":
+        result.update(verify_mobile_detector(model, path, args.format))
+    emit(result, args.json, lambda r: f"wrote {r['path']} (images -> decoded boxes and class scores; NMS outside)" + (
+        f"; on 2 random images, max abs difference from PyTorch: boxes {r['max_abs_diff_boxes']:.3g} px, scores {r['max_abs_diff_scores']:.3g}"
+        if "max_abs_diff_boxes" in r else ""))
     return 0
+
+
+def verify_mobile_detector(model: torch.nn.Module, path: Path, format: str) -> dict[str, float]:
+    """The file run in its own runtime on two random images against the PyTorch detector's
+    decoded boxes (pixels) and scores."""
+    images = torch.rand(2, 3, *model.transform.fixed_size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = [output.numpy() for output in decoded_ssd(model)(images)]
+    with mobile_runner(path, format) as run:
+        boxes, scores = run(images)
+    return {
+        "max_abs_diff_boxes": float(abs(boxes - expected[0]).max()),
+        "max_abs_diff_scores": float(abs(scores - expected[1]).max()),
+    }
