@@ -75,19 +75,35 @@ def ours_int8_onnx(model, threads: int, scratch: Path, quant_format: str, reduce
         yield run
 
 
-def peak_gemm_rates(threads: int, size: int = 2048, repeats: int = 5) -> dict[str, float]:
-    """The best of ``repeats`` square GEMMs, in G mult-adds per second: fp32 (torch.mm, oneDNN/
-    MKL) and int8 (torch._int_mm, s8 x s8 -> s32): the ceilings a convolution network can reach."""
-    torch.set_num_threads(threads)
+def peak_gemm_rates(threads: int, scratch: Path, size: int = 512, repeats: int = 50) -> dict[str, float]:
+    """The best of ``repeats`` square GEMMs in ONNX Runtime (small and many: the best catches a
+    quiet moment on a shared machine), in G mult-adds per second: fp32
+    (MatMul) and int8 (MatMulInteger, u8 x s8 -> s32), both MLAS, the kernels its convolutions
+    use (VNNI for int8 where the CPU has it): the ceilings a convolution network can reach."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    generator = torch.Generator().manual_seed(0)
+    operands = {
+        "fp32": ("MatMul", TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT,
+                 torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)),
+        "int8": ("MatMulInteger", TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32,
+                 torch.randint(0, 255, (size, size), dtype=torch.uint8, generator=generator),
+                 torch.randint(-128, 127, (size, size), dtype=torch.int8, generator=generator)),
+    }
     rates = {}
-    for name, make, multiply in (
-        ("fp32", lambda: torch.randn(size, size), torch.mm),
-        ("int8", lambda: torch.randint(-128, 127, (size, size), dtype=torch.int8), torch._int_mm),
-    ):
-        a, b = make(), make()
-        multiply(a, b)
-        best = min(time_once(lambda: multiply(a, b)) for _ in range(repeats))
-        rates[name] = round(size ** 3 / best / 1e9, 1)
+    for precision, (operator, a_type, b_type, c_type, a, b) in operands.items():
+        graph = helper.make_graph(
+            [helper.make_node(operator, ["a", "b"], ["c"])], "gemm",
+            [helper.make_tensor_value_info("a", a_type, [size, size]), helper.make_tensor_value_info("b", b_type, [size, size])],
+            [helper.make_tensor_value_info("c", c_type, [size, size])],
+        )
+        path = scratch / f"gemm_{precision}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        session = onnx_session(path, threads=threads)
+        feeds = {"a": a.numpy(), "b": b.numpy()}
+        session.run(None, feeds)
+        rates[precision] = round(size ** 3 / min(time_once(lambda: session.run(None, feeds)) for _ in range(repeats)) / 1e9, 1)
     return rates
 
 
@@ -160,6 +176,7 @@ def main() -> int:
                         **summarize(times, batch_size), "other_cpu_cores": conditions["other_cpu_cores"],
                     })
         load_after = os.getloadavg()
+        peak_rates = peak_gemm_rates(args.threads, scratch)
 
     mult_adds = count_cost(model).mult_adds
     result = {
@@ -168,7 +185,7 @@ def main() -> int:
         "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
         "load_average_before": [round(value, 2) for value in load_before], "load_average_after": [round(value, 2) for value in load_after],
         "python": platform.python_version(), "timm": timm.__version__,
-        "peak_gemm_g_mult_adds_per_s": peak_gemm_rates(args.threads), "model_mult_adds": mult_adds,
+        "peak_gemm_g_mult_adds_per_s": peak_rates, "model_mult_adds": mult_adds,
         "rows": rows, "ratios": ratios(rows, args.batch_sizes),
     }
     result["limits_ms"] = {
