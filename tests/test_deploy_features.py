@@ -53,7 +53,7 @@ def test_backbone_maps_are_the_classifiers_endpoints() -> None:
     with torch.no_grad():
         endpoints = classifier.forward_endpoints(x, ["Conv2d_3_pointwise", "Conv2d_13_pointwise"])
         deep, shallow = backbone(x)
-        final, intermediates = forward_intermediates(classifier, x, indices=2)
+        final, intermediates = classifier.forward_intermediates(x, indices=2)
         only = forward_intermediates(classifier, x, indices=[1], intermediates_only=True)
     torch.testing.assert_close(shallow, endpoints["Conv2d_3_pointwise"], rtol=0, atol=0)
     torch.testing.assert_close(deep, endpoints["Conv2d_13_pointwise"], rtol=0, atol=0)

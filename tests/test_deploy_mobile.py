@@ -12,7 +12,7 @@ import torch
 
 from mobilenets.cli import main
 from mobilenets.cost import count_cost
-from mobilenets.deploy import export_model, load_checkpoint, real_inputs
+from mobilenets.deploy import export_model, load_model, real_inputs
 from mobilenets.deploy.mobile import mobile_runner
 
 FORMATS = ("executorch", "tflite")
@@ -28,7 +28,7 @@ VERIFY_IMAGES = 200
 
 @pytest.fixture(scope="module")
 def trained(tiny_fashion_checkpoint):
-    model = load_checkpoint(tiny_fashion_checkpoint)
+    model = load_model(tiny_fashion_checkpoint)
     return model, real_inputs(model, "fashion-mnist", VERIFY_IMAGES, train=False)
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mobilenets.cli import main
-from mobilenets.deploy import load_checkpoint
+from mobilenets.deploy import load_model
 from mobilenets.deploy.inputs import labeled_inputs
 from mobilenets.deploy.report import ROWS
 
@@ -25,7 +25,7 @@ def test_export_report_covers_every_runtime(tiny_fashion_checkpoint, tmp_path, c
                  "--images", str(IMAGES), "--calibration-images", "64", "--threads", "1", "--runs", "3", "--out", str(out)]
     assert main([*arguments, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    model = load_checkpoint(tiny_fashion_checkpoint)
+    model = load_model(tiny_fashion_checkpoint)
     images, labels = labeled_inputs(model, "fashion-mnist", IMAGES)
     with torch.inference_mode():
         float_top1 = round(100 * float((model(images).argmax(1) == labels).float().mean()), 2)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from mobilenets.cli import main
-from mobilenets.deploy import load_checkpoint, real_inputs, runner, select_model
+from mobilenets.deploy import load_model, real_inputs, runner, select_model
 from mobilenets.machine import KERNEL_FLAGS, cpu_flags
 
 # OpenVINO f32 against PyTorch: 1e-4 of the largest logit (measured ~1e-6).
@@ -42,7 +42,7 @@ def _proc_flags() -> set[str]:
 
 
 def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_checkpoint) -> None:
-    model = load_checkpoint(tiny_fashion_checkpoint)
+    model = load_model(tiny_fashion_checkpoint)
     images = real_inputs(model, "fashion-mnist", 200, train=False)
     with torch.inference_mode():
         expected = model(images).numpy()

@@ -9,7 +9,7 @@ import torch
 
 from ..files import cache_dir, refuse_existing
 from ..deploy import (
-    FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_checkpoint, random_inputs,
+    FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_model, random_inputs,
     read_accuracy_table, real_inputs, select_model,
 )
 from ..deploy.inputs import labeled_inputs
@@ -92,7 +92,7 @@ def _calibration(args: argparse.Namespace, model: torch.nn.Module) -> torch.Tens
 def run_export(args: argparse.Namespace) -> int:
     if args.checkpoint and args.model:
         raise ValueError("give --checkpoint or --model, not both")
-    model = load_checkpoint(args.checkpoint) if args.checkpoint else model_from_args(args)[0]
+    model = load_model(args.checkpoint) if args.checkpoint else model_from_args(args)[0]
     if args.verify_data == RANDOM:
         verify = random_inputs(model, args.verify_images)
     else:
@@ -196,7 +196,7 @@ def format_selection(result: dict) -> str:
 
 
 def run_export_report(args: argparse.Namespace) -> int:
-    model = load_checkpoint(args.checkpoint)
+    model = load_model(args.checkpoint)
     out = Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(".export")
     refuse_existing(out, force=args.force)  # before minutes of exports
     images, labels = labeled_inputs(model, args.data, args.images)
