@@ -1,5 +1,6 @@
-"""Exporting to ONNX and TorchScript with a dynamic batch size, or to ExecuTorch and LiteRT at
-batch 1 (``mobile.py``), and checking every export by running it in its own runtime against
+"""Exporting to ONNX and TorchScript with a dynamic batch size, to ExecuTorch and LiteRT at
+batch 1 (``mobile.py``), or as a pretrained folder (``config.json`` + ``model.safetensors``, the
+Hugging Face Hub's layout), and checking every export by running it in its own runtime against
 PyTorch on the same inputs."""
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from torch import nn
 
 from ..extras import require
 from ..files import atomic_output
+from ..models import from_pretrained, save_pretrained
 from .fuse import fold_batch_norm
 from .mobile import MOBILE_FORMATS, export_mobile, mobile_runner
 from .qat import convert_qat, is_qat_prepared
 from .quantize import quantize_onnx, quantize_torch
 
-FORMATS = ("onnx", "torchscript", *MOBILE_FORMATS)
+FORMATS = ("onnx", "torchscript", "pretrained", *MOBILE_FORMATS)
 # Opset 17: what ONNX Runtime >= 1.13, TensorRT 8.6, OpenVINO and onnx2tf all read.
 ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
@@ -107,7 +109,7 @@ def export_runner(
     path: str | os.PathLike[str], format: str, *, threads: int | None = None,
 ) -> Iterator[Callable[[torch.Tensor], np.ndarray]]:
     """A function running an exported file on a batch in its own runtime (ONNX Runtime,
-    torch.jit, ExecuTorch or LiteRT) with ``threads`` threads (the runtime's default: None)."""
+    torch.jit, ExecuTorch, LiteRT, or this package for a pretrained folder) with ``threads`` threads (the runtime's default: None)."""
     if format in MOBILE_FORMATS:
         with mobile_runner(path, format, threads=threads) as run:
             yield run
@@ -122,6 +124,9 @@ def export_runner(
                 return module(batch).numpy()
 
         yield run_torchscript
+    elif format == "pretrained":
+        model = from_pretrained(path)
+        yield lambda batch: reference_outputs(model, batch)
     else:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
 
@@ -172,6 +177,8 @@ def write_export(
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     qat = is_qat_prepared(model)
+    if format == "pretrained" and (qat or int8_calibration is not None):
+        raise ValueError("--format pretrained writes float weights (safetensors); int8 exports as onnx, torchscript, executorch or tflite")
     if qat and format != "torchscript":
         raise ValueError("a quantization-aware (QAT) model exports as --format torchscript (PyTorch's x86 int8)")
     model = model.eval()
@@ -184,6 +191,8 @@ def write_export(
         export_onnx(model, path, force=force)
     elif format in MOBILE_FORMATS:
         export_mobile(model, path, format, example=example, int8_calibration=int8_calibration, force=force)
+    elif format == "pretrained":
+        save_pretrained(model, path, force=force)
     else:
         if qat:
             module = convert_qat(model)
@@ -213,7 +222,8 @@ def export_model(
         outputs = np.concatenate([outputs, run_export(path, format, verify_inputs[:1])])
         expected = np.concatenate([expected, expected[:1]])
     return {
-        "out": str(path), "format": format, "int8": int8, "bytes": Path(path).stat().st_size,
+        "out": str(path), "format": format, "int8": int8,
+        "bytes": sum(file.stat().st_size for file in Path(path).iterdir()) if Path(path).is_dir() else Path(path).stat().st_size,
         "verified_batch_sizes": batch_sizes, "verified_images": len(verify_inputs), **compare_outputs(outputs, expected),
     }
 

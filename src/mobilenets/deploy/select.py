@@ -3,7 +3,6 @@ this machine (latency measured once and cached) and their accuracy, the Pareto f
 the most accurate model that fits."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -14,18 +13,20 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ..data.csvfiles import csv_rows
 from ..files import atomic_output, cache_dir, refuse_existing
 from ..machine import cpu_flags, cpu_name
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
-from ..paper import RELEASED, mobilenet_cost
+from ..models.releases import most_accurate
+from ..paper import mobilenet_cost
 from ..plots import pyplot, save_png
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
-# ImageNet top-1 of the 16 released models, the default accuracy to choose by.
-RELEASED_TOP1: dict[str, float] = {
-    model_name(alpha, resolution): RELEASED[alpha][resolution][2] for alpha, resolution in CANDIDATES
-}
+# The published ImageNet top-1 of the best released weights of each of the 16 models (timm's for
+# 1.0 at 224 px, Google's for the others: models/releases.py), the default accuracy to choose by.
+RELEASED_WEIGHTS = {model_name(alpha, resolution): most_accurate(model_name(alpha, resolution)) for alpha, resolution in CANDIDATES}
+RELEASED_TOP1: dict[str, float] = {name: release.top1 for name, release in RELEASED_WEIGHTS.items()}
 BUDGETS = ("latency_ms", "mult_adds", "params")
 DEFAULT_RUNTIME = "onnxruntime"
 
@@ -45,10 +46,10 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
             data = json.loads(path.read_text())
             rows = data.items() if isinstance(data, dict) else ((row["model"], row["top1"]) for row in data)
         else:
-            with open(path, newline="") as handle:
-                rows = [(row["model"], row["top1"]) for row in csv.DictReader(handle)]
+            header, *lines = [[cell.strip() for cell in row] for _, row in csv_rows(path)] or [[]]
+            rows = [(row[header.index("model")], row[header.index("top1")]) for row in lines]
         table = {str(name): float(top1) for name, top1 in rows}
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise ValueError(f"{path}: expected columns/keys 'model' and 'top1' ({error})") from error
     unknown = set(table).difference(candidate_names())
     if unknown:
@@ -167,6 +168,8 @@ def select_model(
                 "model": name, "alpha": alpha, "resolution": resolution, "top1": accuracy[name],
                 "mult_adds": cost.mult_adds, "params": cost.params,
             })
+            if accuracy is RELEASED_TOP1:
+                rows[-1]["weights"] = RELEASED_WEIGHTS[name].name
     names = [row["model"] for row in rows]
     timed = budget == "latency_ms"
     if timed:

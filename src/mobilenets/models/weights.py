@@ -18,10 +18,11 @@ import torch
 
 from .keras_h5 import read_keras_h5
 from .mobilenet_v1 import MobileNetV1
+from .releases import GOOGLE_ARCHITECTURE
 from .spec import MOBILENET_V1_BODY
 from .tf_checkpoint import TFCheckpoint
 
-RELEASED_ARCHITECTURE: dict[str, Any] = dict(padding="tf_same", activation="relu6", bn_eps=1e-3, variant="separable")
+RELEASED_ARCHITECTURE: dict[str, Any] = {**GOOGLE_ARCHITECTURE, "variant": "separable"}
 LOGITS = "Logits"
 _BATCH_NORM = ("gamma", "beta", "moving_mean", "moving_variance")
 _KERAS_LAYER = re.compile(r"(?:conv1|conv_(?P<kind>dw|pw)_(?P<index>\d+)|(?P<logits>conv_preds))(?P<bn>_bn)?")
@@ -143,7 +144,10 @@ def reference_to_model(layers: ReferenceLayers, config: dict[str, Any], source: 
                 f"{source}: {what} has shape {tuple(value.shape)}, a MobileNet v1 of alpha {config['alpha']:g} "
                 f"needs {tuple(expected[key].shape)}"
             )
-        state[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        tensor = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        if not tensor.isfinite().all():
+            raise ValueError(f"{source}: {what} holds NaN or infinite values; these weights are broken")
+        state[key] = tensor
 
     for endpoint in body_endpoints():
         weights, prefix = layers[endpoint], f"features.{endpoint}"
