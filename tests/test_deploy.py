@@ -108,7 +108,7 @@ def test_export_pretrained_folder_reloads_the_same_model(small_model, tmp_path, 
     assert sorted(path.name for path in out.iterdir()) == ["config.json", "model.safetensors"]
     assert result["bytes"] == sum(path.stat().st_size for path in out.iterdir())
     assert main([*arguments, "--int8"]) == 2
-    assert "int8 exports as onnx or torchscript" in capsys.readouterr().err
+    assert "int8 exports as onnx, torchscript, executorch or tflite" in capsys.readouterr().err
 
 
 def test_truncated_files_are_refused_in_one_line(small_model, tmp_path, capsys) -> None:

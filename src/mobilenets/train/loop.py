@@ -1,7 +1,7 @@
 """The training loop: one loop for every task (classification, detection, quantization-aware
 fine-tuning), on one CPU or many GPUs, that never loses a run.
 
-``fit(config, *, model=None, task=None, model_factory=None, resume=False, force=False)``
+``fit(config, *, model=None, task=None, model_factory=None, resume=False, force=False, on_epoch=None)``
 
 * ``config`` (``TrainConfig``) is validated before any work; the whole of it goes into every
   checkpoint.
@@ -25,6 +25,8 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
 * ``resume=True`` continues ``config.out/last.pt`` as if never stopped (the saved settings must
   match, except epochs and workers); ``force=True`` starts over in an existing run directory.
   An existing non-empty run directory is refused (FileExistsError) without one of them.
+* ``on_epoch(record)`` is called on rank 0 after each epoch's checkpoint is written, with that
+  epoch's ``metrics.jsonl`` record: a hyper-parameter search reports it (and may stop the run).
 
 Writes (rank 0 only, each atomically): ``last.pt`` after every epoch, ``best.pt`` when the
 primary metric improves, ``metrics.jsonl`` (one line per epoch), TensorBoard events (when
@@ -70,7 +72,7 @@ from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_r
 from .task import Task
 from .transfer import freeze_backbone, load_initial_weights
 
-__all__ = ["RUN_FILES", "fit", "resume_config", "to_device"]
+__all__ = ["RUN_FILES", "fit", "read_metrics", "resume_config", "to_device"]
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "summary.json")
 # Settings a resumed run may change: they do not alter what is computed.
@@ -87,13 +89,14 @@ def fit(
     resume: bool = False,
     force: bool = False,
     progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Trains, evaluates every epoch, checkpoints; returns the summary (see the module doc)."""
     config = config.validate().resolved()
     state = setup(config.device)
     try:
         with contextlib.ExitStack() as held:  # the run folder's lock, for the whole run
-            return _Run(config, state, model, task, model_factory, resume, force, progress, held).run()
+            return _Run(config, state, model, task, model_factory, resume, force, progress, held).run(on_epoch)
     finally:
         teardown(state)
 
@@ -326,7 +329,7 @@ class _Run:
             self._complete_commit(last_checkpoint(self.run_dir).read_bytes)
 
     # ----------------------------------------------------------------- training
-    def run(self) -> dict[str, Any]:
+    def run(self, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         board = _TensorBoard(self.run_dir, self.epoch) if self.dist.is_main else None
         try:
             while self.epoch < self.config.epochs:
@@ -339,6 +342,8 @@ class _Run:
                 if self.dist.is_main:
                     self._save(record, rng)
                     board.log(record)
+                    if on_epoch is not None:
+                        on_epoch(record)
                 self.dist.barrier()
         finally:
             if board is not None:
@@ -473,3 +478,9 @@ class _Run:
             atomic_write_json(self.run_dir / "summary.json", summary)
         return summary
 
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """A run's ``metrics.jsonl``: one record per saved epoch (none if the file is absent)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
