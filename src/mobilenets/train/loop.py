@@ -15,7 +15,9 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
   ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
-  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``.
+  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``;
+  the callable must be a registered builder (``mobilenets.models.register_builder``), since a
+  checkpoint is rebuilt only through the registry.
   By default a model with a ``config`` dict (MobileNetV1) records its class and that dict.
   On resume, a caller either passes the same kind of ``model`` again (its weights are replaced
   by the checkpoint's) or passes none and the recorded factory rebuilds it; a QAT or detection
@@ -61,7 +63,7 @@ from tqdm import tqdm
 
 from .batches import to_device
 from ..files import LOCK_FILE, atomic_write_bytes, atomic_write_json, atomic_write_text, folder_lock, remove_temporaries
-from .checkpoint import check_compatible, factory_name, last_checkpoint, load_checkpoint, resolve_factory, resume_config
+from .checkpoint import build_model, check_compatible, factory_name, last_checkpoint, load_checkpoint, resume_config
 from .classification import ClassificationTask
 from .config import TrainConfig
 from .distributed import Distributed, setup, teardown
@@ -237,7 +239,7 @@ class _Run:
         config, checkpoint = self.config, self.checkpoint
         given = model is not None
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
-            model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
+            model = build_model(checkpoint)
         elif model is None:
             model = self.task.build_model(config)
         if factory is None and isinstance(getattr(model, "config", None), dict):
