@@ -1,6 +1,9 @@
 """Inference latency, one run, side by side: timm's mobilenetv1_100 (the peer: eager PyTorch
-and its ONNX Runtime fp32 export) against this project's fp32 and int8 paths, MobileNet 1.0 at
-224, batch 1 and 32, on N threads. Prints a table and the ratios to the peer (--json too).
+and its ONNX Runtime fp32 export) against this project's fp32 and int8 paths (PyTorch, ONNX
+Runtime, OpenVINO, and at batch 1 the phone runtimes ExecuTorch and LiteRT), MobileNet 1.0 at
+224, batch 1 and 32, on N threads. Records the CPU flags, the load, the CPU other processes took
+while each row was timed, and the machine's peak fp32 and int8 GEMM rates (the limits each path
+is measured against). Prints a table and the ratios to the peer (--json too).
 
     PYTHONPATH=src .venv/bin/python benchmarks/inference.py [--threads 2] [--runs 30] [--json]
 """
@@ -10,9 +13,11 @@ import argparse
 import contextlib
 import datetime
 import json
+import os
 import platform
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -21,8 +26,10 @@ import torch
 
 from mobilenets.deploy import onnx_session, quantize_onnx, quantize_torch, random_inputs
 from mobilenets.deploy.export import INPUT_NAME, export_onnx
-from mobilenets.deploy.latency import runner, summarize, time_calls
+from mobilenets.cost import count_cost
+from mobilenets.deploy.latency import runner, summarize, timed_calls
 from mobilenets.deploy.select import machine_key
+from mobilenets.machine import cpu_flags
 from mobilenets.models import create_model
 
 warnings.filterwarnings("ignore")
@@ -60,12 +67,50 @@ def peer_onnxruntime(threads: int, scratch: Path):
 
 
 @contextlib.contextmanager
-def ours_int8_onnx(model, threads: int, scratch: Path, quant_format: str):
-    float_path = export_onnx(model, scratch / f"ours_{quant_format}_float.onnx")
-    path = scratch / f"ours_{quant_format}.onnx"
-    quantize_onnx(float_path, path, random_inputs(model, 32), quant_format=quant_format)
+def ours_int8_onnx(model, threads: int, scratch: Path, quant_format: str, reduce_range: bool | None = None):
+    float_path = export_onnx(model, scratch / f"ours_{quant_format}_float.onnx", force=True)
+    path = scratch / f"ours_{quant_format}_{reduce_range}.onnx"
+    quantize_onnx(float_path, path, random_inputs(model, 32), quant_format=quant_format, reduce_range=reduce_range)
     with onnx_file_runner(path, threads) as run:
         yield run
+
+
+def peak_gemm_rates(threads: int, scratch: Path, size: int = 512, repeats: int = 50) -> dict[str, float]:
+    """The best of ``repeats`` square GEMMs in ONNX Runtime (small and many: the best catches a
+    quiet moment on a shared machine), in G mult-adds per second: fp32
+    (MatMul) and int8 (MatMulInteger, u8 x s8 -> s32), both MLAS, the kernels its convolutions
+    use (VNNI for int8 where the CPU has it): the ceilings a convolution network can reach."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    generator = torch.Generator().manual_seed(0)
+    operands = {
+        "fp32": ("MatMul", TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT,
+                 torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)),
+        "int8": ("MatMulInteger", TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32,
+                 torch.randint(0, 255, (size, size), dtype=torch.uint8, generator=generator),
+                 torch.randint(-128, 127, (size, size), dtype=torch.int8, generator=generator)),
+    }
+    rates = {}
+    for precision, (operator, a_type, b_type, c_type, a, b) in operands.items():
+        graph = helper.make_graph(
+            [helper.make_node(operator, ["a", "b"], ["c"])], "gemm",
+            [helper.make_tensor_value_info("a", a_type, [size, size]), helper.make_tensor_value_info("b", b_type, [size, size])],
+            [helper.make_tensor_value_info("c", c_type, [size, size])],
+        )
+        path = scratch / f"gemm_{precision}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        session = onnx_session(path, threads=threads)
+        feeds = {"a": a.numpy(), "b": b.numpy()}
+        session.run(None, feeds)
+        rates[precision] = round(size ** 3 / min(time_once(lambda: session.run(None, feeds)) for _ in range(repeats)) / 1e9, 1)
+    return rates
+
+
+def time_once(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 @contextlib.contextmanager
@@ -103,22 +148,48 @@ def main() -> int:
             ("ours", "int8", "onnxruntime QOperator"): lambda: ours_int8_onnx(model, args.threads, scratch, "qoperator"),
             ("ours", "int8", "pytorch x86 (FX)"): lambda: ours_int8_torch(model, args.threads),
         }
+        # ONNX Runtime int8 with 7-bit weights (reduce_range, what AVX2 without VNNI needs)
+        # beside the full 8 bits that this machine's default now is when it has VNNI.
+        paths[("ours", "int8", "onnxruntime QDQ, 7-bit weights")] = lambda: ours_int8_onnx(model, args.threads, scratch, "qdq", True)
+        # Batch-1 files and runtimes (phones, edge boxes): timed at batch 1 only.
+        single = {
+            ("ours", "fp32", "openvino f32"): lambda: runner(model, "openvino", threads=args.threads),
+            ("ours", "bf16", "openvino bf16"): lambda: runner(model, "openvino", threads=args.threads, precision="bf16"),
+            ("ours", "int8", "openvino (int8 QDQ file)"): lambda: runner(model, "openvino-int8", threads=args.threads),
+            ("ours", "fp32", "executorch XNNPACK"): lambda: runner(model, "executorch", threads=args.threads),
+            ("ours", "int8", "executorch XNNPACK (PT2E)"): lambda: runner(model, "executorch-int8", threads=args.threads),
+            ("ours", "fp32", "tflite (LiteRT, XNNPACK)"): lambda: runner(model, "tflite", threads=args.threads),
+            ("ours", "int8", "tflite (LiteRT, PT2E)"): lambda: runner(model, "tflite-int8", threads=args.threads),
+        }
         if not args.no_compile:
             paths[("ours", "fp32", "torch.compile (BN folded, NHWC)")] = lambda: runner(model, "compile", threads=args.threads)
-        for (side, precision, name), make in paths.items():
+        load_before = os.getloadavg()
+        for (side, precision, name), make in [*paths.items(), *single.items()]:
             print(f"timing {side} {precision} {name} ...", file=sys.stderr)
             with make() as run:
-                for batch_size in args.batch_sizes:
+                for batch_size in args.batch_sizes if (side, precision, name) in paths else [1]:
                     batch = random_inputs(model, batch_size, seed=1)
                     runs = args.runs if batch_size == 1 else max(5, args.runs // 4)
-                    times = time_calls(lambda: run(batch), warmup=3, runs=runs)
-                    rows.append({"side": side, "precision": precision, "path": name, "batch_size": batch_size, **summarize(times, batch_size)})
+                    times, conditions = timed_calls(lambda: run(batch), warmup=3, runs=runs, threads=args.threads)
+                    rows.append({
+                        "side": side, "precision": precision, "path": name, "batch_size": batch_size,
+                        **summarize(times, batch_size), "other_cpu_cores": conditions["other_cpu_cores"],
+                    })
+        load_after = os.getloadavg()
+        peak_rates = peak_gemm_rates(args.threads, scratch)
 
+    mult_adds = count_cost(model).mult_adds
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_key("onnxruntime", args.threads).rsplit(" | ", 1)[0],
+        "cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
+        "load_average_before": [round(value, 2) for value in load_before], "load_average_after": [round(value, 2) for value in load_after],
         "python": platform.python_version(), "timm": timm.__version__,
+        "peak_gemm_g_mult_adds_per_s": peak_rates, "model_mult_adds": mult_adds,
         "rows": rows, "ratios": ratios(rows, args.batch_sizes),
+    }
+    result["limits_ms"] = {
+        precision: round(1000 * mult_adds / (rate * 1e9), 2) for precision, rate in result["peak_gemm_g_mult_adds_per_s"].items()
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -148,12 +219,17 @@ def ratios(rows: list[dict], batch_sizes: list[int]) -> dict[str, dict]:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{result['date']}  {result['machine']}", "",
-             "| side | precision | path | batch | median ms | p90 ms | images/s |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{result['date']}  {result['machine']}",
+        f"load average before {result['load_average_before']}, after {result['load_average_after']} ({result['cpus']} CPUs)",
+        f"peak GEMM (G mult-adds/s): {result['peak_gemm_g_mult_adds_per_s']}; model {result['model_mult_adds'] / 1e6:.0f}M mult-adds "
+        f"-> limits {result['limits_ms']} ms", "",
+        "| side | precision | path | batch | median ms | p90 ms | images/s | others' CPU (cores) |", "|---|---|---|---|---|---|---|---|",
+    ]
     for row in result["rows"]:
         lines.append(
             f"| {row['side']} | {row['precision']} | {row['path']} | {row['batch_size']} | "
-            f"{row['median_ms']:.2f} | {row['p90_ms']:.2f} | {row['images_per_second']:.1f} |"
+            f"{row['median_ms']:.2f} | {row['p90_ms']:.2f} | {row['images_per_second']:.1f} | {row['other_cpu_cores']} |"
         )
     lines.append("")
     for batch_size, entry in result["ratios"].items():

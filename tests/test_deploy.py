@@ -108,7 +108,7 @@ def test_export_pretrained_folder_reloads_the_same_model(small_model, tmp_path, 
     assert sorted(path.name for path in out.iterdir()) == ["config.json", "model.safetensors"]
     assert result["bytes"] == sum(path.stat().st_size for path in out.iterdir())
     assert main([*arguments, "--int8"]) == 2
-    assert "int8 exports as onnx or torchscript" in capsys.readouterr().err
+    assert "int8 exports as onnx, torchscript, executorch or tflite" in capsys.readouterr().err
 
 
 def test_truncated_files_are_refused_in_one_line(small_model, tmp_path, capsys) -> None:
@@ -127,7 +127,7 @@ def test_truncated_files_are_refused_in_one_line(small_model, tmp_path, capsys) 
 
 
 def test_unknown_runtime_is_refused(capsys) -> None:
-    assert main(["bench", "--model", "mobilenet_v1_025_128", "--runtime", "tflite"]) == 2
+    assert main(["bench", "--model", "mobilenet_v1_025_128", "--runtime", "tensorrt"]) == 2
     assert "runtime must be one of" in capsys.readouterr().err
 
 
@@ -169,7 +169,8 @@ def test_select_params_budget_and_own_accuracy_table(tmp_path) -> None:
 
 def test_select_latency_budget_uses_measured_cache(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MOBILENETS_CACHE", str(tmp_path))
-    first = select_model("latency_ms", 1e9, runtime="eager", threads=1, runs=2, plot=tmp_path / "plot.png")
+    # accept_contention: on a shared machine other processes may take the CPU while this times.
+    first = select_model("latency_ms", 1e9, runtime="eager", threads=1, runs=2, plot=tmp_path / "plot.png", accept_contention=True)
     cache = json.loads((tmp_path / "latency.json").read_text())
     (entry,) = cache.values()
     assert sorted(entry) == sorted(RELEASED_TOP1)

@@ -10,19 +10,25 @@ from mobilenets.detection import frcnn_mobilenet_v1, ssd300_mobilenet_v1
 from mobilenets.detection.export import DecodedSSD, export_onnx, select_detections
 
 
-def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
-    model = ssd300_mobilenet_v1(alpha=0.25, num_classes=4, resolution=160, score_thresh=0.2).eval()
-    # Batch-norm statistics measured on images, and a head whose scores differ from box to box:
-    # a fresh network's saturated features give many equal scores, which NMS may order either way.
+def distinct_scores_ssd(resolution: int = 160) -> nn.Module:
+    """A small SSD with batch-norm statistics measured on images, and a head whose scores differ
+    from box to box: a fresh network's saturated features give many equal scores, which NMS may
+    order either way."""
+    model = ssd300_mobilenet_v1(alpha=0.25, num_classes=4, resolution=resolution, score_thresh=0.2).eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.reset_running_stats()
                 module.momentum = None
-        model.train().backbone(torch.rand(8, 3, 160, 160))
+        model.train().backbone(torch.rand(8, 3, resolution, resolution))
         model.eval()
         for parameter in model.head.parameters():
             parameter.normal_(0.0, 0.05)
+    return model
+
+
+def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
+    model = distinct_scores_ssd()
     path = export_onnx(model, tmp_path / "ssd.onnx")
     images = torch.rand(3, 3, 160, 160)  # another batch size than the export's example
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -45,5 +51,5 @@ def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
 
 
 def test_only_ssd_exports() -> None:
-    with pytest.raises(ValueError, match="only SSD"):
+    with pytest.raises(ValueError, match="only SSD detectors export"):
         export_onnx(frcnn_mobilenet_v1(alpha=0.25, num_classes=3), "unused.onnx")

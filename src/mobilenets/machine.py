@@ -1,7 +1,9 @@
 """The machine a figure was measured on, named the same way by every benchmark and latency table."""
 from __future__ import annotations
 
+import os
 import platform
+import time
 from pathlib import Path
 
 
@@ -14,3 +16,63 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# The instruction sets the int8 and bf16 kernels of oneDNN, XNNPACK, MLAS and OpenVINO choose by.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's kernel-relevant flags (:data:`KERNEL_FLAGS` that ``/proc/cpuinfo`` lists), in
+    that order; empty where the file is unreadable."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in KERNEL_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
+def has_vnni() -> bool:
+    """Whether u8 x s8 dot products run without 16-bit saturation (AVX-512 VNNI or AVX-VNNI)."""
+    return bool({"avx512_vnni", "avx_vnni"}.intersection(cpu_flags()))
+
+
+def _busy_seconds() -> float | None:
+    """Seconds all CPUs have spent busy since boot (user, nice, system, irq, softirq and steal:
+    time a hypervisor gave to other guests is taken from us too), from ``/proc/stat``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherLoad:
+    """How much CPU other processes took during a ``with`` block: the machine's busy time
+    (``/proc/stat``) less this process's own (``os.times``), in cores (1.0: one core's worth of
+    wall time). ``cores`` is None where ``/proc/stat`` is not readable."""
+
+    def __enter__(self) -> "OtherLoad":
+        self._start = (_busy_seconds(), _own_seconds(), time.perf_counter())
+        self.cores: float | None = None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        busy, own, wall = _busy_seconds(), _own_seconds(), time.perf_counter()
+        if busy is not None and self._start[0] is not None and wall > self._start[2]:
+            other = (busy - self._start[0]) - (own - self._start[1])
+            self.cores = round(max(0.0, other) / (wall - self._start[2]), 2)
+
+    def contended(self, threads: int) -> bool:
+        """Whether others needed cores that a ``threads``-thread measurement was using: more
+        than the machine's idle cores plus a tenth of one (clock-tick noise)."""
+        return self.cores is not None and self.cores > max(0, (os.cpu_count() or 1) - threads) + 0.1
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system

@@ -1,18 +1,23 @@
-"""`mobilenets export`, `mobilenets bench` and `mobilenets select`: deployment."""
+"""`mobilenets export`, `bench`, `select` and `export-report`: deployment."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
-from ..files import cache_dir
+from ..files import cache_dir, refuse_existing
 from ..deploy import (
     FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_model, random_inputs,
     read_accuracy_table, real_inputs, select_model,
 )
+from ..deploy.inputs import labeled_inputs
+from ..deploy.latency import is_int8
+from ..deploy.report import export_report
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
 from ..ranges import POSITIVE, count
+from ..train.checkpoint import checkpoint_file
 from ..train.config import BATCH_SIZE
 from .common import add_json_argument, add_model_arguments, emit, model_from_args, model_knobs, number, output_path
 
@@ -24,8 +29,8 @@ THREADS = count(1, 1024)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export to ONNX or TorchScript (optionally int8) or a pretrained folder "
-                                   "(safetensors, for push-to-hub), verified by running it")
+    parser = subparsers.add_parser("export", help="export to ONNX, TorchScript, ExecuTorch or LiteRT (optionally int8) or a "
+                                   "pretrained folder (safetensors, for push-to-hub), verified by running it")
     parser.add_argument("--checkpoint", help="a checkpoint file (dict with 'model' and 'config')")
     add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, required=True)
@@ -45,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=number(THREADS), help=f"intra-op threads (default {torch.get_num_threads()})")
     parser.add_argument("--runs", type=number(count(1)), default=30, help="timed calls (default 30)")
     parser.add_argument("--warmup", type=number(count(0)), default=5, help="untimed calls first (default 5)")
+    parser.add_argument("--precision", choices=("f32", "bf16"), default="f32", help="OpenVINO's float precision: f32 (default) or bf16")
     _add_int8_arguments(parser, flag=False)
     add_json_argument(parser)
     parser.set_defaults(handler=run_bench)
@@ -56,11 +62,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     budget.add_argument("--max-params", type=number(POSITIVE), help="parameter budget (counted)")
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
     parser.add_argument("--threads", type=number(THREADS), help=f"for the latency budget (default {torch.get_num_threads()})")
+    parser.add_argument("--accept-contention", action="store_true", help="cache latencies timed while other processes took the CPU (default: use them once, cache none)")
     parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet top-1 of the best released weights, `mobilenets list --weights`)")
     parser.add_argument("--plot", type=output_path, help="where to draw accuracy vs cost (default: in the cache folder)")
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
     add_json_argument(parser)
     parser.set_defaults(handler=run_select)
+
+    parser = subparsers.add_parser("export-report", help="one model through every runtime and precision here: size, latency, top-1, agreement, SNR")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder")
+    parser.add_argument("--data", required=True, help=f"labelled held-out images: {FASHION_MNIST} (its test split) or a data folder as `eval` takes")
+    parser.add_argument("--images", type=number(count(1, 100_000)), default=1000, help="how many held-out images (default 1000)")
+    parser.add_argument("--calibration-data", help="int8 calibration images (default: --data's training images)")
+    parser.add_argument("--calibration-images", type=number(IMAGES), default=100, help="how many calibration images (default 100, at most 1024)")
+    parser.add_argument("--threads", type=number(THREADS), help=f"intra-op threads for timing (default {torch.get_num_threads()})")
+    parser.add_argument("--runs", type=number(count(1)), default=30, help="timed batch-1 calls per runtime (default 30)")
+    parser.add_argument("--out", help="folder for the files and report (default: CHECKPOINT.export/ beside it)")
+    parser.add_argument("--force", action="store_true", help="write into --out even if it exists")
+    add_json_argument(parser)
+    parser.set_defaults(handler=run_export_report)
 
 
 def _add_int8_arguments(parser: argparse.ArgumentParser, *, flag: bool = True) -> None:
@@ -94,12 +114,23 @@ def run_export(args: argparse.Namespace) -> int:
     result["verify_data"] = args.verify_data
     if args.int8:
         result["calibration"] = args.calibration_data or RANDOM
-    emit(result, args.json, lambda r: (
-        f"wrote {r['out']} ({r['format']}{', int8' if r['int8'] else ''}, {r['bytes']:,} bytes); "
-        f"max abs difference from PyTorch {r['max_abs_diff']:.3g} (largest output {r['max_abs_output']:.3g}) over {r['verified_batch_sizes'][0]} {r['verify_data']} images "
-        f"(batch sizes {r['verified_batch_sizes'][0]} and 1), top-1 agreement {100 * r['top1_agreement']:.1f}%"
-    ))
+    emit(result, args.json, format_export)
     return 0
+
+
+def format_export(result: dict) -> str:
+    """What was written and how closely its runtime agrees with PyTorch fp32."""
+    sizes = " and ".join(map(str, result["verified_batch_sizes"]))
+    line = (
+        f"wrote {result['out']} ({result['format']}{', int8' if result['int8'] else ''}, {result['bytes']:,} bytes); "
+        f"max abs difference from PyTorch {result['max_abs_diff']:.3g} (largest output {result['max_abs_output']:.3g}) "
+        f"over {result['verified_images']} {result['verify_data']} images (batch size {sizes}), "
+        f"top-1 agreement {100 * result['top1_agreement']:.1f}%"
+    )
+    if result["int8"]:
+        snr = result["snr_db"]
+        line += f", SNR {'exact' if snr is None else f'{snr:.1f} dB'}"
+    return line
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -112,9 +143,10 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"give --runtime ({', '.join(RUNTIMES)}) or --onnx FILE")
     else:
         model, name = model_from_args(args)
-        calibration = _calibration(args, model) if args.runtime == "int8" else None
+        calibration = _calibration(args, model) if is_int8(args.runtime) else None
         result = {"model": name, **benchmark(
             model, args.runtime, **timing, calibration=calibration, calibration_source=args.calibration_data,
+            precision=args.precision,
         )}
     emit(result, args.json, format_benchmark)
     return 0
@@ -127,6 +159,12 @@ def format_benchmark(result: dict) -> str:
     )
     if result["mult_adds"] is not None:
         line += f"; {result['mult_adds'] / 1e6:.1f}M mult-adds, {result['params'] / 1e6:.2f}M params"
+    line += f"\nCPU: {result['cpu']} ({', '.join(result['cpu_flags']) or 'no AVX2'})"
+    if result["contended"]:
+        line += (
+            f"\nnote: other processes took {result['other_cpu_cores']:.2f} cores while this was timed: "
+            "the figure is slower than this machine can do; rerun when the machine is quiet"
+        )
     return line
 
 
@@ -139,7 +177,7 @@ def run_select(args: argparse.Namespace) -> int:
     plot = args.plot or cache_dir() / f"select_{budget}.png"
     result = select_model(
         budget, limit, runtime=args.runtime, accuracy=accuracy, threads=args.threads,
-        plot=plot, force=args.force or args.plot is None,
+        plot=plot, force=args.force or args.plot is None, accept_contention=args.accept_contention,
     )
     emit(result, args.json, format_selection)
     return 0
@@ -162,4 +200,43 @@ def format_selection(result: dict) -> str:
     )
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+def run_export_report(args: argparse.Namespace) -> int:
+    model = load_model(args.checkpoint)
+    out = Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(".export")
+    refuse_existing(out, force=args.force)  # before minutes of exports
+    images, labels = labeled_inputs(model, args.data, args.images)
+    calibration = real_inputs(model, args.calibration_data or args.data, args.calibration_images, train=True)
+    report = export_report(
+        model, images, labels, calibration, out, threads=args.threads or torch.get_num_threads(), runs=args.runs, force=True,
+    )
+    emit(report, args.json, format_report)
+    return 0
+
+
+def format_report(report: dict) -> str:
+    """The report's table, one line per runtime and precision, then the machine and the plot."""
+    lines = [
+        f"{'runtime':<12} {'prec':<5} {'file':<18} {'KB':>7} {'ms':>7} {'p90 ms':>7} {'top-1':>6} {'agree':>6} {'SNR dB':>7}",
+    ]
+    for row in report["rows"]:
+        head = f"{row['runtime']:<12} {row['precision']:<5} "
+        if "skipped" in row:
+            lines.append(head + f"skipped: {row['skipped']}")
+            continue
+        snr = "exact" if row["snr_db"] is None else f"{row['snr_db']:.1f}"
+        size = f"{row['bytes'] / 1024:>7.0f}" if "bytes" in row else f"{'-':>7}"
+        lines.append(
+            head + f"{row.get('file', '-'):<18} {size} {row['median_ms']:>7.3f} {row['p90_ms']:>7.3f} "
+            f"{row['top1']:>6.2f} {100 * row['top1_agreement']:>5.1f}% {snr:>7}" + (" (contended)" if row["contended"] else "")
+        )
+    lines.append(
+        f"{report['images']} held-out images, int8 calibrated on {report['calibration_images']}; batch 1, "
+        f"{report['threads']} threads; CPU: {report['cpu']} ({', '.join(report['cpu_flags'])})"
+    )
+    if any(row.get("contended") for row in report["rows"]):
+        lines.append("(contended): other processes took the CPU while that row was timed; rerun on a quiet machine for its latency")
+    lines.append(f"files and report.json in {report['out_dir']}" + (f"; plot: {report['plot']}" if "plot" in report else ""))
     return "\n".join(lines)

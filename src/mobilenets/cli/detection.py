@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+import torch
+
+from ..deploy.mobile import MOBILE_FORMATS, export_mobile, mobile_runner
 from ..detection.evaluation import evaluate, load
-from ..detection.export import export_onnx
+from ..detection.export import decoded_ssd, export_onnx
 from ..detection.predict import predict
 from ..detection.synthetic import make_detection
 from ..detection.training import ARCHS, DEFAULTS, resume, train
@@ -21,6 +25,8 @@ from .common import (
 SETTINGS = ("alpha", *LOOP_SETTINGS)
 # Each canvas is a 300x300 PNG written to disk; a million is tens of GB.
 CANVASES = count(2, 1_000_000)
+
+DETECTOR_FORMATS = ("onnx", *MOBILE_FORMATS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,9 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(parser)
     parser.set_defaults(handler=run_detect)
 
-    parser = subparsers.add_parser("export-detector", help="SSD to ONNX with box decoding in the graph (NMS outside)")
+    parser = subparsers.add_parser("export-detector", help="SSD to ONNX, ExecuTorch or LiteRT with box decoding in the graph (NMS outside)")
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--out", type=output_path, required=True, help="the .onnx file")
+    parser.add_argument("--format", choices=DETECTOR_FORMATS, default="onnx", help="onnx (dynamic batch, default), executorch or tflite (batch 1)")
+    parser.add_argument("--out", type=output_path, required=True, help="the file to write")
     parser.add_argument("--force", action="store_true")
     add_json_argument(parser)
     parser.set_defaults(handler=run_export)
@@ -114,8 +121,30 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     model, _ = load(args.checkpoint)
-    path = export_onnx(model, args.out, force=args.force)
-    result = {"path": str(path), "inputs": {"images": ["batch", 3, *model.transform.fixed_size]},
-              "outputs": {"boxes": ["batch", "boxes", 4], "scores": ["batch", "boxes", model.config["num_classes"]]}}
-    emit(result, args.json, lambda r: f"wrote {r['path']} (images -> decoded boxes and class scores; NMS outside)")
+    batch = "batch" if args.format == "onnx" else 1
+    if args.format == "onnx":
+        path = export_onnx(model, args.out, force=args.force)
+    else:
+        path = export_mobile(decoded_ssd(model), args.out, args.format, example=torch.rand(1, 3, *model.transform.fixed_size), force=args.force)
+    result = {"path": str(path), "format": args.format, "inputs": {"images": [batch, 3, *model.transform.fixed_size]},
+              "outputs": {"boxes": [batch, "boxes", 4], "scores": [batch, "boxes", model.config["num_classes"]]}}
+    if args.format != "onnx":
+        result.update(verify_mobile_detector(model, path, args.format))
+    emit(result, args.json, lambda r: f"wrote {r['path']} (images -> decoded boxes and class scores; NMS outside)" + (
+        f"; on 2 random images, max abs difference from PyTorch: boxes {r['max_abs_diff_boxes']:.3g} px, scores {r['max_abs_diff_scores']:.3g}"
+        if "max_abs_diff_boxes" in r else ""))
     return 0
+
+
+def verify_mobile_detector(model: torch.nn.Module, path: Path, format: str) -> dict[str, float]:
+    """The file run in its own runtime on two random images against the PyTorch detector's
+    decoded boxes (pixels) and scores."""
+    images = torch.rand(2, 3, *model.transform.fixed_size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = [output.numpy() for output in decoded_ssd(model)(images)]
+    with mobile_runner(path, format) as run:
+        boxes, scores = run(images)
+    return {
+        "max_abs_diff_boxes": float(abs(boxes - expected[0]).max()),
+        "max_abs_diff_scores": float(abs(scores - expected[1]).max()),
+    }

@@ -12,7 +12,7 @@ from ..geo.knn import evaluate_knn
 from ..geo.predict import predict
 from ..geo.synthetic import make_geo
 from ..geo.training import DEFAULTS, resume, train
-from ..ranges import OPEN_UNIT, SHARE, count
+from ..ranges import OPEN_UNIT, POSITIVE, SHARE, count
 from ..train.config import BATCH_SIZE, SEED
 from .common import (
     LOOP_SETTINGS, number, output_path, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
@@ -58,9 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=output_path, metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
     parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
     parser.add_argument("--baseline", choices=("knn",), help="knn: Im2GPS's nearest training photos in the network's features, not its cells")
-    parser.add_argument("--k", type=int, default=1, help="knn: neighbours; the densest of them within --radius-km wins (default 1)")
-    parser.add_argument("--radius-km", type=float, default=200.0, help="knn: how near two neighbours count as one place (default 200)")
-    parser.add_argument("--limit-train", type=int, help="knn: the first N readable training photos as references")
+    parser.add_argument("--k", type=number(count(1)), default=1, help="knn: neighbours; the densest of them within --radius-km wins (default 1)")
+    parser.add_argument("--radius-km", type=number(POSITIVE), default=200.0, help="knn: how near two neighbours count as one place (default 200)")
+    parser.add_argument("--limit-train", type=number(count(1)), help="knn: the first N readable training photos as references")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 

@@ -7,7 +7,8 @@ from typing import Any
 from ..deploy.latency import RUNTIMES
 from ..deploy.select import DEFAULT_RUNTIME
 from ..models import VARIANTS
-from .common import LOOP_SETTINGS, add_config_arguments, add_json_argument, config_arguments, emit
+from ..ranges import NON_NEGATIVE, POSITIVE, Range, count
+from .common import LOOP_SETTINGS, add_config_arguments, add_json_argument, config_arguments, emit, number
 
 # The TrainConfig fields a sweep's trials share (the grid sets alpha, resolution, variant, seed).
 SETTINGS = (
@@ -32,18 +33,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--alphas", default="0.25,0.5,0.75,1.0", help="width multipliers (default 0.25,0.5,0.75,1.0)")
     group.add_argument("--resolutions", default="224,192,160,128", help="input sizes in pixels (default 224,192,160,128)")
     group.add_argument("--variants", default="separable", help=f"among {', '.join(VARIANTS)} (default separable)")
-    group.add_argument("--trials-per-cell", type=int, default=1, help="seeds per cell: --seed, --seed + 1, ... (default 1)")
+    group.add_argument("--trials-per-cell", type=number(count(1, 1000)), default=1, help="seeds per cell: --seed, --seed + 1, ... (default 1)")
     group.add_argument("--no-early-stop", dest="early_stop", action="store_false", help="train every trial to the end (no ASHA)")
-    group.add_argument("--grace-epochs", type=int, default=1, help="ASHA: epochs before a trial may be stopped (default 1)")
-    group.add_argument("--reduction-factor", type=float, default=3, help="ASHA: keep the best 1/this at each rung (default 3)")
+    group.add_argument("--grace-epochs", type=number(count(1)), default=1, help="ASHA: epochs before a trial may be stopped (default 1)")
+    group.add_argument("--reduction-factor", type=number(Range(1, low_open=True)), default=3, help="ASHA: keep the best 1/this at each rung (default 3)")
     add_config_arguments(parser, SETTINGS, help=SWEEP_HELP)
     group = parser.add_argument_group("latency and resources")
     group.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
-    group.add_argument("--threads", type=int, help="latency threads (default: torch's)")
-    group.add_argument("--max-latency-ms", type=float, help="name the most accurate trial within this batch-1 latency")
+    group.add_argument("--threads", type=number(count(1, 1024)), help="latency threads (default: torch's)")
+    group.add_argument("--max-latency-ms", type=number(POSITIVE), help="name the most accurate trial within this batch-1 latency")
     group.add_argument("--address", metavar="RAY_ADDRESS", help="an existing Ray cluster (default: a local Ray sized to this machine)")
-    group.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs Ray gives each trial (default 1)")
-    group.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs Ray gives each trial, e.g. 1 or 0.5 with --device cuda (default 0)")
+    group.add_argument("--cpus-per-trial", type=number(POSITIVE), default=1, help="CPUs Ray gives each trial (default 1)")
+    group.add_argument("--gpus-per-trial", type=number(NON_NEGATIVE), default=0, help="GPUs Ray gives each trial, e.g. 1 or 0.5 with --device cuda (default 0)")
     add_json_argument(parser)
     parser.set_defaults(handler=run_sweep_command)
 

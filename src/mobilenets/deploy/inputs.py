@@ -12,7 +12,8 @@ from torch import nn
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from ..data import fashion_mnist
-from ..data.folders import keep_readable
+from ..data.classification import evaluation_samples
+from ..data.folders import ImageFiles, keep_readable
 from ..data.images import read_image
 from ..data.transforms import build_transforms
 
@@ -57,6 +58,22 @@ def real_inputs(model: nn.Module, source: str | os.PathLike[str], count: int, *,
             raise ValueError(f"{folder} holds no readable images ({len(skipped)} unreadable files skipped)")
         images = [read_image(path) for path, _ in readable]
     return torch.stack([transform(image) for image in images])
+
+
+def labeled_inputs(model: nn.Module, source: str | os.PathLike[str], count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``count`` held-out images with their labels, as a batch the model takes:
+    Fashion-MNIST's test split, or the validation images of a data folder or manifests as
+    ``mobilenets eval`` reads them."""
+    if count < 1:
+        raise ValueError(f"the number of images must be at least 1; got {count}")
+    transform = input_transform(model)
+    if str(source) == FASHION_MNIST:
+        dataset = fashion_mnist(train=False)
+        samples = [dataset[index] for index in range(min(count, len(dataset)))]
+        return torch.stack([transform(image) for image, _ in samples]), torch.tensor([label for _, label in samples])
+    samples, classes, _ = evaluation_samples(str(source), limit=count)
+    files = ImageFiles(samples, classes, transform)
+    return torch.stack([files[index][0] for index in range(len(files))]), torch.tensor(files.targets)
 
 
 def random_inputs(model: nn.Module, count: int, *, seed: int = 0) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..extras import require
+from ..machine import has_vnni
 
 ONNX_FORMATS = ("qdq", "qoperator")
 
@@ -43,13 +44,16 @@ def quantize_onnx(
     *,
     quant_format: str = "qdq",
     batch_size: int = 32,
+    reduce_range: bool | None = None,
 ) -> None:
     """Writes an int8 copy of the float ONNX model at ``float_path`` to ``out_path``.
 
     Pre-processing (shape inference and ONNX Runtime's graph optimizations) first, as ORT
     recommends, then static quantization: activations uint8 with ranges from ``calibration``
-    (MinMax), weights int8 per output channel. ``reduce_range`` keeps 7-bit weights because
-    machines without VNNI (AVX2) saturate in the u8 x s8 multiply-add otherwise.
+    (MinMax), weights int8 per output channel. ``reduce_range`` keeps 7-bit weights, which
+    machines without VNNI (AVX2's u8 x s8 multiply-add saturates at 16 bits) need; with VNNI the
+    dot product accumulates in 32 bits and the full 8 bits keep more precision. None: decided by
+    this machine's CPU (7-bit without VNNI).
     """
     require("onnxruntime.quantization", "deploy", "int8 quantization with ONNX Runtime")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -69,7 +73,7 @@ def quantize_onnx(
             _TensorReader(calibration, input_name, batch_size),
             quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
             per_channel=True,
-            reduce_range=True,
+            reduce_range=not has_vnni() if reduce_range is None else reduce_range,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,

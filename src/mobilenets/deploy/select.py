@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,8 @@ import torch
 from tqdm import tqdm
 
 from ..data.csvfiles import csv_rows
-from ..extras import require
 from ..files import atomic_output, cache_dir, refuse_existing
-from ..machine import cpu_name
+from ..machine import cpu_flags, cpu_name
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
 from ..models.releases import most_accurate
 from ..paper import mobilenet_cost
@@ -58,22 +59,38 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
     return table
 
 
-def machine_key(runtime: str, threads: int) -> str:
-    """What a latency is valid for: CPU model, threads, torch (and ONNX Runtime) version, runtime."""
+# The package whose version a runtime's latency depends on, beside torch's.
+RUNTIME_PACKAGES = {
+    "onnxruntime": "onnxruntime", "int8": "onnxruntime", "executorch": "executorch", "tflite": "ai-edge-litert",
+    "openvino": "openvino",
+}
+
+
+def machine_key(runtime: str, threads: int, precision: str = "f32") -> str:
+    """What a latency is valid for: CPU model and its kernel flags (a VNNI or BF16 machine runs
+    other kernels), threads, torch and the runtime's package version, runtime (and precision)."""
     versions = f"torch {torch.__version__}"
-    if runtime in ("onnxruntime", "int8"):
-        onnxruntime = require("onnxruntime", "deploy", "ONNX Runtime latency")
-        versions += f", onnxruntime {onnxruntime.__version__}"
-    return f"{cpu_name()} | {threads} threads | {versions} | {runtime}"
+    package = RUNTIME_PACKAGES.get(runtime.removesuffix("-int8"))
+    if package is not None:
+        try:
+            versions += f", {package} {metadata.version(package)}"
+        except metadata.PackageNotFoundError:
+            pass  # benchmark() names the missing extra
+    flags = ",".join(cpu_flags()) or "no AVX2"
+    return f"{cpu_name()} [{flags}] | {threads} threads | {versions} | {runtime}{'' if precision == 'f32' else ' ' + precision}"
 
 
 def latency_cache_path() -> Path:
     return cache_dir() / "latency.json"
 
 
-def measure_latencies(names: list[str], runtime: str, threads: int, *, runs: int = 20) -> dict[str, float]:
+def measure_latencies(
+    names: list[str], runtime: str, threads: int, *, runs: int = 20, accept_contention: bool = False,
+) -> tuple[dict[str, float], list[str]]:
     """Median batch-1 milliseconds of each named model, from the cache or measured now (and
-    then cached under :func:`machine_key`)."""
+    then cached under :func:`machine_key`), and the names measured while other processes took
+    the CPU: those are used this once but not cached, so the next quiet run measures again
+    (``accept_contention``: cached all the same, for a machine that is never quiet)."""
     path = latency_cache_path()
     try:
         cache: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.is_file() else {}
@@ -82,12 +99,24 @@ def measure_latencies(names: list[str], runtime: str, threads: int, *, runs: int
     key = machine_key(runtime, threads)
     entry = cache.setdefault(key, {})
     missing = [name for name in names if name not in entry]
+    latencies, contended = {name: entry[name] for name in names if name in entry}, []
     for name in tqdm(missing, desc=f"timing ({runtime})", unit="model", disable=not missing):
-        entry[name] = benchmark(create_model(name), runtime, threads=threads, runs=runs, warmup=3)["median_ms"]
-    if missing:
+        result = benchmark(create_model(name), runtime, threads=threads, runs=runs, warmup=3)
+        latencies[name] = result["median_ms"]
+        if result["contended"] and not accept_contention:
+            contended.append(name)
+        else:
+            entry[name] = result["median_ms"]
+    if contended:
+        print(
+            f"note: {len(contended)} of {len(missing)} models were timed while other processes took the CPU; "
+            "their latencies are used now but not cached: rerun select when the machine is quiet "
+            "(or pass --accept-contention to cache them anyway)", file=sys.stderr,
+        )
+    if len(contended) < len(missing):
         with atomic_output(path, force=True) as temporary:
             temporary.write_text(json.dumps(cache, indent=1))
-    return {name: entry[name] for name in names}
+    return {name: latencies[name] for name in names}, contended
 
 
 def describe_budget(budget: str, value: float) -> str:
@@ -117,6 +146,7 @@ def select_model(
     plot: str | os.PathLike[str] | None = None,
     force: bool = False,
     runs: int = 20,
+    accept_contention: bool = False,
 ) -> dict[str, Any]:
     """The most accurate of the 16 models whose ``budget`` ("latency_ms", "mult_adds" or
     "params") is at most ``limit``, with every candidate's figures and the Pareto frontier.
@@ -144,7 +174,8 @@ def select_model(
     timed = budget == "latency_ms"
     if timed:
         threads = threads or torch.get_num_threads()
-        for row, latency in zip(rows, measure_latencies(names, runtime, threads, runs=runs).values()):
+        latencies, contended = measure_latencies(names, runtime, threads, runs=runs, accept_contention=accept_contention)
+        for row, latency in zip(rows, latencies.values()):
             row["latency_ms"] = latency
     fitting = [row for row in rows if row[budget] <= limit]
     if not fitting:
@@ -159,7 +190,7 @@ def select_model(
         "frontier": pareto_frontier(rows, budget), "candidates": rows,
     }
     if timed:
-        result.update(runtime=runtime, threads=threads, machine=machine_key(runtime, threads))
+        result.update(runtime=runtime, threads=threads, machine=machine_key(runtime, threads), uncached_contended=contended)
     if plot is not None and plot_tradeoffs(rows, chosen, plot, force=force):
         result["plot"] = str(plot)
     return result

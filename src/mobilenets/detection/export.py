@@ -55,14 +55,20 @@ def select_detections(model: SSD, boxes: torch.Tensor, scores: torch.Tensor) -> 
     return model.postprocess_detections(head, list(boxes), [size] * len(boxes))
 
 
+def decoded_ssd(model: nn.Module) -> DecodedSSD:
+    """The exportable form of an SSD (ValueError for other detectors): what ONNX, ExecuTorch and
+    LiteRT files hold."""
+    if not isinstance(model, SSD):
+        raise ValueError(f"only SSD detectors export; got {type(model).__name__}")
+    return DecodedSSD(model)
+
+
 def export_onnx(model: SSD, path: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Writes ``DecodedSSD(model)`` as ONNX (dynamic batch); refuses to overwrite without force."""
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to replace it")
-    if not isinstance(model, SSD):
-        raise ValueError(f"only SSD detectors export to ONNX; got {type(model).__name__}")
-    module = DecodedSSD(model)
+    module = decoded_ssd(model)
     example = torch.rand(1, 3, *module.size)
     partial = path.with_name(f".{path.name}.partial")
     torch.onnx.export(

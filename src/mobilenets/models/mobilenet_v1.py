@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..ranges import FRACTION, Range, check_declared, count, declared
+from .features import forward_intermediates
 from .layers import ACTIVATIONS, PADDINGS, conv_bn_act, depthwise_separable, flattened_conv_bn_act
 from .spec import VARIANTS, Conv, Flattened, Separable, body_spec, scaled_depth
 
@@ -159,6 +160,11 @@ class MobileNetV1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(self, x: torch.Tensor, indices: Any = None, **options: Any) -> Any:
+        """timm's ``forward_intermediates``: the feature maps at the strides ``indices`` and the
+        final map (see ``features.forward_intermediates``)."""
+        return forward_intermediates(self, x, indices, **options)
 
     def forward_endpoints(self, x: torch.Tensor, names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
         """The outputs of the named body layers (all of them by default), running the body only

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from torch import nn
 
+from .features import FeatureMobileNet
 from .mobilenet_v1 import MobileNetConfig, MobileNetV1
 from .pretrained import create_pretrained
 from .releases import RELEASES
@@ -126,17 +127,22 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown model name {name!r}{hint}")
 
 
-def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
+def create_model(
+    name: str, pretrained: Any = None, *, features_only: bool = False, out_indices: Any = None, **overrides: Any,
+) -> nn.Module:
     """Builds a registered model; keyword arguments override the name's defaults.
 
     ``pretrained``: weights to load (a file, folder, URL, ``hf-hub:REPO`` or release name such
     as ``timm:mobilenetv1_100.ra4_e3600_r224_in1k``), True for the best release for the name,
-    or "keras" / "timm" (see ``pretrained.create_pretrained``)."""
+    or "keras" / "timm" (see ``pretrained.create_pretrained``). ``features_only``: the body as
+    a backbone returning the feature maps of levels ``out_indices`` (``features.py``)."""
     _check_name(name)
     constructor, defaults = _registry()[name]
     if pretrained is not None and pretrained is not False:
-        return create_pretrained(name, constructor, defaults, overrides, pretrained)
-    return constructor(**{**defaults, **overrides})
+        model = create_pretrained(name, constructor, defaults, overrides, pretrained)
+    else:
+        model = constructor(**{**defaults, **overrides})
+    return FeatureMobileNet(model, out_indices) if features_only else model
 
 
 register_builder(MobileNetV1, [field.name for field in fields(MobileNetConfig)])

@@ -1,0 +1,85 @@
+"""bench's new runtimes and its record of the machine: OpenVINO forced to f32 (and bf16 only
+when asked), its int8 against float on real images, the CPU flags, the CPU other processes
+took while timing, and select refusing to cache a contended measurement."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mobilenets.cli import main
+from mobilenets.deploy import load_model, real_inputs, runner, select_model
+from mobilenets.machine import KERNEL_FLAGS, cpu_flags
+
+# OpenVINO f32 against PyTorch: 1e-4 of the largest logit (measured ~1e-6).
+FLOAT_RELATIVE_TOLERANCE = 1e-4
+# OpenVINO running the ONNX Runtime int8 (QDQ) file, calibrated on 64 images: top-1 agreement
+# with float on 200 real test images (measured 0.98-1.0).
+INT8_MIN_AGREEMENT = 0.95
+
+
+@contextlib.contextmanager
+def busy_process():
+    """Another process spinning on one core: contention, for real."""
+    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _proc_flags() -> set[str]:
+    line = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    return set(line.split(":", 1)[1].split())
+
+
+def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_checkpoint) -> None:
+    model = load_model(tiny_fashion_checkpoint)
+    images = real_inputs(model, "fashion-mnist", 200, train=False)
+    with torch.inference_mode():
+        expected = model(images).numpy()
+    with runner(model, "openvino", threads=1) as run:
+        float_diff = np.abs(run(images) - expected).max()
+    assert float_diff <= FLOAT_RELATIVE_TOLERANCE * np.abs(expected).max()
+    if "avx512_bf16" in _proc_flags() or "amx_bf16" in _proc_flags():
+        # What OpenVINO would do unasked on this CPU: bf16, visibly further from PyTorch.
+        with runner(model, "openvino", threads=1, precision="bf16") as run:
+            assert np.abs(run(images) - expected).max() > 10 * float_diff
+    calibration = real_inputs(model, "fashion-mnist", 64, train=True)
+    with runner(model, "openvino-int8", threads=1, calibration=calibration) as run:
+        agreement = (run(images).argmax(1) == expected.argmax(1)).mean()
+    assert agreement >= INT8_MIN_AGREEMENT
+
+
+def test_bench_records_cpu_flags_and_other_processes(tmp_path, capsys) -> None:
+    threads = os.cpu_count() or 1
+    with busy_process():
+        code = main(["bench", "--model", "mobilenet_v1_025_128", "--resolution", "64", "--runtime", "openvino",
+                     "--threads", str(threads), "--runs", "50", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "f32"
+    assert result["cpu_flags"] == [flag for flag in KERNEL_FLAGS if flag in _proc_flags()]
+    assert result["other_cpu_cores"] >= 0.3 and result["contended"]
+    assert main(["bench", "--model", "mobilenet_v1_025_128", "--runtime", "tflite", "--precision", "bf16"]) == 2
+    error = capsys.readouterr().err
+    assert "give it with --runtime openvino" in error and error.count("\n") == 1
+
+
+def test_select_does_not_cache_a_contended_measurement(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MOBILENETS_CACHE", str(tmp_path))
+    threads = os.cpu_count() or 1
+    accuracy = {"mobilenet_v1_025_128": 40.0}
+    with busy_process():
+        result = select_model("latency_ms", 1e9, runtime="eager", threads=threads, runs=10, accuracy=accuracy)
+    assert result["uncached_contended"] == ["mobilenet_v1_025_128"]
+    assert ",".join(cpu_flags()) in result["machine"]
+    assert not (tmp_path / "latency.json").exists()
