@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group = parser.add_argument_group("reproducibility and hardware")
     group.add_argument("--seed", type=int, help="the same seed gives identical weights on CPU")
     group.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
-    group.add_argument("--precision", choices=PRECISIONS, help="auto: bf16/fp16 on CUDA, fp32 on CPU")
+    group.add_argument("--precision", choices=PRECISIONS, help="auto: bf16 on CPUs with native bf16 (else fp32), bf16/fp16 on CUDA")
     group.add_argument("--channels-last", action=_FLAG, help="channels-last memory format (default on: measured faster on CPU)")
     group.add_argument("--compile", action=_FLAG, help="torch.compile the model")
     group.add_argument("--sync-bn", action=_FLAG, help="SyncBatchNorm across processes (CUDA only)")

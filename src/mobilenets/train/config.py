@@ -57,7 +57,7 @@ class TrainConfig:
     # Reproducibility and hardware.
     seed: int | None = None  # None: drawn once and recorded, so resume stays exact
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16/fp16 autocast on CUDA, fp32 on CPU (measured faster)
+    precision: str = "auto"  # auto: bf16 on CPUs with native bf16, else fp32; bf16/fp16 on CUDA (measured faster)
     channels_last: bool = True  # measured 6-37% faster training on a 2-core x86 CPU (BENCHMARKS.md)
     compile: bool = False
     sync_bn: bool = False  # SyncBatchNorm across processes (torch runs it on CUDA only)
