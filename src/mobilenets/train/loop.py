@@ -391,7 +391,9 @@ class _Run:
     def _evaluate(self) -> dict[str, float]:
         if not self.dist.is_main:
             return {}
-        with torch.no_grad(), self.autocast():
+        # In the model's own fp32, as `eval` runs: the recorded metrics (and best.pt's choice) are
+        # the ones a later evaluation of the checkpoint reports.
+        with torch.no_grad():
             result = self.task.evaluate(self.model.eval(), self.val_loader)
             if self.ema is not None:
                 result.update({f"ema_{k}": v for k, v in self.task.evaluate(self.ema.module.eval(), self.val_loader).items()})
