@@ -160,6 +160,8 @@ def measure(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     settings = SETTINGS + (COMPILED if args.compile else ())
+    if args.settings:
+        settings = tuple(setting for setting in SETTINGS + COMPILED if setting.name in args.settings)
     load_before = os.getloadavg()
     start = time.perf_counter()
     rows = []
@@ -238,6 +240,8 @@ def parse_args(argv: list[str] | None = None, **defaults: object) -> argparse.Na
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, help="no new round after this long (at least two rounds run)")
     parser.add_argument("--compile", action="store_true", help="also measure torch.compile (minutes of compiling)")
+    parser.add_argument("--settings", nargs="+", choices=[setting.name for setting in SETTINGS + COMPILED],
+                        help="measure only these settings")
     parser.add_argument("--out", help="also write the table (markdown) here, and the JSON next to it")
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
     parser.add_argument("--json", action="store_true")

@@ -120,7 +120,7 @@ def test_the_command_line_works_without_the_extras(tmp_path) -> None:
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
-    from mobilenets.cli import COMMAND_MODULES, build_parser
+    from mobilenets.cli import build_parser
 
     with pytest.raises(SystemExit) as exit:
         main(["--help"])
@@ -130,7 +130,6 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
     subparsers = build_parser()._subparsers._group_actions[0].choices
     for name, parser in subparsers.items():  # every sub-command's own --help renders
         parser.format_help()
-    assert len(COMMAND_MODULES) >= 2
 
 
 def test_predict_with_pretrained_weights(tmp_path, capsys: pytest.CaptureFixture) -> None:
@@ -141,7 +140,7 @@ def test_predict_with_pretrained_weights(tmp_path, capsys: pytest.CaptureFixture
 
     from mobilenets import mobilenet_v1, transform_from_config
     from mobilenets.models.pretrained import save_checkpoint
-    from mobilenets.train.evaluation import imagenet_classes
+    from mobilenets.train.predict import imagenet_classes
 
     model = mobilenet_v1(alpha=0.25, resolution=128, padding="tf_same", activation="relu6").eval()
     for module in model.modules():  # spread the outputs so the top classes are not a tie

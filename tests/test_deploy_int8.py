@@ -9,7 +9,7 @@ import torch
 
 from mobilenets.data import fashion_mnist
 from mobilenets.deploy import (
-    convert_qat, export_model, load_checkpoint, onnx_session, prepared_model, real_inputs,
+    convert_qat, export_model, load_model, onnx_session, prepared_model, real_inputs,
 )
 from mobilenets.train.config import TrainConfig
 from mobilenets.train.loop import fit
@@ -29,13 +29,7 @@ def _config(out, **changes) -> TrainConfig:
     return TrainConfig(**{**settings, **changes})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # One intra-op thread: on a loaded 2-core machine two OpenMP threads train ~10x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def _test_set(model):
 
 
 def test_post_training_int8_within_one_point_of_float(trained, tmp_path) -> None:
-    model = load_checkpoint(trained)
+    model = load_model(trained)
     images, labels = _test_set(model)
     with torch.no_grad():
         float_top1 = _top1(model(images).numpy(), labels)
@@ -70,14 +64,14 @@ def test_post_training_int8_within_one_point_of_float(trained, tmp_path) -> None
 
 
 def test_quantization_aware_fine_tuning_within_one_point_of_float(trained, tmp_path) -> None:
-    float_model = load_checkpoint(trained)
+    float_model = load_model(trained)
     images, labels = _test_set(float_model)
     with torch.no_grad():
         float_top1 = _top1(float_model(images).numpy(), labels)
     qat = prepared_model(trained, "fashion-mnist")
     factory = ("mobilenets.deploy.qat:prepared_model", {"float_checkpoint": str(trained), "calibration_data": "fashion-mnist"})
     fit(_config(tmp_path / "qat", epochs=1, lr=1e-4, limit_train=5000), model=qat, model_factory=factory, progress=False)
-    quantized = convert_qat(load_checkpoint(tmp_path / "qat" / "last.pt"))
+    quantized = convert_qat(load_model(tmp_path / "qat" / "last.pt"))
     with torch.no_grad():
         int8_top1 = _top1(quantized(images).numpy(), labels)
     print(f"float top-1 {float_top1:.2f}%, QAT int8 (PyTorch x86) top-1 {int8_top1:.2f}%")

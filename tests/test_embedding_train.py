@@ -13,29 +13,28 @@ from PIL import Image
 from mobilenets.cli import main
 from mobilenets.data import fashion_mnist
 from mobilenets.embedding.attributes import load_attribute_data
-from mobilenets.embedding.evaluation import embed_images, evaluate_attributes
-from mobilenets.embedding.training import train_attributes, train_embedding
+from mobilenets.embedding.evaluation import evaluate_attributes
+from mobilenets.embedding.predict import predict
+from mobilenets.embedding.training import train
+from mobilenets.train.checkpoint import load_checkpoint
 from mobilenets.train.config import TrainConfig
 from mobilenets.train.loop import fit
-from train_helpers import one_thread, tiny_config  # noqa: F401
+from train_helpers import tiny_config
 
 # No augmentation and cached images: the short runs here learn more and decode each image once.
 FAST = dict(resolution=32, batch_size=32, seed=0, optimizer="adamw", lr=3e-3, weight_decay=1e-4, augment=False, cache=True, progress=False)
 
 
 @pytest.fixture(scope="module")
-def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def teacher(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
     """A 0.5 MobileNet classifier of the ten garment classes (2 epochs, 2000 images, ~65% top-1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("teacher")
     fit(tiny_config(out, alpha=0.5, limit_train=2000, limit_val=500, epochs=2, lr=3e-3, augment=False, cache=True), progress=False)
-    yield out / "best.pt"
-    torch.set_num_threads(threads)
+    return out / "best.pt"
 
 
 def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> None:
-    summary = train_attributes("fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
+    summary = train("attributes", "fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
                                limit_train=2000, limit_val=1000, epochs=1, **FAST)
     result = evaluate_attributes(tmp_path / "run", limit=1000, plot=tmp_path / "ap.png")
     assert result["plot"] == str(tmp_path / "ap.png") and _png_size(tmp_path / "ap.png")[0] >= 600
@@ -48,7 +47,7 @@ def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> No
 
 
 def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    summary = train_embedding("fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
+    summary = train("embedding", "fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
                               limit_train=2000, limit_val=1000, epochs=1, **FAST)
     # Balanced accuracy, chance 0.5; the teacher's projected features reach about 0.8.
     assert summary["accuracy"] > 0.7 and summary["teacher_accuracy"] > 0.7
@@ -61,7 +60,7 @@ def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytes
     assert result["plot"] == str(tmp_path / "roc.png") and _png_size(tmp_path / "roc.png")[0] >= 600
     image = tmp_path / "item.png"
     fashion_mnist(train=False)[0][0].save(image)
-    vector = torch.tensor(embed_images(tmp_path / "run", [image])[0]["embedding"])
+    vector = torch.tensor(predict(tmp_path / "run", [image])[0]["embedding"])
     assert vector.shape == (128,) and vector.norm().item() == pytest.approx(1.0, abs=1e-5)
 
 
@@ -77,7 +76,7 @@ def test_commands_end_to_end(teacher: Path, tmp_path: Path, capsys: pytest.Captu
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
     assert main(["train-attributes", "--resume", str(run), "--epochs", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs"] == 2
-    assert torch.load(run / "last.pt", weights_only=False)["config"]["teacher_outputs"] == str(outputs)
+    assert load_checkpoint(run / "last.pt")["config"]["teacher_outputs"] == str(outputs)
     assert main(["eval-attributes", "--checkpoint", str(run), "--limit-val", "64", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 64 and result["paper_table12"] is None and len(result["per_attribute"]) == 8
@@ -124,7 +123,7 @@ def test_attribute_manifest_skips_unreadable_and_trains_on_labels(tmp_path: Path
     data = load_attribute_data(config)
     assert (len(data.train), len(data.val), len(data.skipped), data.names) == (40, 40, 2, ["footwear", "upper_body"])
     assert data.train[0][1].tolist() in ([0.0, 0.0], [0.0, 1.0], [1.0, 0.0]) and data.in_channels == 3
-    summary = train_attributes(tmp_path, tmp_path / "run", alpha=0.25, epochs=1, **{**FAST, "batch_size": 20, "cache": False})
+    summary = train("attributes", tmp_path, tmp_path / "run", alpha=0.25, epochs=1, **{**FAST, "batch_size": 20, "cache": False})
     assert summary["skipped_files"] == 2 and 0.0 <= summary["map"] <= 1.0
     (tmp_path / "val.csv").write_text("path,footwear,upper_body\n0.png,1,2\n")
     with pytest.raises(ValueError, match="val.csv:2: expected a path and 2 values of 0 or 1"):

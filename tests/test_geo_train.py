@@ -14,7 +14,7 @@ from mobilenets.data.transforms import build_transforms
 from mobilenets.geo.cells import CellPartition, partition
 from mobilenets.geo.data import read_split
 from mobilenets.geo.distance import distance_shares, haversine_km
-from mobilenets.geo.plot import error_curve
+from mobilenets.geo.plots import error_curve
 from mobilenets.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 THRESHOLDS = ["--max-photos", "100", "--min-photos", "10"]
@@ -28,9 +28,8 @@ def _json(capsys: pytest.CaptureFixture[str]) -> object:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+def trained(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> tuple[Path, Path, dict]:
     """One short run (module-wide: training is the slow part), with one broken image in train.csv."""
-    torch.set_num_threads(1)  # see tests/train_helpers.py: one thread is the fast choice on this machine
     root = tmp_path_factory.mktemp("geo")
     data, run = root / "data", root / "run"
     assert main(["data", "make-geo", "--out", str(data), "--images", "1250", "--json"]) == 0

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from test_keras_weights import TOLERANCE, keras_mobilenet, keras_outputs, save_released_layout
-from train_helpers import one_thread  # noqa: F401  (a fixture)
 
 from mobilenets.cli import main
 from mobilenets.data import fashion_mnist
 from mobilenets.data.preprocess import transform_from_config
 from mobilenets.models import MobileNetV1, model_from_weights
 from mobilenets.models.pretrained import save_checkpoint
+from mobilenets.train.checkpoint import load_checkpoint
 
 CLASSES = 7
 
@@ -111,7 +111,7 @@ def test_train_from_pretrained_weights(keras_weights, tmp_path, capsys, one_thre
     summary = run_json(capsys, "train", "--pretrained", str(path), "--out", str(run), "--epochs", "1",
                        "--freeze-backbone", "--freeze-bn", *common)
     assert summary["num_classes"] == 10
-    checkpoint = torch.load(run / "last.pt", weights_only=False)
+    checkpoint = load_checkpoint(run / "last.pt")
     config = checkpoint["model_config"]
     assert (config["alpha"], config["num_classes"], config["in_channels"]) == (0.25, 10, 3)
     assert (config["padding"], config["activation"], config["bn_eps"]) == ("tf_same", "relu6", 1e-3)

@@ -13,15 +13,14 @@ from mobilenets.data import FASHION_MNIST_CLASSES
 from mobilenets.data.classification import build_transforms
 from mobilenets.train.checkpoint import load_checkpoint, model_from_checkpoint
 from mobilenets.train.loop import fit
-from train_helpers import one_thread, tiny_config, weights, write_fashion_csv  # noqa: F401
+from train_helpers import tiny_config, weights, write_fashion_csv
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, one_thread):
     """A 0.25 MobileNet at 32 px trained briefly on 2,048 real images (well above chance)."""
-    torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("trained") / "run"
     summary = fit(tiny_config(run, limit_train=2048, limit_val=256, epochs=2, batch_size=64, lr=4e-3, augment=False), progress=False)
     assert summary["top1"] > 0.3, summary  # ten classes: chance is 0.1

@@ -15,8 +15,9 @@ import sys
 import pytest
 import torch
 
+from mobilenets.train.checkpoint import load_checkpoint
 from mobilenets.train.loop import fit
-from train_helpers import one_thread, subprocess_env, tiny_config, weights  # noqa: F401
+from train_helpers import subprocess_env, tiny_config, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -39,7 +40,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert '"world_size": 2' in done.stdout  # rank 0 alone printed the summary
     single, ddp = weights(tmp_path / "single" / "last.pt"), weights(tmp_path / "ddp" / "last.pt")
-    initial = torch.load(tmp_path / "single" / "last.pt", weights_only=False)["step"]
+    initial = load_checkpoint(tmp_path / "single" / "last.pt")["step"]
     assert initial == 128 // 32
     moved = 0
     for name, value in single.items():

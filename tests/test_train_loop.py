@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from mobilenets.cli import main
+from mobilenets.train.checkpoint import load_checkpoint
 from mobilenets.train.classification import ClassificationTask
 from mobilenets.train.loop import fit, resume_config
-from train_helpers import assert_same_weights, one_thread, subprocess_env, tiny_config, weights  # noqa: F401
+from train_helpers import assert_same_weights, subprocess_env, tiny_config, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,7 +29,7 @@ def test_same_seed_gives_identical_weights_and_complete_checkpoints(tmp_path):
     fit(dataclasses.replace(config, out=str(tmp_path / "b")), progress=False)
     assert_same_weights(weights(tmp_path / "a" / "last.pt"), weights(tmp_path / "b" / "last.pt"))
     assert_same_weights(weights(tmp_path / "a" / "last.pt", "ema"), weights(tmp_path / "b" / "last.pt", "ema"))
-    checkpoint = torch.load(tmp_path / "a" / "last.pt", weights_only=False)
+    checkpoint = load_checkpoint(tmp_path / "a" / "last.pt")
     for key in ("model", "optimizer", "scheduler", "ema", "rng", "epoch", "step", "config", "model_config", "task"):
         assert checkpoint[key] is not None, key
     assert checkpoint["epoch"] == 1 and checkpoint["step"] == 128 // 32
@@ -72,7 +73,7 @@ def test_resume_after_sigkill_mid_epoch_equals_uninterrupted_run(tmp_path):
         child.stderr.close()
     assert child.returncode == -signal.SIGKILL
     assert not (killed / "summary.json").exists(), "the run finished before it was killed"
-    assert torch.load(killed / "last.pt", weights_only=False)["epoch"] == 1
+    assert load_checkpoint(killed / "last.pt")["epoch"] == 1
 
     assert main(["train", "--resume", str(killed)]) == 0
     assert main(["train", *arguments, "--out", str(reference)]) == 0
@@ -98,7 +99,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     config = tiny_config(tmp_path / "run", epochs=3)
     with pytest.raises(FloatingPointError, match=r"non-finite \(nan\) at epoch 2, step 6;.*last good checkpoint"):
         fit(config, task=PoisonedTask(healthy_steps=5), progress=False)
-    checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    checkpoint = load_checkpoint(tmp_path / "run" / "last.pt")
     assert checkpoint["epoch"] == 1
     assert all(torch.isfinite(value).all() for value in checkpoint["model"].values() if value.is_floating_point())
     assert not (tmp_path / "run" / "summary.json").exists()

@@ -6,24 +6,13 @@ import os
 from pathlib import Path
 
 import mobilenets
-import pytest
 import torch
 
 from mobilenets.data import fashion_mnist
-from mobilenets.train.checkpoint import ema_weights
+from mobilenets.train.checkpoint import ema_weights, load_checkpoint
 from mobilenets.train.config import TrainConfig
 
 SRC = str(Path(mobilenets.__file__).resolve().parents[1])
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread: these tests check equality, not speed, and on a shared 2-core machine
-    two OpenMP threads per process fight the other processes (ten times slower, measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny_config(out: Path, **changes) -> TrainConfig:
@@ -36,7 +25,7 @@ def tiny_config(out: Path, **changes) -> TrainConfig:
 
 
 def weights(path: Path, key: str = "model") -> dict[str, torch.Tensor]:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(path)
     return ema_weights(checkpoint["ema"]) if key == "ema" else checkpoint[key]
 
 

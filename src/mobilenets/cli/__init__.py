@@ -33,7 +33,12 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # a refused command line (already reported in one line) is a return value too
+        if not stop.code:  # --help
+            raise
+        return int(stop.code)
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as error:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from torch import nn
 
 from ..models import VARIANTS, create_model, model_name, mobilenet_v1
+from ..train.config import Range, config_fields, field_type
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -34,38 +35,82 @@ def data_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParser
     return parser.get_default("data_commands")
 
 
-# TrainConfig fields that ``add_loop_arguments`` sets, for ``loop_settings``.
+# The loop's settings every training command offers; each command adds its task's own.
 LOOP_SETTINGS = (
-    "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "augment",
+    "epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "augment",
     "limit_train", "limit_val", "workers", "seed", "device",
 )
 
 
-def add_loop_arguments(
-    parser: argparse.ArgumentParser, *, batch_size: int, optimizer: str, lr: float, weight_decay: float, schedule: str,
+def add_config_arguments(
+    parser: argparse.ArgumentParser, names: Iterable[str], defaults: Mapping[str, Any] | None = None,
+    help: Mapping[str, str] | None = None,
 ) -> None:
-    """The training loop's flags a task command offers (with the task's defaults), and
-    ``--resume RUN_DIR`` / ``--force``."""
-    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--optimizer", default=optimizer, help=f"rmsprop (the paper's), sgd or adamw (default {optimizer})")
-    parser.add_argument("--lr", type=float, default=lr)
-    parser.add_argument("--weight-decay", type=float, default=weight_decay)
-    parser.add_argument("--schedule", default=schedule, help=f"exponential, cosine or constant (default {schedule})")
-    parser.add_argument("--warmup-epochs", type=float, default=0.0)
-    parser.add_argument("--no-augment", dest="augment", action="store_false", help="no random crop/flip (or photometric) augmentation")
-    parser.add_argument("--limit-train", type=int)
-    parser.add_argument("--limit-val", type=int)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", default="auto")
+    """One flag per TrainConfig field in ``names`` (``--batch-size``; ``--augment/--no-augment``
+    for a yes/no setting), with the help, choices and range declared on the field; out-of-range
+    values are refused while parsing. The flags default to None (not given): the Python API
+    applies its task's ``defaults``, which the help shows; ``help`` replaces a field's own text
+    where a command reads the setting its own way."""
+    declared, defaults = config_fields(), {**(defaults or {})}
+    groups: dict[str, Any] = {}
+    for name in names:
+        setting = declared[name]
+        meta, kind = setting.metadata, field_type(setting)
+        default = defaults.get(name, setting.default)
+        text = (help or {}).get(name, meta["help"]) + ("" if default is None else f" (default {_shown(default)})")
+        options: dict[str, Any] = {"help": text.replace("%", "%%"), "default": None}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = _parse_setting(name, kind, meta["range"])
+            options["choices"], options["metavar"] = meta["choices"], meta["metavar"]
+        group = groups.get(meta["group"]) or groups.setdefault(meta["group"], parser.add_argument_group(meta["group"]))
+        group.add_argument(f"--{name.replace('_', '-')}", **options)
+
+
+def _shown(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def _parse_setting(name: str, kind: type, allowed: Range | None) -> Callable[[str], Any]:
+    """An argparse ``type`` that converts a flag's text and checks the field's range."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {'a whole number' if kind is int else 'a number'}; got {text!r}") from None
+        if allowed is not None:
+            try:
+                allowed.check(name, value)
+            except ValueError as error:
+                raise argparse.ArgumentTypeError(str(error)) from None
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+def config_arguments(args: argparse.Namespace, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """The TrainConfig fields (of ``names``; default all) given on the command line; the rest
+    keep the Python API's defaults."""
+    wanted = set(config_fields() if names is None else names)
+    return {key: value for key, value in vars(args).items() if key in wanted and value is not None}
+
+
+def add_teacher_outputs_arguments(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:
+    """What the commands that write a teacher's outputs once share: the inference batch, the
+    file, ``--force``, ``--json`` and the handler."""
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--out", required=True, metavar="FILE")
+    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
+    add_json_argument(parser)
+    parser.set_defaults(handler=handler)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--resume RUN_DIR`` and ``--force``, for every training command."""
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
     parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
-
-
-def loop_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The TrainConfig fields ``add_loop_arguments`` parsed."""
-    return {key: getattr(args, key) for key in LOOP_SETTINGS}
 
 
 def require_for_new_run(args: argparse.Namespace, names: tuple[str, ...]) -> None:
@@ -93,13 +138,9 @@ def add_model_arguments(
 
 def add_pretrained_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--pretrained PATH|URL|keras`` and ``--drop-background``, for commands that build a model."""
-    parser.add_argument(
-        "--pretrained", metavar="PATH|URL|keras",
-        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL "
-        "(append #sha256=HEX to check it), or 'keras' for Keras's released file of the model",
-    )
-    parser.add_argument("--drop-background", action="store_true",
-                        help="with TF-slim weights: drop the background class (1001 -> 1000 outputs)")
+    declared = config_fields()
+    parser.add_argument("--pretrained", metavar="PATH|URL|keras", help=declared["pretrained"].metadata["help"])
+    parser.add_argument("--drop-background", action="store_true", help=declared["drop_background"].metadata["help"])
 
 
 def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,4 +165,4 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
-__all__ = ["add_json_argument", "add_loop_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands", "emit", "loop_settings", "model_from_args", "pretrained_overrides", "require_for_new_run"]
+__all__ = ["LOOP_SETTINGS", "add_config_arguments", "add_json_argument", "add_run_arguments", "add_teacher_outputs_arguments", "config_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands", "emit", "model_from_args", "pretrained_overrides", "require_for_new_run"]

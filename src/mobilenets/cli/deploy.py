@@ -8,7 +8,7 @@ import torch
 
 from ..files import cache_dir
 from ..deploy import (
-    FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_checkpoint, random_inputs,
+    FASHION_MNIST, FORMATS, RUNTIMES, benchmark, benchmark_onnx_file, export_model, load_model, random_inputs,
     read_accuracy_table, real_inputs, select_model,
 )
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
@@ -72,7 +72,7 @@ def _calibration(args: argparse.Namespace, model: torch.nn.Module) -> torch.Tens
 def run_export(args: argparse.Namespace) -> int:
     if args.checkpoint and args.model:
         raise ValueError("give --checkpoint or --model, not both")
-    model = load_checkpoint(args.checkpoint) if args.checkpoint else model_from_args(args)[0]
+    model = load_model(args.checkpoint) if args.checkpoint else model_from_args(args)[0]
     if args.verify_data == RANDOM:
         verify = random_inputs(model, args.verify_images)
     else:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-import torch
-from torch.utils.data import DataLoader
-from torchvision.io import ImageReadMode, decode_image, encode_png
-from torchvision.utils import draw_bounding_boxes
-
-from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
-from ..detection.evaluate import evaluate_detector
+from ..detection.evaluation import evaluate, load
 from ..detection.export import export_onnx
+from ..detection.predict import predict
 from ..detection.synthetic import make_detection
-from ..detection.training import ARCHS, load_detector, resume_detector, train_detector
-from ..train.checkpoint import atomic_write_bytes
-from .common import add_json_argument, add_loop_arguments, data_commands, emit, loop_settings, require_for_new_run
+from ..detection.training import ARCHS, DEFAULTS, resume, train
+from .common import (
+    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
+    require_for_new_run,
+)
+
+# The TrainConfig fields train-detector offers (the detector names its resolution).
+SETTINGS = ("alpha", *LOOP_SETTINGS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", choices=ARCHS)
     parser.add_argument("--data", help="COCO-layout folder: train/, val/, annotations/instances_*.json")
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
-    parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
     parser.add_argument("--backbone-init", metavar="CHECKPOINT", help="start the MobileNet body from a classification checkpoint")
-    add_loop_arguments(parser, batch_size=16, optimizer="adamw", lr=1e-3, weight_decay=1e-4, schedule="cosine")
+    add_run_arguments(parser)
+    add_config_arguments(parser, SETTINGS, DEFAULTS)
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
@@ -78,13 +77,11 @@ def run_make_detection(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.resume:
-        summary = resume_detector(args.resume, epochs=args.epochs)
+        summary = resume(args.resume, **config_arguments(args, SETTINGS))
     else:
         require_for_new_run(args, ("arch", "data", "out"))
-        summary = train_detector(
-            args.arch, args.data, args.out, alpha=args.alpha, epochs=args.epochs or 10,
-            backbone_init=args.backbone_init, force=args.force, **loop_settings(args),
-        )
+        summary = train(args.arch, args.data, args.out, backbone_init=args.backbone_init, force=args.force,
+                        **config_arguments(args, SETTINGS))
     emit(summary, args.json, lambda s: (
         f"{s['run_dir']}: {s['epochs']} epochs, mAP {s['map']:.3f}, mAP@.5 {s['map_50']:.3f} "
         f"(best mAP {s['best_map']:.3f} at epoch {s['best_epoch']})"
@@ -93,12 +90,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    model, _ = load_detector(args.checkpoint)
-    data = open_coco(*coco_split(args.data, args.split), detection_transforms(None, False), skip_empty=False)
-    loader = DataLoader(data.dataset, batch_size=args.batch_size, collate_fn=collate_detection)
-    result = {"checkpoint": args.checkpoint, "data": args.data, "split": args.split, "images": len(data.dataset),
-              **evaluate_detector(model, loader, data.coco, progress=True)}
-    emit(result, args.json, format_eval)
+    emit(evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size), args.json, format_eval)
     return 0
 
 
@@ -109,31 +101,7 @@ def format_eval(result: dict[str, Any]) -> str:
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    model, categories = load_detector(args.checkpoint)
-    out = Path(args.out)
-    targets = [out / f"{Path(image).stem}.png" for image in args.images]
-    if len(set(targets)) < len(targets):
-        raise ValueError("two input images share a file name; their drawings would overwrite each other")
-    if not args.force and (existing := [str(t) for t in targets if t.exists()]):
-        raise FileExistsError(f"{existing[0]} exists; use --force to overwrite")
-    for image in args.images:
-        if not Path(image).is_file():
-            raise FileNotFoundError(f"no image file {image}")
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for image, target in zip(args.images, targets):
-        pixels = decode_image(image, mode=ImageReadMode.RGB)
-        with torch.no_grad():
-            found = model([pixels.float() / 255])[0]
-        keep = found["scores"] >= args.score_thresh
-        boxes, labels, scores = found["boxes"][keep], found["labels"][keep].tolist(), found["scores"][keep].tolist()
-        names = [categories.get(label, str(label)) for label in labels]
-        drawn = draw_bounding_boxes(pixels, boxes, [f"{n} {s:.2f}" for n, s in zip(names, scores)], width=2)
-        atomic_write_bytes(target, encode_png(drawn).numpy().tobytes())
-        results.append({"image": image, "output": str(target), "detections": [
-            {"category_id": label, "label": name, "score": round(score, 4), "box": [round(v, 1) for v in box]}
-            for label, name, score, box in zip(labels, names, scores, boxes.tolist())
-        ]})
+    results = predict(args.checkpoint, args.images, args.out, score_thresh=args.score_thresh, force=args.force)
     emit(results, args.json, lambda rows: "\n".join(
         f"{row['image']}: {len(row['detections'])} detections -> {row['output']}" for row in rows
     ))
@@ -141,7 +109,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    model, _ = load_detector(args.checkpoint)
+    model, _ = load(args.checkpoint)
     path = export_onnx(model, args.out, force=args.force)
     result = {"path": str(path), "inputs": {"images": ["batch", 3, *model.transform.fixed_size]},
               "outputs": {"boxes": ["batch", "boxes", 4], "scores": ["batch", "boxes", model.config["num_classes"]]}}

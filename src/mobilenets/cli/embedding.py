@@ -3,50 +3,37 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ..embedding.attributes import DATA_HELP
-from ..embedding.evaluation import embed_images, evaluate_attributes, evaluate_embedding
+from ..embedding.evaluation import evaluate_attributes, evaluate_embedding
+from ..embedding.predict import predict
 from ..embedding.metrics import MAX_PAIR_IMAGES
-from ..embedding.training import TASKS, resume, train_attributes, train_embedding, write_teacher_outputs
+from ..embedding.training import DEFAULTS, TASKS, resume, teacher_outputs, train
 from ..data.classification import DATA_HELP as CLASS_DATA_HELP
-from ..train.checkpoint import checkpoint_file
-from ..train.config import OPTIMIZERS, SCHEDULES
-from .common import add_json_argument, emit
-
-# TrainConfig fields the training commands pass on when given.
-SETTINGS = (
-    "alpha", "resolution", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs",
-    "ema_decay", "augment", "cache", "limit_train", "limit_val", "workers", "seed", "device",
+from .common import (
+    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, add_teacher_outputs_arguments,
+    config_arguments, emit,
 )
 
+# The TrainConfig fields each training command offers.
+SETTINGS = {
+    "embedding": ("teacher", "teacher_outputs", "alpha", "resolution", *LOOP_SETTINGS, "ema_decay", "cache"),
+}
+SETTINGS["attributes"] = (*SETTINGS["embedding"], "distill_weight", "temperature")
+TEACHER_HELP = {
+    "teacher": "a checkpoint of this project or a TorchScript file",
+    "teacher_outputs": "the teacher's outputs from `mobilenets precompute-teacher`",
+}
 
-def _add_training_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
+
+def _add_training_arguments(parser: argparse.ArgumentParser, task: str, data_help: str) -> None:
     parser.add_argument("--data", default="fashion-mnist", help=data_help + " (default fashion-mnist, the stand-in)")
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder (checkpoints, metrics.jsonl, summary.json)")
-    parser.add_argument("--teacher", metavar="CHECKPOINT", help="a checkpoint of this project or a TorchScript file")
-    parser.add_argument("--teacher-outputs", metavar="FILE", help="the teacher's outputs from `mobilenets precompute-teacher`")
-    parser.add_argument("--alpha", type=float, help="width multiplier (default 1.0)")
-    parser.add_argument("--resolution", type=int, help="input size in pixels")
-    parser.add_argument("--epochs", type=int, help="default 10 (with --resume: the saved run's)")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default rmsprop")
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--schedule", choices=SCHEDULES)
-    parser.add_argument("--warmup-epochs", type=float)
-    parser.add_argument("--ema-decay", type=float, help="moving average of the weights (default off)")
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, help="random crop and flip (default on)")
-    parser.add_argument("--cache", action=argparse.BooleanOptionalAction, help="keep images in memory (with --no-augment)")
-    parser.add_argument("--limit-train", type=int, metavar="N")
-    parser.add_argument("--limit-val", type=int, metavar="N")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
-    parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    add_run_arguments(parser)
+    add_config_arguments(parser, SETTINGS[task], DEFAULTS[task], help=TEACHER_HELP)
     add_json_argument(parser)
+    parser.set_defaults(handler=run_train, task=task)
 
 
 def _add_eval_arguments(parser: argparse.ArgumentParser, limit_help: str, plot: str) -> None:
@@ -56,24 +43,15 @@ def _add_eval_arguments(parser: argparse.ArgumentParser, limit_help: str, plot: 
     parser.add_argument("--ema", action="store_true", help="evaluate the moving average of the weights")
     parser.add_argument("--out", metavar="PNG", help=f"the {plot} plot (default: CHECKPOINT's folder/NAME.{plot}.png)")
     parser.add_argument("--force", action="store_true", help="replace an existing PNG")
-    parser.set_defaults(plot_suffix=f".{plot}.png")
     add_json_argument(parser)
-
-
-def _plot_path(args: argparse.Namespace) -> Path:
-    return Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(args.plot_suffix)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train-attributes", help="a multi-label attribute MobileNet distilled from a teacher (Table 12)")
-    _add_training_arguments(parser, DATA_HELP)
-    parser.add_argument("--distill-weight", type=float, default=1.0, help="w in (1-w)*BCE(labels) + w*T^2*BCE(teacher) (default 1: no labels)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="T (default 1)")
-    parser.set_defaults(handler=run_train, train=train_attributes)
+    _add_training_arguments(parser, "attributes", DATA_HELP)
 
     parser = subparsers.add_parser("train-embedding", help="a MobileNet with a 128-d embedding distilled from a teacher (Table 14)")
-    _add_training_arguments(parser, "identities as classes: " + CLASS_DATA_HELP)
-    parser.set_defaults(handler=run_train, train=train_embedding)
+    _add_training_arguments(parser, "embedding", "identities as classes: " + CLASS_DATA_HELP)
 
     parser = subparsers.add_parser("eval-attributes", help="mean AP and per-attribute AP of an attribute checkpoint, beside Table 12")
     _add_eval_arguments(parser, "the first N validation images (default all)", "attributes")
@@ -96,24 +74,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--teacher", required=True, metavar="CHECKPOINT")
     parser.add_argument("--data", default="fashion-mnist")
     parser.add_argument("--resolution", type=int, required=True, help="the student's input size")
-    parser.add_argument("--limit-train", type=int, metavar="N")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", required=True, metavar="FILE")
-    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
-    add_json_argument(parser)
-    parser.set_defaults(handler=run_precompute)
+    add_config_arguments(parser, ("limit_train",))
+    add_teacher_outputs_arguments(parser, run_precompute)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    settings = config_arguments(args, SETTINGS[args.task])
     if args.resume:
-        summary = resume(args.resume, epochs=args.epochs)
+        summary = resume(args.resume, **settings)
+    elif not args.out:
+        raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
     else:
-        if not args.out:
-            raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
-        settings = {key: getattr(args, key) for key in SETTINGS if getattr(args, key) is not None}
-        distill = {key: getattr(args, key) for key in ("distill_weight", "temperature") if hasattr(args, key)}
-        summary = args.train(args.data, args.out, teacher=args.teacher, teacher_outputs=args.teacher_outputs,
-                             force=args.force, **distill, **settings)
+        summary = train(args.task, args.data, args.out, force=args.force, **settings)
     emit(summary, args.json, format_training)
     return 0
 
@@ -139,7 +111,7 @@ def _paper(row: dict[str, Any] | None, what: str) -> str:
 
 def run_eval_attributes(args: argparse.Namespace) -> int:
     result = evaluate_attributes(args.checkpoint, args.data, limit=args.limit_val, ema=args.ema,
-                                 plot=_plot_path(args), force=args.force)
+                                 plot=args.out, force=args.force)
     emit(result, args.json, lambda r: "\n".join(
         [f"  {name:<16} AP {ap:.2%} (frequency {r['frequency'][name]:.2%})" for name, ap in r["per_attribute"].items()]
         + [f"{r['images']} images: mean AP {r['map']:.2%} (chance {r['chance_map']:.2%}); "
@@ -152,7 +124,7 @@ def run_eval_attributes(args: argparse.Namespace) -> int:
 
 def run_eval_embedding(args: argparse.Namespace) -> int:
     result = evaluate_embedding(args.checkpoint, args.data, limit=args.limit_val or MAX_PAIR_IMAGES, far=args.far, ema=args.ema,
-                                plot=_plot_path(args), force=args.force)
+                                plot=args.out, force=args.force)
     emit(result, args.json, lambda r: "\n".join([
         f"{r['images']} images, {r['same_pairs']} same and {r['different_pairs']} different pairs: "
         f"TAR {r['tar']:.2%} at FAR {r['far']:.1e} (target {r['far_target']:g}), accuracy {r['accuracy']:.2%}; "
@@ -167,7 +139,7 @@ def _plot_line(result: dict[str, Any], what: str) -> list[str]:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    results = embed_images(args.checkpoint, args.images, ema=args.ema)
+    results = predict(args.checkpoint, args.images, ema=args.ema)
     emit(results, args.json, lambda rows: "\n".join(
         f"{row['image']}: {len(row['embedding'])}-d [" + ", ".join(f"{v:.3f}" for v in row["embedding"][:4]) + ", ...]" for row in rows
     ))
@@ -175,8 +147,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 def run_precompute(args: argparse.Namespace) -> int:
-    settings = {"limit_train": args.limit_train} if args.limit_train else {}
-    result = write_teacher_outputs(args.task, args.teacher, args.data, args.out, batch_size=args.batch_size,
-                                   force=args.force, resolution=args.resolution, **settings)
+    result = teacher_outputs(args.task, args.teacher, args.data, args.out, batch_size=args.batch_size, force=args.force,
+                             resolution=args.resolution, **config_arguments(args, ("limit_train",)))
     emit(result, args.json, lambda r: f"{r['images']} {r['task']} teacher outputs ({r['outputs']} values each) of {r['teacher']}: {r['out']}")
     return 0

@@ -7,11 +7,17 @@ from typing import Any
 
 from ..geo.cells import LOCATIONS
 from ..geo.distance import SCALES, share_key
-from ..geo.plot import default_plot_path
-from ..geo.predict import evaluate_geo, locate
+from ..geo.evaluation import evaluate
+from ..geo.predict import predict
 from ..geo.synthetic import make_geo
-from ..geo.training import resume_geo, train_geo
-from .common import add_json_argument, add_loop_arguments, data_commands, emit, loop_settings, require_for_new_run
+from ..geo.training import DEFAULTS, resume, train
+from .common import (
+    LOOP_SETTINGS, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
+    require_for_new_run,
+)
+
+# The TrainConfig fields train-geo offers.
+SETTINGS = ("alpha", "resolution", *LOOP_SETTINGS, "label_smoothing", "strict")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = data_commands(subparsers).add_parser(
@@ -33,11 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-photos", type=int, default=50, help="drop a cell holding fewer photos (PlaNet's t2, default 50)")
     parser.add_argument("--location", choices=LOCATIONS, default="mean",
                         help="a cell's predicted place: its training photos' mean (default) or its centre (PlaNet's)")
-    parser.add_argument("--alpha", type=float, default=1.0, help="width multiplier (default 1.0)")
-    parser.add_argument("--resolution", type=int, default=224, help="input size in pixels (default 224)")
-    add_loop_arguments(parser, batch_size=64, optimizer="rmsprop", lr=0.01, weight_decay=4e-5, schedule="exponential")
-    parser.add_argument("--label-smoothing", type=float, default=0.0)
-    parser.add_argument("--strict", action="store_true", help="refuse unreadable images instead of skipping them")
+    add_run_arguments(parser)
+    add_config_arguments(parser, SETTINGS, DEFAULTS)
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
@@ -72,14 +75,11 @@ def run_make_geo(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.resume:
-        summary = resume_geo(args.resume, epochs=args.epochs)
+        summary = resume(args.resume, **config_arguments(args, SETTINGS))
     else:
         require_for_new_run(args, ("data", "out"))
-        summary = train_geo(
-            args.data, args.out, alpha=args.alpha, resolution=args.resolution, epochs=args.epochs or 10,
-            max_photos=args.max_photos, min_photos=args.min_photos, location=args.location, force=args.force,
-            label_smoothing=args.label_smoothing, strict=args.strict, **loop_settings(args),
-        )
+        summary = train(args.data, args.out, max_photos=args.max_photos, min_photos=args.min_photos,
+                        location=args.location, force=args.force, **config_arguments(args, SETTINGS))
     emit(summary, args.json, format_train)
     return 0
 
@@ -93,8 +93,8 @@ def format_train(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    result = evaluate_geo(args.checkpoint, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
-                          location=args.location, plot=args.out or default_plot_path(args.checkpoint), force=args.force)
+    result = evaluate(args.checkpoint, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
+                      location=args.location, plot=args.out, force=args.force)
     emit(result, args.json, format_eval)
     return 0
 
@@ -115,7 +115,7 @@ def format_eval(result: dict[str, Any]) -> str:
 
 
 def run_locate(args: argparse.Namespace) -> int:
-    rows = locate(args.checkpoint, args.images, top_k=args.top)
+    rows = predict(args.checkpoint, args.images, top_k=args.top)
     emit(rows, args.json, lambda found: "\n".join(
         f"{row['image']}: " + "; ".join(
             f"{top['lat']:.4f}, {top['lng']:.4f} (cell {top['cell']}, p {top['probability']:.3f})" for top in row["top"]

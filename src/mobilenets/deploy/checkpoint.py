@@ -12,14 +12,14 @@ import os
 from torch import nn
 
 from ..models import MobileNetV1
-from ..train.checkpoint import load_checkpoint as read_checkpoint
+from ..train.checkpoint import load_checkpoint
 from ..train.checkpoint import model_from_checkpoint
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> nn.Module:
+def load_model(path: str | os.PathLike[str]) -> nn.Module:
     """The model a checkpoint (or a run directory: its best.pt) holds, in eval mode, with the
     training data's mean, std and crop in ``pretrained_cfg``; ValueError for anything unreadable."""
-    state = read_checkpoint(path)
+    state = load_checkpoint(path)
     try:
         if "model_factory" in state:
             model = model_from_checkpoint(state)

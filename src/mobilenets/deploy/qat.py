@@ -3,13 +3,18 @@ fine-tune it with the training loop, convert it to int8."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import warnings
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
+from ..train.loop import fit
+from ..train.training import train_config
+from .checkpoint import load_model
 from .inputs import random_inputs, real_inputs
 from .quantize import x86_example
 
@@ -51,12 +56,27 @@ def prepared_model(
     ``calibration_images`` of ``calibration_data`` (fashion-mnist or a folder; generated inputs
     when None): what ``mobilenets train --qat --init C`` trains, and the factory its
     checkpoints record (so ``export`` and ``--resume`` can rebuild them)."""
-    model = load_checkpoint(float_checkpoint)
+    model = load_model(float_checkpoint)
     if calibration_data is None:
         calibration = random_inputs(model, calibration_images)
     else:
         calibration = real_inputs(model, calibration_data, calibration_images, train=True)
     return prepare_qat(model, calibration)
+
+
+def train_qat(*, force: bool = False, progress: bool = True, **settings: Any) -> dict[str, Any]:
+    """Quantization-aware fine-tuning of the float network ``init`` names (``settings`` are
+    TrainConfig fields, as for ``train.training.train``); its checkpoints record the factory
+    that rebuilds the prepared network for resume, eval and export."""
+    config = train_config(**settings)
+    if not config.init:
+        raise ValueError("--qat fine-tunes a trained float network: give --init FLOAT_CHECKPOINT")
+    # Observers are calibrated on the training data when it is fashion-mnist or a folder.
+    data = config.data if config.data == "fashion-mnist" or Path(config.data).is_dir() else None
+    kwargs = {"float_checkpoint": str(Path(config.init).resolve()), "calibration_data": data}
+    # The prepared model carries the float weights already; init must not load them again.
+    return fit(dataclasses.replace(config, init=None), model=prepared_model(**kwargs),
+               model_factory=("mobilenets.deploy.qat:prepared_model", kwargs), force=force, progress=progress)
 
 
 def is_qat_prepared(model: nn.Module) -> bool:

@@ -1,7 +1,7 @@
 """SSD and Faster R-CNN on a MobileNet v1 backbone (Table 13), COCO-format data, COCO
 evaluation and ONNX export. Importing this package registers the detectors' names in the
-model registry (``create_model("ssd300_mobilenet_v1")``), so ``mobilenets.models`` never
-imports detection."""
+model registry (``create_model("ssd300_mobilenet_v1")``); the registry imports it on a lookup,
+so the names work whatever was imported first and ``mobilenets.models`` loads without it."""
 from ..models import register_model
 from .base import MobileNetDetector
 from .faster_rcnn import MobileNetFasterRCNN, frcnn_mobilenet_v1

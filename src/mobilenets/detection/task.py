@@ -9,10 +9,12 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from ..cost import Cost, count_cost
+from ..models import create_model
+from ..train.checkpoint import load_checkpoint
 from ..data.coco import CocoData, coco_split, collate_detection, detection_transforms, open_coco
 from ..train.config import TrainConfig
 from ..train.task import Task
-from .evaluate import evaluate_detector
+from .evaluation import evaluate_detector
 
 
 class DetectionTask(Task):
@@ -25,31 +27,25 @@ class DetectionTask(Task):
         # SSD takes a fixed square input: resizing in the data pipeline makes batches cheap.
         # Faster R-CNN resizes (keeping the aspect ratio) inside the model.
         self.fixed_size, self.backbone_init = fixed_size, backbone_init
-        self.train: CocoData | None = None
-        self.val: CocoData | None = None
-        self.data: str | None = None
-        self._opened: tuple[Any, ...] | None = None
+        # Set by build_datasets, which the loop calls first.
+        self.train: CocoData
+        self.val: CocoData
+        self.data: str
 
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
         size = config.resolution if self.fixed_size else None
-        key = (config.data, size, config.augment)
-        # Opened once: the model's class count is read from the data before ``fit`` runs.
-        if self._opened != key:
-            self.data, self._opened = config.data, key
-            self.train = open_coco(*coco_split(config.data, "train"), detection_transforms(size, config.augment))
-            self.val = open_coco(*coco_split(config.data, "val"), detection_transforms(None, False), skip_empty=False)
-            if self.train.categories != self.val.categories:
-                raise ValueError(f"{config.data}: the train and val splits list different categories")
-        return _first(self._train.dataset, config.limit_train), _first(self.val.dataset, config.limit_val)
+        self.data = config.data
+        self.train = open_coco(*coco_split(config.data, "train"), detection_transforms(size, config.augment))
+        self.val = open_coco(*coco_split(config.data, "val"), detection_transforms(None, False), skip_empty=False)
+        if self.train.categories != self.val.categories:
+            raise ValueError(f"{config.data}: the train and val splits list different categories")
+        return _first(self.train.dataset, config.limit_train), _first(self.val.dataset, config.limit_val)
 
-    def model_kwargs(self) -> dict[str, Any]:
-        return {"num_classes": self._train.num_classes}
-
-    @property
-    def _train(self) -> CocoData:
-        if self.train is None:
-            raise RuntimeError("build_datasets must run first")
-        return self.train
+    def build_model(self, config: TrainConfig) -> nn.Module:
+        """The registered detector with the data's classes, its MobileNet body optionally
+        starting from a classification checkpoint (``backbone_init``)."""
+        backbone = load_checkpoint(self.backbone_init)["model"] if self.backbone_init else None
+        return create_model(config.model, alpha=config.alpha, backbone_state=backbone, num_classes=self.train.num_classes)
 
     def collate(self, items: list[Any]) -> Any:
         return collate_detection(items)
@@ -61,22 +57,20 @@ class DetectionTask(Task):
         return total, len(images), {name: value.item() for name, value in losses.items()}
 
     def evaluate(self, model: nn.Module, loader: Any) -> dict[str, float]:
-        if self.val is None:
-            raise RuntimeError("build_datasets must run first")
         result = evaluate_detector(model, loader, self.val.coco)
         return {"map": result["map"], "map_50": result["map_50"]}
 
     def state(self) -> dict[str, Any]:
         return {
-            "categories": {str(key): name for key, name in self._train.categories.items()},
+            "categories": {str(key): name for key, name in self.train.categories.items()},
             "data": self.data, "backbone_init": self.backbone_init,
         }
 
     def summary(self) -> dict[str, Any]:
         return {
-            "num_classes": self._train.num_classes,
-            "data_train": self._train.report.to_dict(),
-            "data_val": self.val.report.to_dict() if self.val else None,
+            "num_classes": self.train.num_classes,
+            "data_train": self.train.report.to_dict(),
+            "data_val": self.val.report.to_dict(),
         }
 
     def cost(self, model: nn.Module, config: TrainConfig) -> Cost:

@@ -1,30 +1,27 @@
-"""Evaluating and using trained students: mean AP per attribute, verification rates, and
-embeddings of image files. What the inputs need comes from the checkpoint."""
+"""Evaluating trained students: ``load`` one, mean AP per attribute, verification rates. What
+the inputs need comes from the checkpoint."""
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from typing import Any
 
-import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from ..cost import count_cost
-from ..data.transforms import build_transforms
 from ..files import refuse_existing
-from ..train.checkpoint import checkpoint_file, load_checkpoint, model_from_checkpoint
+from ..train.checkpoint import beside, checkpoint_file, load_checkpoint, model_from_checkpoint
 from ..train.classification import load_data
 from ..train.config import TrainConfig
-from ..train.evaluation import open_image
 from .attributes import load_attribute_data
 from .metrics import MAX_PAIR_IMAGES, curve_rates, mean_average_precision, pair_distances, verification_curve
 from .plots import plot_attributes, plot_roc
 from .paper_rows import TABLE12, TABLE14, paper_row
-from .tasks import outputs_and_labels
+from .task import outputs_and_labels
 
 
-def load_student(path: str | os.PathLike[str], kind: str, *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+def load(path: str | os.PathLike[str], kind: str, *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
     """The network (eval mode) and checkpoint of an ``attributes`` or ``embedding`` run."""
     checkpoint = load_checkpoint(path)
     key = "attributes" if kind == "attributes" else "embedding_dim"
@@ -45,14 +42,16 @@ def _cost(model: nn.Module) -> dict[str, float]:
 
 def evaluate_attributes(
     path: str | os.PathLike[str], data: str | None = None, *, limit: int | None = None, batch_size: int = 256, ema: bool = False,
-    plot: str | os.PathLike[str] | None = None, force: bool = False,
+    plot: str | os.PathLike[str] | None = None, draw: bool = True, force: bool = False,
 ) -> dict[str, Any]:
     """Mean AP and every attribute's AP against the labels of the validation split, the chance
     level (each attribute's frequency: the AP of scores that ignore the image) and Table 12's row.
-    With ``plot``, the APs beside their chance levels are also drawn to that PNG ("plot")."""
-    if plot is not None:
-        refuse_existing(plot, force=force)
-    model, checkpoint = load_student(path, "attributes", ema=ema)
+    With ``draw``, the APs beside their chance levels are also drawn to the PNG ``plot``
+    (default: beside the checkpoint, ``best.attributes.png``), refused before evaluating if it
+    exists and not ``force``; the result's "plot" names it."""
+    if draw:
+        plot = refuse_existing(plot or beside(path, ".attributes.png"), force=force)
+    model, checkpoint = load(path, "attributes", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     attributes = load_attribute_data(config)
     if attributes.names != checkpoint["task"]["attributes"]:
@@ -67,7 +66,7 @@ def evaluate_attributes(
         "alpha": config.alpha, "resolution": config.resolution, **_cost(model),
         "paper_table12": paper_row(TABLE12, config.alpha, config.resolution),
     }
-    if plot is not None:
+    if draw:
         title = (f"{_name(path)} on {config.data} ({len(labels)} images): mean AP {mean_ap:.2%} "
                  f"(chance {result['chance_map']:.2%})")
         if plot_attributes(result["per_attribute"], result["frequency"], plot, title=title, force=force):
@@ -77,14 +76,16 @@ def evaluate_attributes(
 
 def evaluate_embedding(
     path: str | os.PathLike[str], data: str | None = None, *, limit: int = MAX_PAIR_IMAGES, far: float = 1e-4,
-    batch_size: int = 256, ema: bool = False, plot: str | os.PathLike[str] | None = None, force: bool = False,
+    batch_size: int = 256, ema: bool = False, plot: str | os.PathLike[str] | None = None, draw: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Verification on all pairs of the first ``limit`` validation images (same identity = same
     class): the true-accept rate at a false-accept rate of ``far``, the best-threshold accuracy
-    on balanced pairs, and Table 14's row. With ``plot``, the ROC is also drawn to that PNG ("plot")."""
-    if plot is not None:
-        refuse_existing(plot, force=force)
-    model, checkpoint = load_student(path, "embedding", ema=ema)
+    on balanced pairs, and Table 14's row. With ``draw``, the ROC is also drawn to the PNG ``plot``
+    (default: beside the checkpoint, ``best.roc.png``; refused as for ``evaluate_attributes``)."""
+    if draw:
+        plot = refuse_existing(plot or beside(path, ".roc.png"), force=force)
+    model, checkpoint = load(path, "embedding", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     bundle = load_data(config, mean=checkpoint["task"]["mean"], std=checkpoint["task"]["std"])
     embeddings, identities = outputs_and_labels(model, DataLoader(bundle.val, batch_size=batch_size))
@@ -95,7 +96,7 @@ def evaluate_embedding(
         "alpha": config.alpha, "resolution": config.resolution, **_cost(model),
         "paper_table14": paper_row(TABLE14, config.alpha, config.resolution),
     }
-    if plot is not None:
+    if draw:
         title = (f"{_name(path)} on {config.data} ({len(identities)} images)\n"
                  f"TAR {rates['tar']:.2%} at FAR {far:g}, accuracy {rates['accuracy']:.2%}")
         if plot_roc(curve, rates, plot, title=title, force=force):
@@ -107,16 +108,3 @@ def _name(path: str | os.PathLike[str]) -> str:
     """A checkpoint as a plot's title names it: its run folder and file."""
     file = checkpoint_file(path)
     return f"{file.parent.name}/{file.name}"
-
-
-@torch.no_grad()
-def embed_images(path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, ema: bool = False) -> list[dict[str, Any]]:
-    """The unit-norm embedding of each image file."""
-    model, checkpoint = load_student(path, "embedding", ema=ema)
-    about = checkpoint["task"]
-    transform = build_transforms(
-        checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
-        mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
-    )
-    vectors = model(torch.stack([transform(open_image(image)) for image in images]))
-    return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]

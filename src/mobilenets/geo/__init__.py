@@ -3,12 +3,13 @@ classification over an adaptive partition of the Earth into S2 cells, scored by 
 distance at street, city, region, country and continent scale."""
 from .cells import LOCATIONS, CellPartition, partition
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km
-from .predict import evaluate_geo, locate
+from .evaluation import evaluate, load
+from .predict import predict
 from .synthetic import make_geo
 from .task import GeoTask
-from .training import load_geolocator, resume_geo, train_geo
+from .training import resume, train
 
 __all__ = [
-    "LOCATIONS", "PAPER_PLANET_MOBILENET", "SCALES", "CellPartition", "GeoTask", "distance_shares", "evaluate_geo",
-    "haversine_km", "load_geolocator", "locate", "make_geo", "partition", "resume_geo", "train_geo",
+    "LOCATIONS", "PAPER_PLANET_MOBILENET", "SCALES", "CellPartition", "GeoTask", "distance_shares", "evaluate",
+    "haversine_km", "load", "make_geo", "partition", "predict", "resume", "train",
 ]

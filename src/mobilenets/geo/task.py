@@ -14,7 +14,7 @@ from ..train.task import Task
 from .cells import LOCATIONS, CellPartition, partition
 from .data import NORMALIZATION, GeoImages, GeoSplit, geo_transform, read_split
 from .distance import share_key
-from .evaluate import evaluate_geolocator
+from .evaluation import evaluate_geolocator
 
 
 class GeoTask(Task):
@@ -34,12 +34,13 @@ class GeoTask(Task):
         if location not in LOCATIONS:
             raise ValueError(f"location must be one of {', '.join(LOCATIONS)}; got {location!r}")
         self.max_photos, self.min_photos, self.max_level = max_photos, min_photos, max_level
-        self.location, self.partition = location, partition
-        self.label_smoothing = 0.0
-        self.data: str | None = None
-        self.splits: dict[str, GeoSplit] = {}
-        self._opened: tuple[Any, ...] | None = None
-        self._datasets: tuple[GeoImages, GeoImages] | None = None
+        self.location, self.given_partition = location, partition
+        # Set by build_datasets, which the loop calls first.
+        self.cells: CellPartition
+        self.label_smoothing: float
+        self.data: str
+        self.splits: dict[str, GeoSplit]
+        self.datasets: tuple[GeoImages, GeoImages]
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "GeoTask":
@@ -53,40 +54,24 @@ class GeoTask(Task):
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
         if config.in_channels not in (None, 3):
             raise ValueError(f"geolocation reads images as RGB (in_channels 3); got in_channels {config.in_channels}")
-        key = (config.data, config.resolution, config.augment, config.min_crop_area, config.limit_train, config.limit_val, config.strict)
-        # Opened once: the class count is read from the data before ``fit`` runs, and again inside it.
-        if self._opened != key:
-            self.data, self._opened, self.label_smoothing = config.data, key, config.label_smoothing
-            self.splits = {split: read_split(config.data, split, limit=getattr(config, f"limit_{split}"), strict=config.strict)
-                           for split in ("train", "val")}
-            if self.partition is None:
-                self.partition = partition(self.splits["train"].latlngs, self.max_photos, self.min_photos, self.max_level)
-            if len(self.partition) < 2:
-                raise ValueError(
-                    f"{config.data}: the partition (max photos {self.max_photos}, min photos {self.min_photos}) has "
-                    f"{len(self.partition)} cells from {len(self.splits['train'].paths)} training photos; lower them"
-                )
-            train, val = self.splits["train"], self.splits["val"]
-            cells = self.partition.cells_of(train.latlngs)
-            inside = cells >= 0
-            self._datasets = (
-                GeoImages([p for p, keep in zip(train.paths, inside) if keep], train.latlngs[inside], cells[inside],
-                          geo_transform(config.resolution, config.augment, min_crop_area=config.min_crop_area)),
-                GeoImages(val.paths, val.latlngs, self.partition.cells_of(val.latlngs), geo_transform(config.resolution, False)),
+        self.data, self.label_smoothing = config.data, config.label_smoothing
+        self.splits = {split: read_split(config.data, split, limit=getattr(config, f"limit_{split}"), strict=config.strict)
+                       for split in ("train", "val")}
+        self.cells = self.given_partition or partition(self.splits["train"].latlngs, self.max_photos, self.min_photos, self.max_level)
+        if len(self.cells) < 2:
+            raise ValueError(
+                f"{config.data}: the partition (max photos {self.max_photos}, min photos {self.min_photos}) has "
+                f"{len(self.cells)} cells from {len(self.splits['train'].paths)} training photos; lower them"
             )
-        return self._loaded()
-
-    def _loaded(self) -> tuple[GeoImages, GeoImages]:
-        if self._datasets is None:
-            raise RuntimeError("build_datasets must run first")
-        return self._datasets
-
-    @property
-    def cells(self) -> CellPartition:
-        """The partition whose cells are the classes (set once the data is opened)."""
-        if self.partition is None:
-            raise RuntimeError("build_datasets must run first")
-        return self.partition
+        train, val = self.splits["train"], self.splits["val"]
+        cells = self.cells.cells_of(train.latlngs)
+        inside = cells >= 0
+        self.datasets = (
+            GeoImages([p for p, keep in zip(train.paths, inside) if keep], train.latlngs[inside], cells[inside],
+                      geo_transform(config.resolution, config.augment, min_crop_area=config.min_crop_area)),
+            GeoImages(val.paths, val.latlngs, self.cells.cells_of(val.latlngs), geo_transform(config.resolution, False)),
+        )
+        return self.datasets
 
     def model_kwargs(self) -> dict[str, Any]:
         return {"num_classes": len(self.cells), "in_channels": 3}
@@ -108,7 +93,7 @@ class GeoTask(Task):
         }
 
     def summary(self) -> dict[str, Any]:
-        train, val = self._loaded()
+        train, val = self.datasets
         return {
             "num_cells": len(self.cells),
             "train_photos": len(train), "train_photos_outside_cells": len(self.splits["train"].paths) - len(train),

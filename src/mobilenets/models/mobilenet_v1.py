@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 import torch
@@ -28,89 +29,86 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_arguments(
-    alpha: Any, resolution: Any, num_classes: Any, in_channels: Any, dropout: Any,
-    variant: Any, activation: Any, bn_eps: Any, padding: Any, output_stride: Any, min_depth: Any,
-) -> None:
-    """Checks every argument up front (as Keras applications do) with a message naming it."""
-    if not _is_number(alpha) or alpha <= 0:
-        raise ValueError(f"alpha (width multiplier) must be a number > 0; got {alpha!r}")
-    if not _is_whole(resolution) or resolution < MIN_RESOLUTION:
-        raise ValueError(
-            f"resolution must be a whole number of pixels >= {MIN_RESOLUTION}; got {resolution!r}"
-        )
-    if not _is_whole(num_classes) or num_classes < 0:
-        raise ValueError(f"num_classes must be a whole number >= 0 (0: no classifier); got {num_classes!r}")
-    if not _is_whole(in_channels) or in_channels < 1:
-        raise ValueError(f"in_channels must be a whole number >= 1; got {in_channels!r}")
-    if not _is_number(dropout) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-    if not _is_number(bn_eps) or bn_eps <= 0:
-        raise ValueError(f"bn_eps must be a number > 0; got {bn_eps!r}")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {', '.join(PADDINGS)}; got {padding!r}")
-    if output_stride not in OUTPUT_STRIDES:
-        raise ValueError(
-            f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))}; got {output_stride!r}"
-        )
-    if not _is_whole(min_depth) or min_depth < 1:
-        raise ValueError(f"min_depth must be a whole number >= 1; got {min_depth!r}")
+@dataclass
+class MobileNetConfig:
+    """The arguments of a MobileNet v1, declared once: ``MobileNetV1(**arguments)`` checks them
+    here and records them as ``model.config`` (what a checkpoint rebuilds the network from)."""
+
+    alpha: float = 1.0
+    resolution: int = 224
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.0
+    variant: str = "separable"
+    activation: str = "relu"
+    bn_eps: float = 1e-3
+    padding: str = "symmetric"
+    output_stride: int = 32
+    min_depth: int = 8
+
+    def validate(self) -> "MobileNetConfig":
+        """Checks every argument up front (as Keras applications do) with a message naming it."""
+        if not _is_number(self.alpha) or self.alpha <= 0:
+            raise ValueError(f"alpha (width multiplier) must be a number > 0; got {self.alpha!r}")
+        if not _is_whole(self.resolution) or self.resolution < MIN_RESOLUTION:
+            raise ValueError(
+                f"resolution must be a whole number of pixels >= {MIN_RESOLUTION}; got {self.resolution!r}"
+            )
+        if not _is_whole(self.num_classes) or self.num_classes < 0:
+            raise ValueError(f"num_classes must be a whole number >= 0 (0: no classifier); got {self.num_classes!r}")
+        if not _is_whole(self.in_channels) or self.in_channels < 1:
+            raise ValueError(f"in_channels must be a whole number >= 1; got {self.in_channels!r}")
+        if not _is_number(self.dropout) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1); got {self.dropout!r}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {self.variant!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
+        if not _is_number(self.bn_eps) or self.bn_eps <= 0:
+            raise ValueError(f"bn_eps must be a number > 0; got {self.bn_eps!r}")
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}; got {self.padding!r}")
+        if self.output_stride not in OUTPUT_STRIDES:
+            raise ValueError(
+                f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))}; got {self.output_stride!r}"
+            )
+        if not _is_whole(self.min_depth) or self.min_depth < 1:
+            raise ValueError(f"min_depth must be a whole number >= 1; got {self.min_depth!r}")
+        return self
 
 
 class MobileNetV1(nn.Module):
-    """MobileNet v1 with the width multiplier ``alpha`` and any input ``resolution`` >= 32.
+    """MobileNet v1 with the width multiplier ``alpha`` and any input ``resolution`` >= 32; the
+    arguments (alpha, resolution, num_classes, in_channels, dropout, variant, activation, bn_eps,
+    padding, output_stride, min_depth) and their defaults are :class:`MobileNetConfig`'s.
 
     ``resolution`` is the input size the model is meant for (the resolution multiplier times
     224); it is recorded in ``pretrained_cfg`` and used by cost accounting, while the network
     itself accepts any input of at least 32 pixels.
     """
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        resolution: int = 224,
-        num_classes: int = 1000,
-        in_channels: int = 3,
-        dropout: float = 0.0,
-        variant: str = "separable",
-        activation: str = "relu",
-        bn_eps: float = 1e-3,
-        padding: str = "symmetric",
-        output_stride: int = 32,
-        min_depth: int = 8,
-    ) -> None:
+    def __init__(self, **arguments: Any) -> None:
         super().__init__()
-        validate_arguments(
-            alpha, resolution, num_classes, in_channels, dropout,
-            variant, activation, bn_eps, padding, output_stride, min_depth,
-        )
-        self.config: dict[str, Any] = dict(
-            alpha=alpha, resolution=resolution, num_classes=num_classes, in_channels=in_channels,
-            dropout=dropout, variant=variant, activation=activation, bn_eps=bn_eps,
-            padding=padding, output_stride=output_stride, min_depth=min_depth,
-        )
-        self.alpha, self.resolution, self.variant = alpha, resolution, variant
+        settings = MobileNetConfig(**arguments).validate()
+        self.config: dict[str, Any] = asdict(settings)
+        self.alpha, self.resolution, self.variant = settings.alpha, settings.resolution, settings.variant
         self.pretrained_cfg: dict[str, Any] = dict(
-            input_size=(in_channels, resolution, resolution),
+            input_size=(settings.in_channels, settings.resolution, settings.resolution),
             interpolation="bilinear",
             crop_pct=0.875,
-            mean=(0.5,) * in_channels,
-            std=(0.5,) * in_channels,
-            num_classes=num_classes,
+            mean=(0.5,) * settings.in_channels,
+            std=(0.5,) * settings.in_channels,
+            num_classes=settings.num_classes,
         )
         self.feature_info: list[dict[str, Any]] = []
 
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        options = dict(padding=padding, activation=activation, bn_eps=bn_eps)
-        channels, current_stride, rate = in_channels, 1, 1
-        for spec in body_spec(variant):
-            depth = scaled_depth(spec.depth, alpha, min_depth)
+        options = dict(padding=settings.padding, activation=settings.activation, bn_eps=settings.bn_eps)
+        channels, current_stride, rate = settings.in_channels, 1, 1
+        for spec in body_spec(settings.variant):
+            depth = scaled_depth(spec.depth, settings.alpha, settings.min_depth)
             # Past the output stride, strides become dilation (as TF-slim's output_stride).
-            if current_stride == output_stride:
+            if current_stride == settings.output_stride:
                 stride, dilation, rate = 1, rate, rate * spec.stride
             else:
                 stride, dilation = spec.stride, 1
@@ -132,9 +130,9 @@ class MobileNetV1(nn.Module):
         self.features = nn.Sequential(layers)
         self.num_features = channels
         self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(settings.dropout)
         self.classifier: nn.Module = nn.Identity()
-        self.reset_classifier(num_classes)
+        self.reset_classifier(settings.num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:

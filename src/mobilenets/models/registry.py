@@ -1,10 +1,13 @@
 """Model names and their constructors: ``create_model(name, **overrides)``, ``list_models()``.
 
 A name carries its default input resolution: ``mobilenet_v1_075_160`` is alpha 0.75 at 160 px.
+Application packages register their own models (detectors, the embedding network) when
+imported; every lookup here imports them first, so a name works whatever was imported before.
 """
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from typing import Any, Callable
 
 from torch import nn
@@ -16,6 +19,16 @@ WIDTHS = (1.0, 0.75, 0.5, 0.25)
 RESOLUTIONS = (224, 192, 160, 128)
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]] = {}
+# The packages whose import registers models. Imported on a lookup, never at this module's
+# import: they build on models/, so models/ must load without them.
+PROVIDERS = ("mobilenets.detection", "mobilenets.embedding")
+
+
+def _registry() -> dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]]:
+    """Every registered name, the providers' included."""
+    for module in PROVIDERS:
+        importlib.import_module(module)
+    return _REGISTRY
 
 
 def register_model(name: str, constructor: Callable[..., nn.Module], **defaults: Any) -> None:
@@ -38,18 +51,18 @@ def model_name(alpha: float, resolution: int, variant: str = "separable") -> str
 
 def list_models(pattern: str | None = None) -> list[str]:
     """Registered names, in registration order, optionally filtered by a shell-style pattern."""
-    names = list(_REGISTRY)
+    names = list(_registry())
     return names if pattern is None else fnmatch.filter(names, pattern)
 
 
 def model_defaults(name: str) -> dict[str, Any]:
     """The arguments a registered name stands for."""
     _check_name(name)
-    return dict(_REGISTRY[name][1])
+    return dict(_registry()[name][1])
 
 
 def _check_name(name: str) -> None:
-    if name not in _REGISTRY:
+    if name not in _registry():
         close = fnmatch.filter(_REGISTRY, f"*{name}*")[:5] if isinstance(name, str) else []
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `mobilenets list`)"
         raise ValueError(f"unknown model name {name!r}{hint}")
@@ -61,7 +74,7 @@ def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Modu
     ``pretrained``: weights to load, a .h5 / TF-slim / .pt path or URL, or True for Keras's
     released file of the name (see ``pretrained.create_pretrained``)."""
     _check_name(name)
-    constructor, defaults = _REGISTRY[name]
+    constructor, defaults = _registry()[name]
     if pretrained is not None and pretrained is not False:
         return create_pretrained(name, constructor, defaults, overrides, pretrained)
     return constructor(**{**defaults, **overrides})

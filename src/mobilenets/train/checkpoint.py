@@ -8,6 +8,7 @@ trained it, "optimizer", "scheduler", "ema", "rng", "epoch" (completed epochs), 
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import io
 import os
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from ..files import atomic_write_bytes
+from .config import TrainConfig
 
 # What identifies an architecture in a MobileNetV1-style ``model.config``, in message order.
 ARCHITECTURE_KEYS = ("variant", "alpha", "resolution", "in_channels", "activation", "padding", "output_stride", "min_depth")
@@ -38,6 +40,12 @@ def checkpoint_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def beside(checkpoint: str | os.PathLike[str], suffix: str) -> Path:
+    """A file next to the checkpoint a path names, for its default plot: ``run/best.pt`` with
+    ".geo.png" -> ``run/best.geo.png``."""
+    return checkpoint_file(checkpoint).with_suffix(suffix)
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Reads a checkpoint of this project (a dict with "model"), refusing anything else."""
     path = checkpoint_file(path)
@@ -51,6 +59,27 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise ValueError(f"{path} is not a mobilenets checkpoint (no 'model' entry)")
     return checkpoint
+
+
+def last_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
+    """A run folder's last.pt, refused when there is nothing to resume."""
+    path = Path(run_dir) / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"nothing to resume in {run_dir} (no last.pt)")
+    return path
+
+
+def resume_state(run_dir: str | os.PathLike[str], **changes: Any) -> tuple[TrainConfig, dict[str, Any]]:
+    """The config saved in ``run_dir/last.pt`` with ``changes`` (e.g. more epochs) applied, and
+    the checkpoint's task entry (what a task needs to continue: categories, a cell partition)."""
+    checkpoint = load_checkpoint(last_checkpoint(run_dir))
+    config = dataclasses.replace(TrainConfig.from_dict(checkpoint["config"]), out=str(run_dir), **changes)
+    return config, checkpoint.get("task") or {}
+
+
+def resume_config(run_dir: str | os.PathLike[str], **changes: Any) -> TrainConfig:
+    """The config saved in ``run_dir/last.pt``, with ``changes`` (e.g. more epochs) applied."""
+    return resume_state(run_dir, **changes)[0]
 
 
 def factory_name(model: nn.Module) -> str:

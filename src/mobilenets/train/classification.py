@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -13,11 +12,12 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from ..data.classification import DataBundle, build_datasets, build_transforms
+from ..files import refuse_existing
 from .config import TrainConfig
-from .distill import distillation_loss
+from .distill import Distillation, distillation_loss
 from .metrics import classification_metrics
 from .task import Task
-from .teacher import compute_teacher_outputs, load_teacher, load_teacher_outputs, save_teacher_outputs
+from .teacher import load_teacher, write_teacher_outputs
 from .transfer import PRETRAINED_MEAN, PRETRAINED_STD
 
 
@@ -64,37 +64,6 @@ def with_transform(dataset: Dataset, transform: Any) -> Dataset:
     return dataset
 
 
-class Cached(Dataset):
-    """Keeps each transformed item after its first load: with a deterministic transform (no
-    augmentation) every later epoch skips the image decoding and resizing."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self.items: list[Any] = [None] * len(dataset)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> Any:
-        if self.items[index] is None:
-            self.items[index] = self.dataset[index]
-        return self.items[index]
-
-
-class Indexed(Dataset):
-    """Items as (image, label, index): precomputed teacher outputs are looked up by index."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any, int]:
-        image, label = self.dataset[index]
-        return image, label, index
-
-
 class ClassificationTask(Task):
     """Cross-entropy (with optional label smoothing), or the distillation loss when a teacher
     or teacher outputs are given; evaluation by top-1 / top-5."""
@@ -110,47 +79,29 @@ class ClassificationTask(Task):
         temperature: float = 4.0,
         label_smoothing: float = 0.0,
     ) -> None:
-        self.teacher, self.teacher_outputs = teacher, teacher_outputs
+        self.distill = Distillation(teacher=teacher, teacher_outputs=teacher_outputs)
         self.distill_weight, self.temperature, self.label_smoothing = distill_weight, temperature, label_smoothing
-        self.bundle: DataBundle | None = None
-        self._config: TrainConfig | None = None
+        # Set by build_datasets, which the loop calls first.
+        self.bundle: DataBundle
+        self.data: str
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> "ClassificationTask":
         return cls(distill_weight=config.distill_weight, temperature=config.temperature, label_smoothing=config.label_smoothing)
 
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
-        self.bundle = bundle = load_data(config)
-        self._config = config
-        if config.teacher and self.teacher is None:
-            self.teacher = load_teacher(config.teacher, weights=config.teacher_weights, num_classes=bundle.num_classes)
-        if config.teacher_outputs and self.teacher_outputs is None:
-            self.teacher_outputs = load_teacher_outputs(
-                config.teacher_outputs, num_images=len(bundle.train), num_classes=bundle.num_classes
-            )
-        train, val = bundle.train, bundle.val
-        if config.cache:
-            train, val = Cached(train), Cached(val)
-        return (Indexed(train) if self.teacher_outputs is not None else train), val
+        self.bundle, self.data = load_data(config), config.data
+        if config.teacher and self.distill.teacher is None:
+            self.distill.teacher = load_teacher(config.teacher, weights=config.teacher_weights, num_classes=self.bundle.num_classes)
+        return self.distill.datasets(self.bundle.train, self.bundle.val, config, self.bundle.num_classes)
 
     def model_kwargs(self) -> dict[str, Any]:
-        return {"num_classes": self._bundle.num_classes, "in_channels": self._bundle.in_channels}
-
-    @property
-    def _bundle(self) -> DataBundle:
-        if self.bundle is None:
-            raise RuntimeError("build_datasets must run first")
-        return self.bundle
+        return {"num_classes": self.bundle.num_classes, "in_channels": self.bundle.in_channels}
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, int, dict[str, float]]:
         images, labels = batch[0], batch[1]
         logits = model(images)
-        if self.teacher_outputs is not None:
-            target = self.teacher_outputs[batch[2].cpu()].to(logits.device)
-        elif self.teacher is not None:
-            target = self.teacher.to(images.device)(images)
-        else:
-            target = None
+        target = self.distill.targets(batch, logits)
         if target is None:
             loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
         else:
@@ -162,31 +113,29 @@ class ClassificationTask(Task):
         return loss, labels.numel(), {"accuracy": accuracy}
 
     def evaluate(self, model: nn.Module, loader: Any) -> dict[str, float]:
-        metrics = classification_metrics(model, loader, self._bundle.num_classes)
+        metrics = classification_metrics(model, loader, self.bundle.num_classes)
         return {key: metrics[key] for key in ("top1", "top5", "loss")}
 
     def state(self) -> dict[str, Any]:
-        bundle = self._bundle
+        bundle = self.bundle
         return {
             "classes": list(bundle.classes), "mean": list(bundle.mean), "std": list(bundle.std),
-            "in_channels": bundle.in_channels, "crop_pct": bundle.crop_pct, "data": self._config.data if self._config else None,
+            "in_channels": bundle.in_channels, "crop_pct": bundle.crop_pct, "data": self.data,
         }
 
     def summary(self) -> dict[str, Any]:
-        return {"skipped_files": self._bundle.skipped_files, "num_classes": self._bundle.num_classes}
+        return {"skipped_files": self.bundle.skipped_files, "num_classes": self.bundle.num_classes}
 
 
-def write_teacher_outputs(config: TrainConfig, out: str | os.PathLike[str], *, batch_size: int = 256, force: bool = False) -> dict[str, Any]:
+def teacher_outputs(config: TrainConfig, out: str | os.PathLike[str], *, batch_size: int = 256, force: bool = False) -> dict[str, Any]:
     """Computes ``config.teacher``'s logits once for the un-augmented training images (in index
     order) and saves them to ``out`` for ``--teacher-outputs``."""
     if not config.teacher:
         raise ValueError("teacher-outputs needs a teacher (a checkpoint or a torchvision model name)")
-    if Path(out).exists() and not force:
-        raise FileExistsError(f"{out} exists; use --force to replace it")
+    refuse_existing(out, force=force)
     bundle = load_data(config, augment=False)
     teacher = load_teacher(config.teacher, weights=config.teacher_weights, num_classes=bundle.num_classes)
-    device = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
-    logits = compute_teacher_outputs(teacher, bundle.train, batch_size=batch_size, workers=config.workers, device=device)
     about = {"teacher": config.teacher, "data": config.data, "resolution": config.resolution, "classes": list(bundle.classes)}
-    save_teacher_outputs(out, logits, **about)
+    logits = write_teacher_outputs(teacher, bundle.train, out, device=config.device, batch_size=batch_size,
+                                   workers=config.workers, about=about)
     return {"out": str(out), "images": logits.shape[0], "num_classes": logits.shape[1], **about, "skipped_files": bundle.skipped_files}

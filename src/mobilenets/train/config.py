@@ -1,15 +1,18 @@
 """Every hyper-parameter of a training run, in one dataclass checked before any work starts.
 
-The whole ``TrainConfig`` is saved in every checkpoint, so a run can be resumed, audited or
-repeated from its ``last.pt`` alone.
+Each field is declared once, with its help, choices and allowed range beside it (``setting``);
+``validate()`` and every training command's flags (``mobilenets.cli.common.add_config_arguments``)
+are derived from these declarations. The whole ``TrainConfig`` is saved in every checkpoint, so a
+run can be resumed, audited or repeated from its ``last.pt`` alone.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+import typing
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
-from ..models import model_defaults
+from ..models import VARIANTS, model_defaults
 from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
@@ -17,72 +20,131 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting allows: ``low``/``high`` bounds, open or closed; ``whole``
+    for counts. ``check`` raises ValueError with the one-line message a user sees."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    whole: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        if self.whole:
+            if not isinstance(value, int) or isinstance(value, bool) or value < self.low:
+                raise ValueError(f"{name} must be a whole number >= {self.low}; got {value!r}")
+            return
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok:
+            ok = (value > self.low if self.low_open else value >= self.low) and (
+                self.high is None or (value < self.high if self.high_open else value <= self.high)
+            )
+        if not ok:
+            left = "(" if self.low_open else "["
+            right = "inf)" if self.high is None else (f"{self.high})" if self.high_open else f"{self.high}]")
+            raise ValueError(f"{name} must be a number in {left}{self.low}, {right}; got {value!r}")
+
+
+def setting(
+    default: Any, help: str, *, choices: tuple[str, ...] | None = None, range: Range | None = None,
+    group: str = "training", metavar: str | None = None,
+) -> Any:
+    """A TrainConfig field with what its command-line flag and ``validate()`` need beside it."""
+    metadata = {"help": help, "choices": choices, "range": range, "group": group, "metavar": metavar}
+    return field(default=default, metadata=metadata)
+
+
+def count(low: int) -> Range:
+    return Range(low, whole=True)
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+FRACTION = Range(0, 1, high_open=True)  # [0, 1)
+
+
 @dataclass
 class TrainConfig:
     """A training run's settings. ``validate()`` raises ValueError naming the bad field."""
 
-    out: str = "runs/run"
-    data: str = "fashion-mnist"
+    out: str = setting("runs/run", "the run directory", group="run", metavar="RUN_DIR")
+    data: str = setting("fashion-mnist", "the training data", group="data")
     # The model: a registered name, or alpha/resolution/variant for a MobileNetV1.
-    # None: the model name's own (or 1.0 and 224 without a name).
-    model: str | None = None
-    alpha: float | None = None
-    resolution: int | None = None
-    variant: str = "separable"
-    dropout: float = 0.0
-    in_channels: int | None = None  # None: the dataset's own channel count
+    model: str | None = setting(None, "a registered name (see `mobilenets list`)", group="model")
+    alpha: float | None = setting(None, "width multiplier (default: the model name's, else 1.0)", range=POSITIVE, group="model")
+    resolution: int | None = setting(None, "input size in pixels (default: the model name's, else 224)", range=count(32), group="model")
+    variant: str = setting("separable", "architecture variant", choices=VARIANTS, group="model")
+    dropout: float = setting(0.0, "dropout before the classifier", range=FRACTION, group="model")
+    in_channels: int | None = setting(None, "1 (grey) or 3 (default: 1 for fashion-mnist, else 3)", range=count(1), group="data")
     # Schedule and optimizer (the paper: RMSprop, asynchronous gradient descent, little decay).
-    epochs: int = 10
-    batch_size: int = 64  # the global batch: split evenly across distributed ranks
-    optimizer: str = "rmsprop"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
-    decay_depthwise: bool = False  # the paper puts little or no decay on depthwise filters
-    schedule: str = "exponential"
-    decay_rate: float = 0.94  # the exponential schedule: x decay_rate every decay_epochs
-    decay_epochs: float = 2.0
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.0  # 0: no moving average of the weights
-    grad_clip: float = 0.0  # 0: no clipping; else the largest gradient norm
+    epochs: int = setting(10, "training epochs (with --resume: the saved run's unless given)", range=count(1), group="optimization")
+    batch_size: int = setting(64, "the global batch, split evenly across processes", range=count(1), group="optimization")
+    optimizer: str = setting("rmsprop", "rmsprop has TensorFlow semantics, as the paper", choices=OPTIMIZERS, group="optimization")
+    lr: float = setting(0.01, "peak learning rate", range=POSITIVE, group="optimization")
+    momentum: float = setting(0.9, "optimizer momentum", range=FRACTION, group="optimization")
+    weight_decay: float = setting(4e-5, "none on depthwise filters, batch norm and biases", range=NON_NEGATIVE, group="optimization")
+    decay_depthwise: bool = setting(False, "apply weight decay to depthwise filters too (the paper puts little or none)", group="optimization")
+    schedule: str = setting("exponential", "learning-rate schedule", choices=SCHEDULES, group="optimization")
+    decay_rate: float = setting(0.94, "exponential schedule: x decay_rate every decay_epochs", range=Range(0, 1, low_open=True), group="optimization")
+    decay_epochs: float = setting(2.0, "epochs between exponential decays", range=POSITIVE, group="optimization")
+    warmup_epochs: float = setting(0.0, "linear warm-up", range=NON_NEGATIVE, group="optimization")
+    label_smoothing: float = setting(0.0, "the paper used none", range=FRACTION, group="optimization")
+    ema_decay: float = setting(0.0, "moving average of the weights, e.g. 0.999 (0: off)", range=FRACTION, group="optimization")
+    grad_clip: float = setting(0.0, "largest gradient norm (0: no clipping)", range=NON_NEGATIVE, group="optimization")
     # Data.
-    min_crop_area: float = 0.25  # the paper: less small-crop distortion for small models
-    augment: bool = True  # random crop + flip; False trains on the evaluation transform
-    cache: bool = False  # keep transformed images in memory (needs augment=False, workers=0)
-    limit_train: int | None = None
-    limit_val: int | None = None
-    workers: int = 0
-    strict: bool = False
+    min_crop_area: float = setting(0.25, "smallest random-crop area, a fraction (the paper: less for small models)",
+                                   range=Range(0, 1, low_open=True), group="data")
+    augment: bool = setting(True, "random crop and flip (or photometric) augmentation of training images", group="data")
+    cache: bool = setting(False, "keep transformed images in memory (with --no-augment and --workers 0)", group="data")
+    limit_train: int | None = setting(None, "use the first N training images", range=count(1), group="data", metavar="N")
+    limit_val: int | None = setting(None, "use the first N validation images", range=count(1), group="data", metavar="N")
+    workers: int = setting(0, "data-loading processes", range=count(0), group="data")
+    strict: bool = setting(False, "stop on an unreadable image instead of skipping it", group="data")
     # Reproducibility and hardware.
-    seed: int | None = None  # None: drawn once and recorded, so resume stays exact
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on CPUs with native bf16, else fp32; bf16/fp16 on CUDA (measured faster)
-    channels_last: bool = True  # measured 6-37% faster training on a 2-core x86 CPU (BENCHMARKS.md)
-    compile: bool = False
-    sync_bn: bool = False  # SyncBatchNorm across processes (torch runs it on CUDA only)
-    freeze_bn: bool = False  # batch norm keeps its running statistics (small-batch fine-tuning)
+    seed: int | None = setting(None, "the same seed gives identical weights on CPU (default: drawn once and recorded)",
+                               range=count(0), group="reproducibility and hardware")
+    device: str = setting("auto", "where to train", choices=DEVICES, group="reproducibility and hardware")
+    precision: str = setting("auto", "auto: bf16 on CPUs with native bf16, else fp32; bf16 (or fp16) on CUDA (measured faster)", choices=PRECISIONS,
+                             group="reproducibility and hardware")
+    channels_last: bool = setting(True, "channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
+                                  group="reproducibility and hardware")
+    compile: bool = setting(False, "torch.compile the model", group="reproducibility and hardware")
+    sync_bn: bool = setting(False, "SyncBatchNorm across processes (CUDA only)", group="reproducibility and hardware")
+    freeze_bn: bool = setting(False, "batch norm keeps its running statistics (small-batch fine-tuning)",
+                              group="reproducibility and hardware")
     # Distillation (section 4.4): a teacher model or its precomputed outputs.
-    teacher: str | None = None
-    teacher_weights: str | None = None
-    teacher_outputs: str | None = None
-    distill_weight: float = 0.5
-    temperature: float = 4.0
+    teacher: str | None = setting(None, "a checkpoint of this project or a torchvision model name",
+                                  group="distillation", metavar="NAME_OR_CHECKPOINT")
+    teacher_weights: str | None = setting(None, "state_dict file for a torchvision teacher (nothing is downloaded)",
+                                          group="distillation", metavar="FILE")
+    teacher_outputs: str | None = setting(None, "precomputed teacher outputs (`mobilenets teacher-outputs`)",
+                                          group="distillation", metavar="FILE")
+    distill_weight: float = setting(0.5, "w in (1-w)*loss(labels) + w*T^2*loss(teacher); 1 ignores labels",
+                                    range=Range(0, 1), group="distillation")
+    temperature: float = setting(4.0, "distillation temperature T", range=POSITIVE, group="distillation")
     # Transfer (fine-grained recognition): start from a trained network.
-    init: str | None = None
+    init: str | None = setting(None, "start from a trained network; the classifier is replaced if the class count differs",
+                               group="transfer", metavar="CHECKPOINT")
     # Or from released weights (Keras .h5, TF-slim, converted .pt, URL): the released
     # architecture (tf_same, relu6) with the weights' width; the data's classifier.
-    pretrained: str | None = None
-    drop_background: bool = False
-    freeze_backbone: bool = False
-    classifier_lr: float | None = None  # None: the same learning rate as the rest
+    pretrained: str | None = setting(
+        None, "load released weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL (append "
+        "#sha256=HEX to check it), or 'keras' for Keras's released file of the model", group="model", metavar="PATH|URL|keras",
+    )
+    drop_background: bool = setting(False, "with TF-slim weights: drop the background class (1001 -> 1000 outputs)", group="model")
+    freeze_backbone: bool = setting(False, "train the classifier only", group="transfer")
+    classifier_lr: float | None = setting(None, "learning rate of the classifier (default: --lr)", range=POSITIVE, group="transfer")
 
     def validate(self) -> "TrainConfig":
         """Raises ValueError naming the first bad hyper-parameter and what is allowed."""
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_choice("device", self.device, DEVICES)
+        for declared in fields(self):
+            value, choices, allowed = getattr(self, declared.name), declared.metadata["choices"], declared.metadata["range"]
+            if choices is not None and value not in choices:
+                raise ValueError(f"{declared.name} must be one of {', '.join(choices)}; got {value!r}")
+            if allowed is not None and value is not None:
+                allowed.check(declared.name, value)
         if not isinstance(self.out, str) or not self.out:
             raise ValueError("out (the run directory) must be a non-empty path")
         if not isinstance(self.data, str) or not self.data:
@@ -91,43 +153,14 @@ class TrainConfig:
             raise ValueError(f"model must be a registered model name; got {self.model!r}")
         if self.model is not None:
             model_defaults(self.model)  # an unknown name is refused with close matches
-        if self.alpha is not None:
-            _check_number("alpha", self.alpha, low=0, low_open=True)
-        if self.resolution is not None:
-            _check_whole("resolution", self.resolution, low=32)
-        _check_number("dropout", self.dropout, low=0, high=1, high_open=True)
-        if self.in_channels is not None:
-            _check_whole("in_channels", self.in_channels, low=1)
-        _check_whole("epochs", self.epochs, low=1)
-        _check_whole("batch_size", self.batch_size, low=1)
-        _check_number("lr", self.lr, low=0, low_open=True)
-        _check_number("momentum", self.momentum, low=0, high=1, high_open=True)
-        _check_number("weight_decay", self.weight_decay, low=0)
-        _check_number("decay_rate", self.decay_rate, low=0, high=1, low_open=True)
-        _check_number("decay_epochs", self.decay_epochs, low=0, low_open=True)
-        _check_number("warmup_epochs", self.warmup_epochs, low=0)
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"warmup_epochs must be fewer than epochs ({self.epochs}); got {self.warmup_epochs!r}")
-        _check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
-        _check_number("ema_decay", self.ema_decay, low=0, high=1, high_open=True)
-        _check_number("grad_clip", self.grad_clip, low=0)
-        _check_number("min_crop_area", self.min_crop_area, low=0, high=1, low_open=True)
-        for name in ("limit_train", "limit_val"):
-            if getattr(self, name) is not None:
-                _check_whole(name, getattr(self, name), low=1)
-        _check_whole("workers", self.workers, low=0)
         if self.cache and (self.augment or self.workers):
             raise ValueError("cache needs augment off and workers 0 (random crops differ every epoch; workers would each keep a copy)")
-        if self.seed is not None:
-            _check_whole("seed", self.seed, low=0)
-        _check_number("distill_weight", self.distill_weight, low=0, high=1)
-        _check_number("temperature", self.temperature, low=0, low_open=True)
         if self.teacher and self.teacher_outputs:
             raise ValueError("give a teacher or its precomputed teacher_outputs, not both")
         if self.teacher_weights and not self.teacher:
             raise ValueError("teacher_weights needs a teacher (a torchvision model name)")
-        if self.classifier_lr is not None:
-            _check_number("classifier_lr", self.classifier_lr, low=0, low_open=True)
         if self.freeze_backbone and not (self.init or self.pretrained):
             raise ValueError("freeze_backbone needs init or pretrained (trained weights to start from)")
         if self.pretrained:
@@ -167,26 +200,12 @@ class TrainConfig:
         return cls(**values)
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+def config_fields() -> dict[str, Field]:
+    """TrainConfig's fields by name, with their declarations (help, choices, range)."""
+    return {declared.name: declared for declared in fields(TrainConfig)}
 
 
-def _check_whole(name: str, value: Any, *, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be a whole number >= {low}; got {value!r}")
-
-
-def _check_number(
-    name: str, value: Any, *, low: float, high: float | None = None,
-    low_open: bool = False, high_open: bool = False,
-) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            high is None or (value < high if high_open else value <= high)
-        )
-    if not ok:
-        left = "(" if low_open else "["
-        right = "inf)" if high is None else (f"{high})" if high_open else f"{high}]")
-        raise ValueError(f"{name} must be a number in {left}{low}, {right}; got {value!r}")
+def field_type(declared: Field) -> type:
+    """The value type of a field (bool, int, float or str), without its Optional."""
+    hint = typing.get_type_hints(TrainConfig)[declared.name]
+    return next(arg for arg in (typing.get_args(hint) or (hint,)) if arg is not type(None))

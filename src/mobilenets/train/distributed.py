@@ -67,6 +67,12 @@ class Distributed:
         return box[0]
 
 
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of a torchrun launch (or not launched by torchrun): the
+    one that reports a run's results."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup(device: str = "auto") -> Distributed:
     """Joins the process group torchrun describes (if any) and picks this rank's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -6,25 +6,24 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..data.classification import build_transforms, evaluation_samples
+from ..data.classification import evaluation_samples
 from ..data.folders import ImageFiles
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
 from ..plots import pyplot, save_png
-from .checkpoint import check_compatible, load_checkpoint, model_from_checkpoint
+from .checkpoint import beside, check_compatible, checkpoint_file, load_checkpoint, model_from_checkpoint
 from .classification import load_data
 from .config import TrainConfig
 from .metrics import classification_metrics, per_class_accuracy
 
 
-def load_classifier(path: str | os.PathLike[str], *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+def load(path: str | os.PathLike[str], *, ema: bool = False) -> tuple[nn.Module, dict[str, Any]]:
     """The network of a classification checkpoint (eval mode, CPU) and the checkpoint."""
     checkpoint = load_checkpoint(path)
     if not (checkpoint.get("task") or {}).get("classes"):
@@ -32,17 +31,18 @@ def load_classifier(path: str | os.PathLike[str], *, ema: bool = False) -> tuple
     return model_from_checkpoint(checkpoint, ema=ema).eval(), checkpoint
 
 
-def evaluate_checkpoint(
+def evaluate(
     path: str | os.PathLike[str], data: str | None = None, *, limit: int | None = None,
     batch_size: int = 256, workers: int = 0, ema: bool = False, plot: str | os.PathLike[str] | None = None,
-    force: bool = False,
+    draw: bool = True, force: bool = False,
 ) -> dict[str, Any]:
-    """Top-1, top-5, loss, per-class accuracy and the confusion matrix of a checkpoint on the
-    validation split of ``data`` (default: the data it was trained on). With ``plot``, the
-    confusion matrix is also drawn to that PNG file (an existing one is replaced only with ``force``)."""
-    if plot is not None:
-        refuse_existing(plot, force=force)
-    model, checkpoint = load_classifier(path, ema=ema)
+    """Top-1, top-5, loss, per-class accuracy and the confusion matrix of a checkpoint (a file,
+    or a run folder's best.pt) on the validation split of ``data`` (default: the data it was
+    trained on). With ``draw``, the confusion matrix is also drawn to the PNG ``plot`` (default:
+    beside the checkpoint, ``best.confusion.png``; an existing one is replaced only with ``force``)."""
+    path = checkpoint_file(path)
+    plot = refuse_existing(plot or beside(path, ".confusion.png"), force=force) if draw else None
+    model, checkpoint = load(path, ema=ema)
     saved = TrainConfig.from_dict(checkpoint["config"])
     about = checkpoint["task"]
     config = dataclasses.replace(
@@ -62,14 +62,18 @@ def evaluate_checkpoint(
 
 def evaluate_pretrained(
     model: nn.Module, data: str, *, weights: str, limit: int | None = None, batch_size: int = 256,
-    workers: int = 0, strict: bool = False, plot: str | os.PathLike[str] | None = None, force: bool = False,
+    workers: int = 0, strict: bool = False, plot: str | os.PathLike[str] | None = None, draw: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Top-1, top-5, loss and per-class accuracy of released weights (``model``, loaded from
     ``weights``) on the validation images of ``data``, prepared as the weights expect (its
     ``pretrained_cfg``). Class folders sorted by name give the weights' class order (ImageNet's
-    synset ids, n01440764 ...), after TF-slim's background output when the weights have one."""
-    if plot is not None:
-        refuse_existing(plot, force=force)
+    synset ids, n01440764 ...), after TF-slim's background output when the weights have one.
+    With ``draw``, the confusion matrix goes to ``plot`` (default: ./WEIGHTS_NAME.confusion.png)."""
+    if draw:
+        plot = refuse_existing(plot or f"{Path(weights.split('#')[0]).name.removesuffix('.index')}.confusion.png", force=force)
+    else:
+        plot = None
     offset = model.pretrained_cfg.get("label_offset", 0)
     samples, classes, skipped = evaluation_samples(data, limit=limit, strict=strict)
     if len(classes) + offset != model.num_classes:
@@ -132,59 +136,3 @@ def save_confusion_plot(
     figure.tight_layout()
     save_png(figure, path, force=force)
     return True
-
-
-@torch.no_grad()
-def predict(
-    path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, top_k: int = 5, ema: bool = False
-) -> list[dict[str, Any]]:
-    """The ``top_k`` classes and probabilities of a checkpoint for each image file."""
-    model, checkpoint = load_classifier(path, ema=ema)
-    about = checkpoint["task"]
-    transform = build_transforms(
-        checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
-        mean=about["mean"], std=about["std"], crop_pct=about.get("crop_pct", 0.875),
-    )
-    return predict_images(model, transform, about["classes"], images, top_k=top_k)
-
-
-@torch.no_grad()
-def predict_images(
-    model: nn.Module, transform: Callable[[Image.Image], torch.Tensor], classes: Sequence[str],
-    images: Sequence[str | os.PathLike[str]], *, top_k: int = 5,
-) -> list[dict[str, Any]]:
-    """The ``top_k`` classes and probabilities of ``model`` for each image file, the images
-    prepared by ``transform`` (which also decides grey or colour)."""
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1; got {top_k}")
-    batch = torch.stack([transform(open_image(image)) for image in images])
-    probabilities = model(batch).softmax(dim=1)
-    best = probabilities.topk(min(top_k, len(classes)), dim=1)
-    return [
-        {
-            "image": str(image),
-            "top": [{"class": classes[i], "index": i, "probability": p} for p, i in zip(values.tolist(), indices.tolist())],
-        }
-        for image, values, indices in zip(images, best.values, best.indices)
-    ]
-
-
-def imagenet_classes(num_classes: int, label_offset: int = 0) -> list[str]:
-    """Names for a released model's outputs: ImageNet's 1000 classes (torchvision's list),
-    after a "background" output when ``label_offset`` is 1 (TF-slim's 1001 classes)."""
-    from torchvision.models import MobileNet_V2_Weights
-
-    names = ["background"] * label_offset + list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
-    return names if len(names) == num_classes else [f"class {index}" for index in range(num_classes)]
-
-
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """A user's image file, loaded; a missing or unreadable file is a one-line user error."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no image file {path}")
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path} is not a readable image ({error})") from None
-    return image

@@ -6,7 +6,9 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
 * ``config`` (``TrainConfig``) is validated before any work; the whole of it goes into every
   checkpoint.
 * ``task`` (a ``mobilenets.train.task.Task``; default ``ClassificationTask`` built from the
-  config) supplies datasets, the loss, evaluation and the metric that selects ``best.pt``.
+  config) supplies datasets, the model (``build_model``), the loss, evaluation and the metric
+  that selects ``best.pt``. The order: the resume checkpoint is read, the config resolved, the
+  data opened, the model built, and only then is the run folder changed.
 * ``model`` replaces the MobileNetV1 the config describes (a QAT-prepared network, a detector).
   The loop moves it to the device, wraps it in DistributedDataParallel, trains it in place and
   saves its ``state_dict``. ``config.init`` is then only recorded: the caller has loaded the
@@ -51,13 +53,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from ..machine import native_bf16
-from ..models import create_model, mobilenet_v1
 from .batches import to_device
 from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from .checkpoint import (
-    check_compatible, factory_name,
-    load_checkpoint, resolve_factory,
-)
+from .checkpoint import check_compatible, factory_name, last_checkpoint, load_checkpoint, resolve_factory, resume_config
 from .classification import ClassificationTask
 from .config import TrainConfig
 from .distributed import Distributed, setup, teardown
@@ -66,7 +64,7 @@ from .optim import build_optimizer, param_groups
 from .schedule import build_scheduler
 from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_rng_state
 from .task import Task
-from .transfer import freeze_backbone, load_initial_weights, pretrained_start
+from .transfer import freeze_backbone, load_initial_weights
 
 __all__ = ["RUN_FILES", "fit", "resume_config", "to_device"]
 
@@ -74,12 +72,6 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "summary.json")
 # Settings a resumed run may change: they do not alter what is computed.
 RESUMABLE_CHANGES = ("epochs", "workers", "out")
 ModelFactory = tuple[str, dict[str, Any]]
-
-
-def resume_config(run_dir: str | Path, **changes: Any) -> TrainConfig:
-    """The config saved in ``run_dir/last.pt``, with ``changes`` (e.g. more epochs) applied."""
-    checkpoint = load_checkpoint(_last(run_dir))
-    return dataclasses.replace(TrainConfig.from_dict(checkpoint["config"]), out=str(run_dir), **changes)
 
 
 def fit(
@@ -99,13 +91,6 @@ def fit(
         return _Run(config, state, model, task, model_factory, resume, force, progress).run()
     finally:
         teardown(state)
-
-
-def _last(run_dir: str | Path) -> Path:
-    path = Path(run_dir) / "last.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"nothing to resume in {run_dir} (no last.pt)")
-    return path
 
 
 class _TensorBoard:
@@ -140,11 +125,15 @@ class _Run:
         self, config: TrainConfig, dist: Distributed, model: nn.Module | None, task: Task | None,
         model_factory: ModelFactory | None, resume: bool, force: bool, progress: bool,
     ) -> None:
+        # The lifecycle: read what to resume, resolve the config, open the data, build the
+        # model; only then is the run folder changed, so a mistake in any of them leaves it as it was.
         self.dist, self.progress = dist, progress
         self.run_dir = Path(config.out)
-        self.checkpoint = self._prepare_run_dir(config, resume, force)
+        self.checkpoint = load_checkpoint(last_checkpoint(self.run_dir)) if resume else None
         if self.checkpoint is not None:
             config = self._resumed_config(config, self.checkpoint["config"])
+        else:
+            self._refuse_existing_run_dir(force)
         if config.seed is None:
             config = dataclasses.replace(config, seed=dist.broadcast(random.SystemRandom().randrange(2**31)))
         self.config = config
@@ -159,22 +148,23 @@ class _Run:
         self.model, self.model_factory = self._build_model(model, model_factory)
         self.cost = self.task.cost(self.model, config)
         self._build_loaders(train_set, val_set)
+        if self.checkpoint is None:
+            self._clear_run_dir()
         self._build_training_state()
 
     # ----------------------------------------------------------------- set-up
-    def _prepare_run_dir(self, config: TrainConfig, resume: bool, force: bool) -> dict[str, Any] | None:
-        if resume:
-            return load_checkpoint(_last(self.run_dir))
+    def _refuse_existing_run_dir(self, force: bool) -> None:
         if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())) and not force:
             raise FileExistsError(
                 f"run directory {self.run_dir} exists; use --resume {self.run_dir} to continue it or --force to start over"
             )
+
+    def _clear_run_dir(self) -> None:
         self.dist.barrier()  # every rank has looked before rank 0 changes anything
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             for name in RUN_FILES:
                 (self.run_dir / name).unlink(missing_ok=True)
-        return None
 
     @staticmethod
     def _resumed_config(config: TrainConfig, saved_values: dict[str, Any]) -> TrainConfig:
@@ -218,13 +208,7 @@ class _Run:
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
             model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
         elif model is None:
-            kwargs = dict(self.task.model_kwargs(), dropout=config.dropout, alpha=config.alpha, resolution=config.resolution)
-            if config.pretrained:
-                model = pretrained_start(config, **self.task.model_kwargs())
-            elif config.model:
-                model = create_model(config.model, **kwargs)
-            else:
-                model = mobilenet_v1(variant=config.variant, **kwargs)
+            model = self.task.build_model(config)
         if factory is None and isinstance(getattr(model, "config", None), dict):
             factory = (factory_name(model), dict(model.config))
         if checkpoint is not None:

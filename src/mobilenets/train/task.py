@@ -5,11 +5,18 @@ precision, distribution, samplers and seeds, the optimizer/schedule/EMA, progres
 checkpoints and resume. A task owns only what differs between problems:
 
 ``build_datasets(config)``
-    Returns ``(train, val)`` torch Datasets. Called once on every rank before the model is
-    built. The loop wraps them in DataLoaders with its own (distributed, seeded) sampler.
+    Opens the data and returns ``(train, val)`` torch Datasets. Called once, on every rank,
+    first: everything the data decides (class names, a cell partition) is set here, and the
+    other methods are called only after it. The loop wraps the datasets in DataLoaders with
+    its own (distributed, seeded) sampler.
+``build_model(config)``
+    The network to train, built after the data is open (unused when ``fit`` is given a model
+    or resumes a checkpoint that records its factory). The default builds the MobileNetV1 the
+    config describes (a registered name, released weights, or alpha/resolution/variant) with
+    ``model_kwargs()``; a detector overrides it (its backbone's starting weights).
 ``model_kwargs()``
-    Keyword arguments the data decides for a model built from the config, e.g.
-    ``{"num_classes": 10, "in_channels": 1}``. Unused when ``fit`` is given a model.
+    Keyword arguments the data decides for the default ``build_model``, e.g.
+    ``{"num_classes": 10, "in_channels": 1}``.
 ``collate(items)``
     Turns a list of dataset items into a batch (default: ``torch.utils.data.default_collate``;
     detection returns ``(list_of_images, list_of_target_dicts)``).
@@ -47,7 +54,9 @@ from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from ..cost import Cost, count_cost
+from ..models import create_model, mobilenet_v1
 from .config import TrainConfig
+from .transfer import pretrained_start
 
 
 class Task:
@@ -57,6 +66,15 @@ class Task:
 
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
         raise NotImplementedError
+
+    def build_model(self, config: TrainConfig) -> nn.Module:
+        kwargs = self.model_kwargs()
+        if config.pretrained:
+            return pretrained_start(config, **kwargs)
+        kwargs.update(dropout=config.dropout, alpha=config.alpha, resolution=config.resolution)
+        if config.model:
+            return create_model(config.model, **kwargs)
+        return mobilenet_v1(variant=config.variant, **kwargs)
 
     def model_kwargs(self) -> dict[str, Any]:
         return {}

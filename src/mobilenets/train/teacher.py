@@ -85,6 +85,18 @@ def save_teacher_outputs(path: str | os.PathLike[str], logits: torch.Tensor, **a
     save_checkpoint(path, {"logits": logits, **about})
 
 
+def write_teacher_outputs(
+    teacher: nn.Module, dataset: Dataset, out: str | os.PathLike[str], *, about: dict[str, Any], device: str,
+    batch_size: int, workers: int,
+) -> torch.Tensor:
+    """Computes ``teacher``'s outputs once for every item of ``dataset`` (in index order, on
+    CUDA when ``device`` allows it) and saves them with ``about`` for ``--teacher-outputs``."""
+    where = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
+    outputs = compute_teacher_outputs(teacher, dataset, batch_size=batch_size, workers=workers, device=where)
+    save_teacher_outputs(out, outputs, **about)
+    return outputs
+
+
 def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_classes: int) -> torch.Tensor:
     """Precomputed logits, checked against the training set they are used with."""
     if not Path(path).is_file():

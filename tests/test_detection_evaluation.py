@@ -4,7 +4,7 @@ import io
 import pytest
 from pycocotools.coco import COCO
 
-from mobilenets.detection.evaluate import coco_map
+from mobilenets.detection.evaluation import coco_map
 
 THRESHOLDS = [0.5 + 0.05 * i for i in range(10)]
 

@@ -1,16 +1,20 @@
 """COCO evaluation by pycocotools: mAP@[.5:.95], mAP@.5 and per-class AP of a detector's
-outputs against a COCO ground truth."""
+outputs against a COCO ground truth; ``load`` a trained detector and ``evaluate`` it on a split."""
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
 from ..extras import require
+from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO
@@ -75,4 +79,25 @@ def evaluate_detector(model: nn.Module, loader: Iterable[Any], coco: COCO, *, pr
     return coco_map(coco, results, seen)
 
 
-__all__ = ["coco_map", "evaluate_detector", "to_coco_results"]
+def load(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[int, str]]:
+    """A trained detector (eval mode) and its category names from a checkpoint file or run folder."""
+    checkpoint = load_checkpoint(path)
+    categories = (checkpoint.get("task") or {}).get("categories")
+    if categories is None:
+        raise ValueError(f"{path} is not a detector checkpoint (no categories recorded)")
+    return model_from_checkpoint(checkpoint).eval(), {int(key): name for key, name in categories.items()}
+
+
+def evaluate(
+    checkpoint: str | os.PathLike[str], data: str | os.PathLike[str], *, split: str = "val", batch_size: int = 16,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """COCO mAP of a checkpoint's detector on every image of ``split`` of a COCO-layout folder."""
+    model, _ = load(checkpoint)
+    images = open_coco(*coco_split(data, split), detection_transforms(None, False), skip_empty=False)
+    loader = DataLoader(images.dataset, batch_size=batch_size, collate_fn=collate_detection)
+    return {"checkpoint": str(checkpoint), "data": str(data), "split": split, "images": len(images.dataset),
+            **evaluate_detector(model, loader, images.coco, progress=progress)}
+
+
+__all__ = ["coco_map", "evaluate", "evaluate_detector", "load", "to_coco_results"]

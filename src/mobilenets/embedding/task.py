@@ -3,7 +3,7 @@
 distilled from a teacher, Table 14). Both learn from a live teacher or its precomputed outputs."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -12,17 +12,16 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.classification import DataBundle
 from ..train.batches import to_device
-from ..train.classification import Cached, Indexed, load_data, unaugmented_train
+from ..train.classification import load_data, unaugmented_train
 from ..train.config import TrainConfig
+from ..train.distill import Distillation
 from ..train.task import Task
-from ..train.teacher import Teacher, load_teacher_outputs
+from ..train.teacher import Teacher
 from .attributes import AttributeData, load_attribute_data
 from .embedding_head import EMBEDDING_DIM
 from .losses import attribute_loss, embedding_loss
 from .metrics import MAX_PAIR_IMAGES, mean_average_precision, pair_distances, verification_rates
 from .teachers import attribute_teacher, embedding_teacher, output_size
-
-Built = TypeVar("Built")
 
 
 @torch.no_grad()
@@ -42,38 +41,12 @@ def verification(model: nn.Module, loader: Any, far: float = 1e-4) -> dict[str, 
     return verification_rates(*pair_distances(embeddings, identities), far=far)
 
 
-def _built(value: Built | None) -> Built:
-    """What ``build_datasets`` sets, refused before it has run."""
-    if value is None:
-        raise RuntimeError("build_datasets must run first")
-    return value
-
-
 class _Distilled(Task):
     """What both tasks share: a live teacher or precomputed outputs, looked up per batch."""
 
     def __init__(self, *, teacher: nn.Module | None = None, teacher_outputs: torch.Tensor | None = None) -> None:
-        self.teacher, self.teacher_outputs = teacher, teacher_outputs
-        self._config: TrainConfig | None = None
-
-    def _datasets(self, train: Dataset, val: Dataset, outputs: int, config: TrainConfig) -> tuple[Dataset, Dataset]:
-        if config.teacher_outputs and self.teacher_outputs is None:
-            self.teacher_outputs = load_teacher_outputs(config.teacher_outputs, num_images=len(train), num_classes=outputs)
-        if config.cache:
-            train, val = Cached(train), Cached(val)
-        return (Indexed(train) if self.teacher_outputs is not None else train), val
-
-    def targets(self, batch: Any, like: torch.Tensor) -> torch.Tensor | None:
-        """The teacher's outputs for the batch's images, or None without a teacher."""
-        if self.teacher_outputs is not None:
-            return self.teacher_outputs[batch[2].cpu()].to(like.device)
-        if self.teacher is not None:
-            return self.teacher.to(batch[0].device)(batch[0])
-        return None
-
-    @property
-    def config(self) -> TrainConfig:
-        return _built(self._config)
+        self.distill = Distillation(teacher=teacher, teacher_outputs=teacher_outputs)
+        self.config: TrainConfig  # set by build_datasets, which the loop calls first
 
 
 class AttributeTask(_Distilled):
@@ -85,30 +58,26 @@ class AttributeTask(_Distilled):
     def __init__(self, *, distill_weight: float = 1.0, temperature: float = 1.0, **teacher: Any) -> None:
         super().__init__(**teacher)
         self.distill_weight, self.temperature = distill_weight, temperature
-        self.data: AttributeData | None = None
+        self.data: AttributeData  # set by build_datasets
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> "AttributeTask":
         return cls(distill_weight=config.distill_weight, temperature=config.temperature)
 
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
-        self._config, self.data = config, load_attribute_data(config)
+        self.config, self.data = config, load_attribute_data(config)
         names = self.data.names
-        if config.teacher and self.teacher is None:
-            self.teacher = attribute_teacher(config.teacher, self.data.val[0][0], len(names), self.data.class_table)
-        return self._datasets(self.data.train, self.data.val, len(names), config)
-
-    @property
-    def _data(self) -> AttributeData:
-        return _built(self.data)
+        if config.teacher and self.distill.teacher is None:
+            self.distill.teacher = attribute_teacher(config.teacher, self.data.val[0][0], len(names), self.data.class_table)
+        return self.distill.datasets(self.data.train, self.data.val, config, len(names))
 
     def model_kwargs(self) -> dict[str, Any]:
-        return {"num_classes": len(self._data.names), "in_channels": self._data.in_channels}
+        return {"num_classes": len(self.data.names), "in_channels": self.data.in_channels}
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, int, dict[str, float]]:
         images, labels = batch[0], batch[1]
         logits = model(images)
-        target = self.targets(batch, logits)
+        target = self.distill.targets(batch, logits)
         loss = attribute_loss(logits.float(), target, labels, weight=self.distill_weight, temperature=self.temperature)
         accuracy = ((logits > 0) == (labels > 0.5)).float().mean().item()
         return loss, len(labels), {"accuracy": accuracy}
@@ -119,14 +88,14 @@ class AttributeTask(_Distilled):
         return {"map": mean_ap, "loss": F.binary_cross_entropy_with_logits(logits, labels).item()}
 
     def state(self) -> dict[str, Any]:
-        data = self._data
+        data = self.data
         return {
             "attributes": list(data.names), "mean": list(data.mean), "std": list(data.std), "in_channels": data.in_channels,
             "crop_pct": data.crop_pct, "data": self.config.data, "teacher": self.config.teacher or self.config.teacher_outputs,
         }
 
     def summary(self) -> dict[str, Any]:
-        return {"skipped_files": len(self._data.skipped), "attributes": list(self._data.names)}
+        return {"skipped_files": len(self.data.skipped), "attributes": list(self.data.names)}
 
 
 class EmbeddingTask(_Distilled):
@@ -139,31 +108,26 @@ class EmbeddingTask(_Distilled):
     def __init__(self, *, embedding_dim: int = EMBEDDING_DIM, far: float = 1e-4, **teacher: Any) -> None:
         super().__init__(**teacher)
         self.embedding_dim, self.far = embedding_dim, far
-        self.bundle: DataBundle | None = None
-        self.val: Dataset | None = None
+        self.bundle: DataBundle  # set by build_datasets
 
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
         if config.limit_val is None or config.limit_val > MAX_PAIR_IMAGES:
             config = TrainConfig.from_dict({**config.to_dict(), "limit_val": MAX_PAIR_IMAGES})
-        self._config, self.bundle = config, load_data(config)
-        if config.teacher and self.teacher is None:
-            self.teacher = embedding_teacher(config.teacher, unaugmented_train(self.bundle, config.resolution), self.bundle.in_channels)
-            given = output_size(self.teacher, self.bundle.val[0][0])
+        self.config, self.bundle = config, load_data(config)
+        if config.teacher and self.distill.teacher is None:
+            teacher = embedding_teacher(config.teacher, unaugmented_train(self.bundle, config.resolution), self.bundle.in_channels)
+            given = output_size(teacher, self.bundle.val[0][0])
             if given != self.embedding_dim:
                 raise ValueError(f"teacher {config.teacher} gives {given}-d embeddings; the student makes {self.embedding_dim}")
-        self.val = self.bundle.val
-        return self._datasets(self.bundle.train, self.bundle.val, self.embedding_dim, config)
-
-    @property
-    def _bundle(self) -> DataBundle:
-        return _built(self.bundle)
+            self.distill.teacher = teacher
+        return self.distill.datasets(self.bundle.train, self.bundle.val, config, self.embedding_dim)
 
     def model_kwargs(self) -> dict[str, Any]:
-        return {"embedding_dim": self.embedding_dim, "in_channels": self._bundle.in_channels}
+        return {"embedding_dim": self.embedding_dim, "in_channels": self.bundle.in_channels}
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, int, dict[str, float]]:
         embeddings = model(batch[0])
-        target = self.targets(batch, embeddings)
+        target = self.distill.targets(batch, embeddings)
         if target is None:
             raise ValueError("embedding training needs a teacher or its precomputed outputs")
         return embedding_loss(embeddings, target), len(embeddings), {}
@@ -173,7 +137,7 @@ class EmbeddingTask(_Distilled):
         return {key: rates[key] for key in ("tar", "accuracy", "threshold")}
 
     def state(self) -> dict[str, Any]:
-        bundle = self._bundle
+        bundle = self.bundle
         return {
             "classes": list(bundle.classes), "mean": list(bundle.mean), "std": list(bundle.std),
             "in_channels": bundle.in_channels, "crop_pct": bundle.crop_pct, "data": self.config.data,
@@ -182,8 +146,8 @@ class EmbeddingTask(_Distilled):
 
     def summary(self) -> dict[str, Any]:
         """The teacher's own verification rates beside the student's (Table 14's FaceNet row)."""
-        result: dict[str, Any] = {"skipped_files": self._bundle.skipped_files}
-        if isinstance(self.teacher, Teacher):
-            rates = verification(self.teacher, DataLoader(self.val, batch_size=256), self.far)
+        result: dict[str, Any] = {"skipped_files": self.bundle.skipped_files}
+        if isinstance(self.distill.teacher, Teacher):
+            rates = verification(self.distill.teacher, DataLoader(self.bundle.val, batch_size=256), self.far)
             result.update(teacher_tar=rates["tar"], teacher_accuracy=rates["accuracy"])
         return result

@@ -3,12 +3,10 @@ five scales marked and the paper's PlaNet MobileNet column as points."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from ..plots import pyplot, save_png
-from ..train.checkpoint import checkpoint_file
 from .distance import PAPER_PLANET_MOBILENET, SCALES, cumulative_shares
 
 # From 1 km (street) to 20,000 km, about the farthest two places on Earth are apart (20,015 km).
@@ -19,11 +17,6 @@ def error_curve(distances_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The curve drawn: distances d (``CURVE_KM``, Table 11's scales among them) and the share of
     photos whose error is at most d."""
     return CURVE_KM, cumulative_shares(distances_km, CURVE_KM)
-
-
-def default_plot_path(checkpoint: str | os.PathLike[str]) -> Path:
-    """Beside the checkpoint file: ``run/best.pt`` -> ``run/best.geo.png``."""
-    return checkpoint_file(checkpoint).with_suffix(".geo.png")
 
 
 def save_geo_plot(distances_km: np.ndarray, path: str | os.PathLike[str], *, title: str, force: bool = False) -> bool:

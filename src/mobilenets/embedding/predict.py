@@ -1,0 +1,24 @@
+"""``predict``: the unit-norm embeddings of image files by a trained embedding student."""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import torch
+
+from ..data.transforms import build_transforms
+from ..train.predict import open_image
+from .evaluation import load
+
+
+@torch.no_grad()
+def predict(path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, ema: bool = False) -> list[dict[str, Any]]:
+    """The unit-norm embedding of each image file."""
+    model, checkpoint = load(path, "embedding", ema=ema)
+    about = checkpoint["task"]
+    transform = build_transforms(
+        checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
+        mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
+    )
+    vectors = model(torch.stack([transform(open_image(image)) for image in images]))
+    return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]
