@@ -86,7 +86,7 @@ def test_image_folder_skips_and_counts_corrupt_files(tmp_path, caplog):
     limited = build_datasets(str(tmp_path), 24, limit_train=2, limit_val=1)
     assert (limited.train.targets, len(limited.val), limited.skipped_files) == ([0, 1], 1, 0)
 
-    with pytest.raises(ValueError, match=r"unreadable image .*/train/cat/empty\.jpg"):
+    with pytest.raises(ValueError, match=r"unreadable image: .*/train/cat/empty\.jpg"):
         build_datasets(str(tmp_path), 24, strict=True)
 
 
@@ -100,10 +100,10 @@ def test_csv_manifests_with_names_and_indices(tmp_path):
     assert (bundle.classes, len(bundle.train), len(bundle.val), bundle.skipped_files) == (["cat", "dog"], 3, 2, 2)
     assert bundle.train.targets == [0, 1, 1] and bundle.val[1][0].shape == (1, 16, 16)
 
-    (tmp_path / "by_index.csv").write_text("images/cat/a.png,2\nimages/dog/c.png,0\n")
+    (tmp_path / "by_index.csv").write_text("images/cat/a.png,2\nimages/dog/c.png,0\nimages/cat/b.jpg,1\n")
     (tmp_path / "val_index.csv").write_text("images/dog/d.jpeg,1\n")
     indexed = build_datasets(f"{tmp_path}/by_index.csv,{tmp_path}/val_index.csv", 16)
-    assert (indexed.classes, indexed.train.targets, indexed.val.targets) == (["0", "1", "2"], [2, 0], [1])
+    assert (indexed.classes, indexed.train.targets, indexed.val.targets) == (["0", "1", "2"], [2, 0, 1], [1])
 
     (tmp_path / "bad_val.csv").write_text("images/dog/d.jpeg,bird\n")
     with pytest.raises(ValueError, match="bird"):
@@ -120,8 +120,9 @@ def test_unknown_data_is_refused(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         build_datasets(f"{tmp_path}/a.csv,{tmp_path}/b.csv", 32)
     for split in ("train", "val"):
-        (tmp_path / split / "cat").mkdir(parents=True)
-    (tmp_path / "train" / "cat" / "x.jpg").write_bytes(b"")
+        for name in ("cat", "dog"):
+            (tmp_path / split / name).mkdir(parents=True)
+            (tmp_path / "train" / name / "x.jpg").write_bytes(b"")
     with pytest.raises(ValueError, match="no readable train images"):
         build_datasets(str(tmp_path), 32)
     with pytest.raises(ValueError, match="limit_train must be >= 1"):

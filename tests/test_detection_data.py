@@ -59,7 +59,7 @@ def test_bad_boxes_are_clipped_or_skipped_and_counted(tmp_path: Path) -> None:
     data = open_coco(images, annotations, detection_transforms(None, False))
     assert data.report.to_dict() == {
         "images": 1, "boxes": 2, "skipped_images_without_boxes": 2, "skipped_missing_files": 1,
-        "skipped_zero_area_boxes": 2, "skipped_crowd_boxes": 1, "clipped_boxes": 2,
+        "skipped_zero_area_boxes": 2, "skipped_crowd_boxes": 1, "clipped_boxes": 2, "skipped_unreadable_images": 0,
     }
     assert data.num_classes == 3
     images_batch, targets = collate_detection([data.dataset[0]])

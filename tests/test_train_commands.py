@@ -84,7 +84,7 @@ def test_predict_json_on_image_files(trained, tmp_path, capsys):
         assert row["top"][0]["probability"] >= row["top"][1]["probability"] >= row["top"][2]["probability"]
     (tmp_path / "broken.png").write_bytes(b"")
     assert main(["predict", "--checkpoint", str(trained / "best.pt"), str(tmp_path / "broken.png")]) == 2
-    assert "broken.png is not a readable image" in capsys.readouterr().err
+    assert "broken.png is an empty file, not an image" in capsys.readouterr().err
 
 
 def test_mismatched_checkpoints_are_refused_naming_the_difference(trained, tmp_path, capsys):

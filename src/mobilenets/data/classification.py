@@ -10,6 +10,7 @@ from torch.utils.data import Dataset, Subset
 
 from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist
 from .folders import ImageFiles, Sample, folder_samples, keep_readable, manifest_samples
+from .images import late_failure_count
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 
 __all__ = ["DataBundle", "build_datasets", "build_transforms", "evaluation_samples", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
@@ -39,8 +40,9 @@ class DataBundle:
 
     @property
     def skipped_files(self) -> int:
-        """How many unreadable image files were left out (summary.json's ``skipped_files``)."""
-        return len(self.skipped)
+        """How many unreadable image files were left out (summary.json's ``skipped_files``): at
+        the scan, and since then (files that went bad while the data was in use)."""
+        return len(self.skipped) + late_failure_count(self.train, self.val)
 
 
 def build_datasets(
@@ -88,11 +90,14 @@ def build_datasets(
         bundle_args = dict(train=_first(train, limit_train), val=_first(val, limit_val), classes=list(FASHION_MNIST_CLASSES), skipped=[])
     else:
         train_candidates, val_candidates, classes = _file_samples(data)
+        check_classes(data, train_candidates, classes)
         train_samples, skipped_train = keep_readable(train_candidates, limit_train, strict)
         val_samples, skipped_val = keep_readable(val_candidates, limit_val, strict)
         for split, samples, skipped in (("train", train_samples, skipped_train), ("val", val_samples, skipped_val)):
             if not samples:
                 raise ValueError(f"{data}: no readable {split} images ({len(skipped)} unreadable files skipped)")
+        if limit_train is None:  # with a limit, the first N images may leave classes out on purpose
+            check_classes(data, train_samples, classes, "readable training images")
         bundle_args = dict(
             train=ImageFiles(train_samples, classes, train_transform),
             val=ImageFiles(val_samples, classes, val_transform),
@@ -117,6 +122,20 @@ def evaluation_samples(data: str, *, limit: int | None = None, strict: bool = Fa
     if not samples:
         raise ValueError(f"{data}: no readable validation images ({len(skipped)} unreadable files skipped)")
     return samples, classes, skipped
+
+
+def check_classes(data: str, samples: Sequence[Sample], classes: Sequence[str], what: str = "training images") -> None:
+    """Refuses training data with fewer than two classes or a class without training images:
+    either trains a classifier that cannot be right (one class) or one with an output that is
+    never taught (usually a misspelt or empty folder)."""
+    if len(classes) < 2:
+        raise ValueError(f"{data}: classification needs at least 2 classes; the training data has {len(classes)} ({', '.join(classes)})")
+    present = {target for _, target in samples}
+    empty = [name for index, name in enumerate(classes) if index not in present]
+    if empty:
+        raise ValueError(
+            f"{data}: class {empty[0]!r} has no {what}" + (f" (nor do {len(empty) - 1} more)" if len(empty) > 1 else "")
+        )
 
 
 def _first(dataset: Dataset, limit: int | None) -> Dataset:

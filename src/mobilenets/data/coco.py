@@ -2,10 +2,11 @@
 CocoDetection and wrapped for transforms v2, with the detection augmentation of torchvision's
 SSD references (photometric distortion, IoU crop that keeps boxes, flip, resize).
 
-Bad input is settled when the dataset is opened, never mid-epoch: a category id missing from
-the categories is a ValueError naming it; crowd regions, boxes of zero area (after clipping to
+Bad input is settled when the dataset is opened, never mid-epoch: the annotations file is checked
+by ``read_instances`` (a ValueError naming the entry); crowd regions, boxes of zero area (after clipping to
 the image) and missing image files are left out and counted; boxes reaching outside the image
-are clipped; for training, images left without boxes are skipped and counted.
+are clipped; for training, images left without boxes are skipped and counted; an image that
+becomes unreadable while in use is skipped and counted.
 """
 from __future__ import annotations
 
@@ -17,16 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.datasets import CocoDetection
-from torchvision.datasets import wrap_dataset_for_transforms_v2
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.datasets import CocoDetection, VisionDataset, wrap_dataset_for_transforms_v2
 from torchvision.transforms import v2 as T
 
 from ..extras import require
+from .coco_json import read_instances
+from .images import LateFailures, read_image
 
 
 @dataclass
 class CocoReport:
-    """What opening a COCO dataset left out or changed (summary.json's ``skipped``)."""
+    """What opening a COCO dataset left out or changed (summary.json's ``skipped``), and the
+    images that became unreadable while in use (``skipped_unreadable_images``)."""
 
     images: int = 0
     boxes: int = 0
@@ -35,9 +40,11 @@ class CocoReport:
     skipped_zero_area_boxes: int = 0
     skipped_crowd_boxes: int = 0
     clipped_boxes: int = 0
+    late_failures: LateFailures | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        counts = {key: value for key, value in self.__dict__.items() if key != "late_failures"}
+        return {**counts, "skipped_unreadable_images": self.late_failures.count if self.late_failures else 0}
 
 
 @dataclass
@@ -56,8 +63,17 @@ class CocoData:
 
 
 class CheckedCocoDetection(CocoDetection):
-    """CocoDetection that serves only the annotations training can use: no crowd regions and
-    boxes clipped to the image with a positive area."""
+    """CocoDetection over checked ground truth (``read_instances``) that serves only the
+    annotations training can use (no crowd regions, boxes clipped to the image with a positive
+    area) and reads images by ``read_image``."""
+
+    def __init__(self, root: str, coco: Any, transforms: Any = None) -> None:
+        VisionDataset.__init__(self, root, transforms=transforms)
+        self.coco = coco
+        self.ids = sorted(coco.imgs)
+
+    def _load_image(self, id: int) -> Image.Image:
+        return read_image(os.path.join(self.root, self.coco.imgs[id]["file_name"]), "RGB")
 
     def _load_target(self, id: int) -> list[Any]:
         info = self.coco.imgs[id]
@@ -66,6 +82,20 @@ class CheckedCocoDetection(CocoDetection):
             for ann in super()._load_target(id)
             if not ann.get("iscrowd", 0) and (box := clipped_box(ann["bbox"], info["width"], info["height"]))
         ]
+
+
+class ReadableImages(Dataset):
+    """The transforms-v2 wrapped dataset with images that went bad after opening skipped and
+    counted (another image takes the place, with its own image id and boxes)."""
+
+    def __init__(self, wrapped: Dataset, late_failures: LateFailures) -> None:
+        self.wrapped, self.late_failures = wrapped, late_failures
+
+    def __len__(self) -> int:
+        return len(self.wrapped)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.late_failures.get(index, self.wrapped.__getitem__)
 
 
 def clipped_box(bbox: list[float], width: float, height: float) -> list[float] | None:
@@ -86,27 +116,23 @@ def open_coco(
         raise FileNotFoundError(f"no image folder {images}")
     if not annotations.is_file():
         raise FileNotFoundError(f"no annotations file {annotations}")
-    require("pycocotools", "detection", "COCO-format data")  # CocoDetection reads the annotations with it
+    instances = read_instances(annotations)
+    pycocotools = require("pycocotools.coco", "detection", "COCO-format data")
+    coco = pycocotools.COCO()
+    coco.dataset = instances
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress on stdout
-        dataset = CheckedCocoDetection(str(images), str(annotations), transforms=transforms)
-    coco = dataset.coco
-    categories = {int(cat["id"]): str(cat.get("name", cat["id"])) for cat in coco.dataset.get("categories", [])}
-    if not categories or min(categories) < 1:
+        coco.createIndex()
+    dataset = CheckedCocoDetection(str(images), coco, transforms=transforms)
+    categories = {int(cat["id"]): str(cat.get("name", cat["id"])) for cat in instances["categories"]}
+    if not categories:
         raise ValueError(f"{annotations}: categories must be given, with ids from 1 (0 is the background)")
     report = CocoReport()
     usable: dict[int, int] = {}
-    for ann in coco.dataset.get("annotations", []):
-        if ann["category_id"] not in categories:
-            raise ValueError(
-                f"{annotations}: annotation {ann.get('id')} has category_id {ann['category_id']}, which is not "
-                f"among the categories ({', '.join(map(str, sorted(categories)))})"
-            )
-        info = coco.imgs.get(ann["image_id"])
-        if info is None:
-            raise ValueError(f"{annotations}: annotation {ann.get('id')} names image_id {ann['image_id']}, which is not among the images")
-        if ann.get("iscrowd", 0):
+    for ann in instances["annotations"]:
+        if ann["iscrowd"]:
             report.skipped_crowd_boxes += 1
             continue
+        info = coco.imgs[ann["image_id"]]
         box = clipped_box(ann["bbox"], info["width"], info["height"])
         if box is None:
             report.skipped_zero_area_boxes += 1
@@ -123,8 +149,9 @@ def open_coco(
             kept.append(image_id)
     dataset.ids = kept
     report.images, report.boxes = len(kept), sum(usable.get(i, 0) for i in kept)
+    report.late_failures = LateFailures(len(kept))
     wrapped = wrap_dataset_for_transforms_v2(dataset, target_keys=("boxes", "labels", "image_id"))
-    return CocoData(wrapped, coco, categories, report)
+    return CocoData(ReadableImages(wrapped, report.late_failures), coco, categories, report)
 
 
 def coco_split(root: str | os.PathLike[str], split: str) -> tuple[Path, Path]:

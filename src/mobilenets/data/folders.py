@@ -1,8 +1,8 @@
 """Image-file datasets: an image-folder tree or CSV manifests, with unreadable files filtered out
-when scanned (so DataLoader workers never meet them and the count is exact)."""
+when scanned (so DataLoader workers rarely meet them and the count is exact); a file that goes
+bad after the scan is skipped and counted by ``LateFailures``."""
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import os
@@ -10,50 +10,39 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
 
+from .csvfiles import csv_rows, parse_number
+from .images import LateFailures, read_image, unreadable_reason
+
 log = logging.getLogger(__name__)
 Sample = tuple[str, int]
+# Integer labels are class indices below this; a larger one is a typo, not a class count to allocate.
+MAX_CLASSES = 100_000
 
 
 class ImageFiles(Dataset):
-    """A list of (image path, class index) samples, loaded with PIL and transformed."""
+    """A list of (image path, class index) samples, read by ``read_image`` and transformed; a
+    file that went bad after the scan is skipped and counted (``late_failures``)."""
 
     def __init__(self, samples: Sequence[Sample], classes: Sequence[str], transform: Callable | None = None) -> None:
         self.samples = list(samples)
         self.targets = [target for _, target in self.samples]
         self.classes = list(classes)
         self.transform = transform
+        self.late_failures = LateFailures(len(self.samples))
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int):
+        return self.late_failures.get(index, self._read)
+
+    def _read(self, index: int):
         path, target = self.samples[index]
-        with Image.open(path) as image:
-            image.load()
+        image = read_image(path)
         return (self.transform(image) if self.transform is not None else image), target
-
-
-def unreadable_reason(path: str) -> str | None:
-    """Why ``path`` is not a usable image (empty, not an image, truncated), or None if it is.
-
-    ``verify()`` checks the structure; decoding catches truncation. JPEGs decode in draft mode
-    (at 1/8 scale through the DCT), which still reads the whole stream, so scanning stays cheap.
-    """
-    try:
-        if os.path.getsize(path) == 0:
-            return "empty file"
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            image.draft(image.mode, (1, 1))
-            image.load()
-    except Exception as error:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
-        return f"{type(error).__name__}: {error}"
-    return None
 
 
 def keep_readable(candidates: Iterable[Sample], limit: int | None, strict: bool, *, chunk: int = 256) -> tuple[list[Sample], list[str]]:
@@ -71,9 +60,9 @@ def keep_readable(candidates: Iterable[Sample], limit: int | None, strict: bool,
                 if reason is None:
                     kept.append(sample)
                 elif strict:
-                    raise ValueError(f"unreadable image {sample[0]}: {reason} (drop --strict to skip such files)")
+                    raise ValueError(f"unreadable image: {reason} (drop --strict to skip such files)")
                 else:
-                    log.warning("skipping unreadable image %s: %s", sample[0], reason)
+                    log.warning("skipping unreadable image: %s", reason)
                     skipped.append(sample[0])
     return kept, skipped
 
@@ -92,27 +81,47 @@ def folder_samples(root: Path) -> tuple[list[Sample], list[str]]:
     return interleaved, classes
 
 
-def read_manifest(path: Path, columns: Sequence[str] = ("path", "label")) -> list[tuple[str, ...]]:
+def read_manifest(
+    path: Path, columns: Sequence[str] = ("path", "label"), check: Callable[[Sequence[str]], None] | None = None,
+) -> list[tuple[str, ...]]:
     """(image path, *other columns) rows of a CSV with ``columns`` (the first is the image path,
-    relative to the CSV's folder); a first row naming the columns is a header."""
+    relative to the CSV's folder); a first row naming the columns is a header. ``check`` gets
+    each row's cells and raises ValueError for a bad one, reported with the file and line."""
     rows = []
-    with open(path, newline="") as handle:
-        for line, row in enumerate(csv.reader(handle), start=1):
-            if not row or (line == 1 and [cell.strip().lower() for cell in row] == list(columns)):
-                continue
-            if len(row) != len(columns) or not all(cell.strip() for cell in row):
-                raise ValueError(f"{path}:{line}: expected '{','.join(columns)}', got {','.join(row)!r}")
-            rows.append((str(path.parent / row[0].strip()), *(cell.strip() for cell in row[1:])))
+    for line, row in csv_rows(path):
+        cells = [cell.strip() for cell in row]
+        if not rows and [cell.lower() for cell in cells] == list(columns):
+            continue
+        if len(row) != len(columns) or not all(cells):
+            raise ValueError(f"{path}:{line}: expected '{','.join(columns)}', got {','.join(row)!r}")
+        try:
+            if check is not None:
+                check(cells)
+        except ValueError as error:
+            raise ValueError(f"{path}:{line}: {error}") from None
+        rows.append((str(path.parent / cells[0]), *cells[1:]))
     return rows
+
+
+def _check_label(cells: Sequence[str]) -> None:
+    label = cells[1]
+    if label.lstrip("+-").isdecimal() and not 0 <= int(label) < MAX_CLASSES:
+        raise ValueError(f"a class index must be in [0, {MAX_CLASSES}); got {label}")
+
+
+def check_latlng_row(cells: Sequence[str]) -> None:
+    """A geotagged manifest's ``path,lat,lng`` row: degrees on the globe."""
+    parse_number(cells[1], "lat", -90, 90)
+    parse_number(cells[2], "lng", -180, 180)
 
 
 def manifest_samples(train_csv: Path, val_csv: Path) -> tuple[list[Sample], list[Sample], list[str]]:
     """Train and val samples of two CSV manifests and the class names. Labels that are all
     non-negative integers are class indices (classes "0".."max"); otherwise they are class names,
     sorted, taken from the training manifest."""
-    train_rows, val_rows = read_manifest(train_csv), read_manifest(val_csv)
+    train_rows, val_rows = read_manifest(train_csv, check=_check_label), read_manifest(val_csv, check=_check_label)
     labels = [label for _, label in train_rows + val_rows]
-    if all(label.isdigit() for label in labels):
+    if all(label.isdecimal() for label in labels):
         classes = [str(index) for index in range(max(map(int, labels), default=-1) + 1)]
         index = {name: int(name) for name in set(labels)}
     else:

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
+from .transforms import ConvertMode
+
 
 def transform_from_config(pretrained_cfg: Mapping[str, Any]) -> transforms.Compose:
     """PIL image -> normalised tensor: resize the short side to ``resolution / crop_pct``, centre
@@ -18,8 +20,8 @@ def transform_from_config(pretrained_cfg: Mapping[str, Any]) -> transforms.Compo
     if not 0 < crop_pct <= 1:
         raise ValueError(f"crop_pct must be in (0, 1]; got {crop_pct!r}")
     interpolation = InterpolationMode(pretrained_cfg.get("interpolation", "bilinear"))
-    steps: list[Any] = [] if channels != 1 else [transforms.Grayscale(1)]
-    steps += [
+    steps: list[Any] = [
+        ConvertMode(channels),  # grey files for colour models and the reverse
         transforms.Resize(math.floor(min(height, width) / crop_pct), interpolation=interpolation),
         transforms.CenterCrop((height, width)),
         transforms.ToTensor(),

@@ -12,6 +12,8 @@ from torch import nn
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from ..data import fashion_mnist
+from ..data.folders import keep_readable
+from ..data.images import read_image
 from ..data.transforms import build_transforms
 
 FASHION_MNIST = "fashion-mnist"
@@ -49,10 +51,11 @@ def real_inputs(model: nn.Module, source: str | os.PathLike[str], count: int, *,
         folder = Path(source)
         if not folder.is_dir():
             raise ValueError(f"data must be {FASHION_MNIST!r} or a folder of images; {folder} is neither")
-        images = []
-        for path in _folder_images(folder)[:count]:
-            with Image.open(path) as image:
-                images.append(image.copy())
+        # Unreadable files are skipped (each with a warning) and the next images taken instead.
+        readable, skipped = keep_readable(((str(path), 0) for path in _folder_images(folder)), count, strict=False)
+        if not readable:
+            raise ValueError(f"{folder} holds no readable images ({len(skipped)} unreadable files skipped)")
+        images = [read_image(path) for path, _ in readable]
     return torch.stack([transform(image) for image in images])
 
 

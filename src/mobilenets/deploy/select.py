@@ -3,7 +3,6 @@ this machine (latency measured once and cached) and their accuracy, the Pareto f
 the most accurate model that fits."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ..data.csvfiles import csv_rows
 from ..extras import require
 from ..files import atomic_output, cache_dir, refuse_existing
 from ..machine import cpu_name
@@ -44,10 +44,10 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
             data = json.loads(path.read_text())
             rows = data.items() if isinstance(data, dict) else ((row["model"], row["top1"]) for row in data)
         else:
-            with open(path, newline="") as handle:
-                rows = [(row["model"], row["top1"]) for row in csv.DictReader(handle)]
+            header, *lines = [[cell.strip() for cell in row] for _, row in csv_rows(path)] or [[]]
+            rows = [(row[header.index("model")], row[header.index("top1")]) for row in lines]
         table = {str(name): float(top1) for name, top1 in rows}
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise ValueError(f"{path}: expected columns/keys 'model' and 'top1' ({error})") from error
     unknown = set(table).difference(candidate_names())
     if unknown:

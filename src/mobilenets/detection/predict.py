@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from torchvision.io import ImageReadMode, decode_image, encode_png
+from torchvision.io import encode_png
+from torchvision.transforms.functional import pil_to_tensor
 from torchvision.utils import draw_bounding_boxes
 
+from ..data.images import read_image, unreadable_reason
 from ..files import atomic_write_bytes
 from .evaluation import load
 
@@ -26,13 +28,13 @@ def predict(
         raise ValueError("two input images share a file name; their drawings would overwrite each other")
     if not force and (existing := [str(t) for t in targets if t.exists()]):
         raise FileExistsError(f"{existing[0]} exists; use --force to overwrite")
-    for image in images:
-        if not Path(image).is_file():
-            raise FileNotFoundError(f"no image file {image}")
+    for image in images:  # every image checked before the first drawing is written
+        if (reason := unreadable_reason(image)) is not None:
+            raise ValueError(reason)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for image, target in zip(images, targets):
-        pixels = decode_image(str(image), mode=ImageReadMode.RGB)
+        pixels = pil_to_tensor(read_image(image, "RGB"))
         with torch.no_grad():
             found = model([pixels.float() / 255])[0]
         keep = found["scores"] >= score_thresh

@@ -2,7 +2,6 @@
 values, a header naming the attributes) or the Fashion-MNIST stand-in (``standin.py``)."""
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -11,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data.classification import LUMA
+from ..data.csvfiles import csv_rows
 from ..data.folders import ImageFiles, keep_readable
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 from ..train.classification import default_in_channels, load_data
@@ -40,13 +40,12 @@ class AttributeData:
 def read_attribute_manifest(path: Path) -> tuple[list[str], list[tuple[str, torch.Tensor]]]:
     """The attribute names (the header after ``path``) and (image path, 0/1 vector) rows;
     paths are relative to the CSV's folder."""
-    with open(path, newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
-    if not rows or rows[0][0].strip().lower() != "path" or len(rows[0]) < 2:
+    rows = list(csv_rows(path))
+    if not rows or rows[0][1][0].strip().lower() != "path" or len(rows[0][1]) < 2:
         raise ValueError(f"{path}: the first row must be the header path,ATTR1,ATTR2,...")
-    names = [name.strip() for name in rows[0][1:]]
+    names = [name.strip() for name in rows[0][1][1:]]
     samples = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         values = [cell.strip() for cell in row[1:]]
         if len(values) != len(names) or any(value not in ("0", "1") for value in values) or not row[0].strip():
             raise ValueError(f"{path}:{line}: expected a path and {len(names)} values of 0 or 1, got {','.join(row)!r}")

@@ -6,8 +6,8 @@ from typing import Any, Sequence
 
 import torch
 
+from ..data.images import read_image
 from ..data.transforms import build_transforms
-from ..train.predict import open_image
 from .evaluation import load
 
 
@@ -20,5 +20,5 @@ def predict(path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str
         checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
         mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
     )
-    vectors = model(torch.stack([transform(open_image(image)) for image in images]))
+    vectors = model(torch.stack([transform(read_image(image)) for image in images]))
     return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]

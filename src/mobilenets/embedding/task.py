@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.classification import DataBundle
+from ..data.images import late_failure_count
 from ..train.batches import to_device
 from ..train.classification import load_data, unaugmented_train
 from ..train.config import TrainConfig
@@ -95,7 +96,8 @@ class AttributeTask(_Distilled):
         }
 
     def summary(self) -> dict[str, Any]:
-        return {"skipped_files": len(self.data.skipped), "attributes": list(self.data.names)}
+        skipped = len(self.data.skipped) + late_failure_count(self.data.train, self.data.val)
+        return {"skipped_files": skipped, "attributes": list(self.data.names)}
 
 
 class EmbeddingTask(_Distilled):

@@ -10,10 +10,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
-from ..data.folders import keep_readable, read_manifest
+from ..data.folders import check_latlng_row, keep_readable, read_manifest
+from ..data.images import LateFailures, read_image
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 from .cells import check_latlngs
 
@@ -49,11 +49,8 @@ def read_split(root: str | os.PathLike[str], split: str, *, limit: int | None = 
     if not path.is_file():
         what = "is not a folder" if not Path(root).is_dir() else f"has no {path.name}"
         raise ValueError(f"geotagged data {root} {what}; it needs train.csv and val.csv with 'path,lat,lng' rows")
-    rows = read_manifest(path, COLUMNS)
-    try:
-        latlngs = check_latlngs([[float(lat), float(lng)] for _, lat, lng in rows])
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    rows = read_manifest(path, COLUMNS, check=check_latlng_row)
+    latlngs = check_latlngs([[float(lat), float(lng)] for _, lat, lng in rows])
     kept, skipped = keep_readable(((image, index) for index, (image, _, _) in enumerate(rows)), limit, strict)
     if not kept:
         raise ValueError(f"{path}: no readable images ({len(skipped)} unreadable files skipped)")
@@ -66,11 +63,14 @@ class GeoImages(Dataset):
 
     def __init__(self, paths: Sequence[str], latlngs: np.ndarray, cells: np.ndarray, transform: Callable) -> None:
         self.paths, self.latlngs, self.cells, self.transform = list(paths), latlngs, cells, transform
+        self.late_failures = LateFailures(len(self.paths))
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
-        with Image.open(self.paths[index]) as image:
-            image.load()
+        return self.late_failures.get(index, self._read)
+
+    def _read(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        image = read_image(self.paths[index])
         return self.transform(image), int(self.cells[index]), torch.from_numpy(self.latlngs[index])

@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..data.images import late_failure_count
 from ..files import refuse_existing
 from ..train.batches import to_device
 from ..train.checkpoint import beside, load_checkpoint, model_from_checkpoint
@@ -119,7 +120,7 @@ def evaluate(
     )
     result = {
         "checkpoint": str(checkpoint), "data": data, "split": split, "location": location, "num_cells": len(geo.cells),
-        **metrics, "skipped_files": len(photos.skipped),
+        **metrics, "skipped_files": len(photos.skipped) + late_failure_count(dataset),
         "table_11": [
             {"scale": name, "km": km, "share": metrics[share_key(name)], "paper_planet_mobilenet": PAPER_PLANET_MOBILENET[name]}
             for name, km in reversed(SCALES)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..data.images import late_failure_count
 from ..train.config import TrainConfig
 from ..train.task import Task
 from .cells import LOCATIONS, CellPartition, partition
@@ -98,5 +99,5 @@ class GeoTask(Task):
             "num_cells": len(self.cells),
             "train_photos": len(train), "train_photos_outside_cells": len(self.splits["train"].paths) - len(train),
             "val_photos": len(val), "val_photos_outside_cells": int((val.cells < 0).sum()),
-            "skipped_files": len(self.splits["train"].skipped) + len(self.splits["val"].skipped),
+            "skipped_files": len(self.splits["train"].skipped) + len(self.splits["val"].skipped) + late_failure_count(train, val),
         }

@@ -1,10 +1,12 @@
-"""Where released weights live, and fetching them into the local cache with checksum checks.
+"""Where released weights live, and fetching them into the local cache with checksum checks
+(the transfer itself: ``download.py``).
 
 The 16 Keras MobileNet v1 files (4 widths x 4 resolutions, with and without the classifier)
 have fixed public addresses. No sha256 is built in for them: they could not be fetched where
 this was written. A hash can be given (``fetch(url, sha256=...)`` or a ``#sha256=HEX`` URL
 fragment); otherwise the first download's hash is recorded beside the file (``FILE.sha256``)
-and every later use of the cached file is checked against it.
+and every later use of the cached file is checked against it, once the file has shown that it
+is a weights file (an error page is never cached nor recorded).
 """
 from __future__ import annotations
 
@@ -12,21 +14,22 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from urllib.error import URLError
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from torch.hub import download_url_to_file
-
 from ..files import atomic_write_text, cache_dir
+from ..download import check_scheme, download
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 _KERAS_WIDTH_TAGS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 KERAS_RESOLUTIONS = (224, 192, 160, 128)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def is_url(source: object) -> bool:
-    return isinstance(source, str) and source.split("://", 1)[0] in ("http", "https", "file")
+    """Whether ``source`` is an address (any scheme: ``fetch`` refuses all but http(s)) rather than a path."""
+    return isinstance(source, str) and _ADDRESS.match(source) is not None
 
 
 def keras_weights_url(alpha: float, resolution: int, include_top: bool = True) -> str:
@@ -61,13 +64,38 @@ def _expected_hash(url: str, sha256: str | None) -> str | None:
     return given.lower() if given else None
 
 
+# How each weights format this project reads begins: HDF5 (Keras .h5), zip (torch.save),
+# a pickle (torch's legacy format, read with weights_only=True) and safetensors (an 8-byte
+# header length, then a JSON object).
+_HDF5, _ZIP = b"\x89HDF\r\n\x1a\n", b"PK\x03\x04"
+
+
+def check_weights_file(path: Path) -> None:
+    """Raises ValueError unless ``path`` begins like a weights file (HDF5, torch zip or legacy
+    pickle, safetensors): an error page served with status 200 is never taken for weights."""
+    with open(path, "rb") as file:
+        head = file.read(16)
+    size = path.stat().st_size
+    safetensors = len(head) > 8 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size
+    if head.startswith((_HDF5, _ZIP)) or head[:1] == b"\x80" or safetensors:
+        return
+    shown = head.decode("ascii", "replace").replace("\ufffd", "?")
+    shown = "".join(c if c.isprintable() else "?" for c in shown)
+    hint = " (an HTML page: a wrong address or an error page?)" if head.lstrip()[:1] == b"<" else ""
+    raise ValueError(f"what was served is not a weights file (HDF5, torch, safetensors): {size:,} bytes beginning {shown!r}{hint}")
+
+
 def fetch(url: str, sha256: str | None = None, *, cache_dir: str | os.PathLike[str] | None = None,
-          progress: bool = True) -> Path:
-    """The local copy of ``url`` in the cache, downloaded first if absent (atomically, with a
-    progress bar on stderr), checked against the given hash or the one recorded at download."""
+          progress: bool = True, timeout: float | None = None, max_bytes: int | None = None,
+          check: Callable[[Path], None] | None = check_weights_file) -> Path:
+    """The local copy of ``url`` in the cache, downloaded first if absent (see ``download``:
+    timeouts, size limit, http(s) only, nothing left behind), checked against the given hash or
+    the one recorded at download. Without a hash, a download that fails ``check`` is neither
+    cached nor recorded."""
+    check_scheme(url)
     expected = _expected_hash(url, sha256)
     name = Path(unquote(urlsplit(url).path)).name
-    if not name:
+    if not name or name in (".", ".."):
         raise ValueError(f"{url} does not name a file")
     folder = Path(cache_dir) if cache_dir is not None else weights_cache_dir()
     target, sidecar = folder / name, folder / f"{name}.sha256"
@@ -80,17 +108,8 @@ def fetch(url: str, sha256: str | None = None, *, cache_dir: str | os.PathLike[s
                     f"cached {target} has sha256 {actual}, not {what} {reference}: delete it to download again"
                 )
     else:
-        folder.mkdir(parents=True, exist_ok=True)
-        wanted = expected or recorded
-        try:
-            # Downloads to a temporary file beside the target and moves it there only if the
-            # hash matches, so a failed or interrupted download leaves nothing behind.
-            download_url_to_file(url.split("#", 1)[0], str(target), hash_prefix=wanted, progress=progress)
-        except RuntimeError as error:
-            raise ValueError(f"download of {url} failed its sha256 check ({wanted}): {error}") from error
-        except (URLError, OSError) as error:
-            raise ValueError(f"could not download {url}: {error}") from error
-        actual = file_sha256(target)
+        actual = download(url.split("#", 1)[0], target, sha256=expected or recorded, check=check,
+                          timeout=timeout, max_bytes=max_bytes, progress=progress)
     if recorded != actual:
         atomic_write_text(sidecar, f"{actual}  {name}\n")
     return target

@@ -143,7 +143,10 @@ def reference_to_model(layers: ReferenceLayers, config: dict[str, Any], source: 
                 f"{source}: {what} has shape {tuple(value.shape)}, a MobileNet v1 of alpha {config['alpha']:g} "
                 f"needs {tuple(expected[key].shape)}"
             )
-        state[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        tensor = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        if not tensor.isfinite().all():
+            raise ValueError(f"{source}: {what} holds NaN or infinite values; these weights are broken")
+        state[key] = tensor
 
     for endpoint in body_endpoints():
         weights, prefix = layers[endpoint], f"features.{endpoint}"

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.classification import evaluation_samples
 from ..data.folders import ImageFiles
+from ..data.images import late_failure_count
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
 from ..plots import pyplot, save_png
@@ -87,7 +88,7 @@ def evaluate_pretrained(
     result = {"weights": str(weights), "data": data}
     result.update(_evaluate(model.eval(), dataset, names, batch_size=batch_size, workers=workers,
                             plot=plot, title=f"{Path(weights).name} on {data}", force=force))
-    result["skipped_files"] = len(skipped)
+    result["skipped_files"] = len(skipped) + late_failure_count(dataset)
     return result
 
 

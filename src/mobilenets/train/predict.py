@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import nn
 
 from ..data.classification import build_transforms
+from ..data.images import read_image
 from ..data.preprocess import transform_from_config
 from .evaluation import load
 
@@ -45,7 +46,7 @@ def predict_images(
     prepared by ``transform`` (which also decides grey or colour)."""
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1; got {top_k}")
-    batch = torch.stack([transform(open_image(image)) for image in images])
+    batch = torch.stack([transform(read_image(image)) for image in images])
     probabilities = model(batch).softmax(dim=1)
     best = probabilities.topk(min(top_k, len(classes)), dim=1)
     return [
@@ -64,15 +65,3 @@ def imagenet_classes(num_classes: int, label_offset: int = 0) -> list[str]:
 
     names = ["background"] * label_offset + list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
     return names if len(names) == num_classes else [f"class {index}" for index in range(num_classes)]
-
-
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """A user's image file, loaded; a missing or unreadable file is a one-line user error."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no image file {path}")
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path} is not a readable image ({error})") from None
-    return image

@@ -101,10 +101,16 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
     """Precomputed logits, checked against the training set they are used with."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no teacher outputs at {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for an empty, truncated or foreign file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path} is not a readable teacher-outputs file (empty, truncated or another format: {reason})") from None
     logits = saved.get("logits") if isinstance(saved, dict) else None
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or not logits.is_floating_point():
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
+    if not logits.isfinite().all():
+        raise ValueError(f"teacher outputs in {path} hold NaN or infinite values")
     if logits.shape[1] != num_classes:
         raise ValueError(f"teacher outputs in {path} have {logits.shape[1]} classes; the data has {num_classes}")
     if logits.shape[0] < num_images:
