@@ -1,7 +1,7 @@
 """torch.hub entry points: ``torch.hub.load("OWNER/mobilenets", "mobilenet_v1_050_160", pretrained=True)``
 (or ``source="local"`` with a checkout). Every registered name is an entry point taking
-``create_model``'s arguments: ``pretrained`` (a weights file, URL, or True for Keras's release)
-and any MobileNetV1 argument."""
+``create_model``'s arguments: ``pretrained`` (a weights file, URL, release name, or True for the
+most accurate release of the name: ``mobilenets list --weights``) and any MobileNetV1 argument."""
 import os
 import sys
 

@@ -75,11 +75,16 @@ def test_torchscript_round_trip(small_model: nn.Module, tmp_path) -> None:
         torch.testing.assert_close(load_torchscript(path)(x), small_model(x), **TOLERANCE)
 
 
-def test_export_cli_from_checkpoint_verifies_and_refuses_to_overwrite(small_model, tmp_path, capsys) -> None:
+def export_command(model: nn.Module, tmp_path, format: str, out) -> list[str]:
+    """`mobilenets export` of ``model`` saved as a converted checkpoint."""
     checkpoint = tmp_path / "model.ckpt"
-    torch.save({"model": small_model.state_dict(), "config": small_model.config}, checkpoint)
+    torch.save({"model": model.state_dict(), "config": model.config}, checkpoint)
+    return ["export", "--checkpoint", str(checkpoint), "--format", format, "--out", str(out)]
+
+
+def test_export_cli_from_checkpoint_verifies_and_refuses_to_overwrite(small_model, tmp_path, capsys) -> None:
     out = tmp_path / "model.onnx"
-    arguments = ["export", "--checkpoint", str(checkpoint), "--format", "onnx", "--out", str(out), "--verify-images", "3"]
+    arguments = [*export_command(small_model, tmp_path, "onnx", out), "--verify-images", "3"]
     assert main([*arguments, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["verified_batch_sizes"] == [3, 1] and result["verify_data"] == "fashion-mnist"
@@ -89,6 +94,21 @@ def test_export_cli_from_checkpoint_verifies_and_refuses_to_overwrite(small_mode
     assert "exists; pass --force" in capsys.readouterr().err
     assert out.read_bytes() == before
     assert main([*arguments, "--force"]) == 0
+
+
+def test_export_pretrained_folder_reloads_the_same_model(small_model, tmp_path, capsys) -> None:
+    """--format pretrained: config.json + model.safetensors (what push-to-hub uploads), read back
+    by from_pretrained and compared with the checkpoint's model."""
+    pytest.importorskip("safetensors")
+    out = tmp_path / "folder"
+    arguments = [*export_command(small_model, tmp_path, "pretrained", out), "--verify-data", "random"]
+    assert main([*arguments, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["max_abs_diff"] < 1e-5 < result["max_abs_output"] and result["top1_agreement"] == 1.0
+    assert sorted(path.name for path in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert result["bytes"] == sum(path.stat().st_size for path in out.iterdir())
+    assert main([*arguments, "--int8"]) == 2
+    assert "int8 exports as onnx or torchscript" in capsys.readouterr().err
 
 
 def test_truncated_files_are_refused_in_one_line(small_model, tmp_path, capsys) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import mobilenets
-from mobilenets.models.hub import fetch, keras_weights_url
+from mobilenets.models.hub import fetch
+from mobilenets.models.releases import keras_weights_url
 from mobilenets.models.pretrained import read_weights, save_checkpoint
 from mobilenets.models.tf_checkpoint import TFCheckpoint
 from mobilenets.models.weights import resolution_from_name
@@ -93,11 +94,14 @@ def test_pretrained_true_uses_kerass_released_file_name(tmp_path, monkeypatch) -
     monkeypatch.setenv("MOBILENETS_CACHE", str(tmp_path))
     (tmp_path / "weights").mkdir()
     write_keras_layout(tmp_path / "weights" / "mobilenet_2_5_128_tf_no_top.h5")  # as if downloaded before
-    model = mobilenets.create_model("mobilenet_v1_025_128", pretrained=True, num_classes=0)
+    with pytest.warns(mobilenets.WeightsChoice, match="mobilenet_v1_025_128: pretrained=True loads keras:mobilenet_2_5_128_tf "):
+        model = mobilenets.create_model("mobilenet_v1_025_128", pretrained=True, num_classes=0)
     reference = mobilenets.model_from_weights(FIXTURE, num_classes=0)
+    by_name = mobilenets.create_model("mobilenet_v1_025_128", pretrained="keras:mobilenet_2_5_128_tf", num_classes=0)
     for key, value in reference.state_dict().items():
-        assert value.equal(model.state_dict()[key]), key
+        assert value.equal(model.state_dict()[key]) and value.equal(by_name.state_dict()[key]), key
     assert model.pretrained_cfg["input_size"] == (3, 128, 128)
+    assert model.pretrained_cfg["weights"] == "keras:mobilenet_2_5_128_tf"
 
 
 def test_keras_release_addresses() -> None:

@@ -3,6 +3,7 @@ without them, and a command that needs one says which extra installs it."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 
@@ -12,3 +13,8 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as error:
         raise ValueError(f"{purpose} needs {module.split('.')[0]}: pip install 'mobilenets[{extra}]'") from error
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    return importlib.util.find_spec(module) is not None

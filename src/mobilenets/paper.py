@@ -214,13 +214,13 @@ BASELINE_ROWS = (
      "torchvision's Inception V3 at 299 px without the auxiliary head; the paper prints a round 5000M"),
 )
 
-# The 16 released checkpoints (TF-slim mobilenet_v1.md), 1001 classes:
-# alpha -> resolution -> (M MACs, M params, ImageNet top-1 %).
+# The 16 released checkpoints' printed cost (TF-slim mobilenet_v1.md), 1001 classes:
+# alpha -> resolution -> (M MACs, M params). Their accuracies are in models/releases.py.
 RELEASED = {
-    1.0: {224: ("569", "4.24", 70.9), 192: ("418", "4.24", 70.0), 160: ("291", "4.24", 68.0), 128: ("186", "4.24", 65.2)},
-    0.75: {224: ("317", "2.59", 68.4), 192: ("233", "2.59", 67.2), 160: ("162", "2.59", 65.3), 128: ("104", "2.59", 62.1)},
-    0.5: {224: ("150", "1.34", 63.3), 192: ("110", "1.34", 61.7), 160: ("77", "1.34", 59.1), 128: ("49", "1.34", 56.3)},
-    0.25: {224: ("41", "0.47", 49.8), 192: ("34", "0.47", 47.7), 160: ("21", "0.47", 45.5), 128: ("14", "0.47", 41.5)},
+    1.0: {224: ("569", "4.24"), 192: ("418", "4.24"), 160: ("291", "4.24"), 128: ("186", "4.24")},
+    0.75: {224: ("317", "2.59"), 192: ("233", "2.59"), 160: ("162", "2.59"), 128: ("104", "2.59")},
+    0.5: {224: ("150", "1.34"), 192: ("110", "1.34"), 160: ("77", "1.34"), 128: ("49", "1.34")},
+    0.25: {224: ("41", "0.47"), 192: ("34", "0.47"), 160: ("21", "0.47"), 128: ("14", "0.47")},
 }
 
 
@@ -252,7 +252,7 @@ def released_models() -> list[Cell]:
     cells = []
     for alpha in WIDTHS:
         for resolution in RESOLUTIONS:
-            macs, params, _ = RELEASED[alpha][resolution]
+            macs, params = RELEASED[alpha][resolution]
             cost = mobilenet_cost(alpha, resolution, num_classes=1001)
             row = model_name(alpha, resolution)
             mac_cell = Cell("released", row, "M MACs", macs, _millions(cost.mult_adds), checked=False)

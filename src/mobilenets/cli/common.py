@@ -137,9 +137,9 @@ def add_model_arguments(
 
 
 def add_pretrained_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--pretrained PATH|URL|keras`` and ``--drop-background``, for commands that build a model."""
+    """``--pretrained SOURCE|best|keras|timm`` and ``--drop-background``, for commands that build a model."""
     declared = config_fields()
-    parser.add_argument("--pretrained", metavar="PATH|URL|keras", help=declared["pretrained"].metadata["help"])
+    parser.add_argument("--pretrained", metavar=declared["pretrained"].metadata["metavar"], help=declared["pretrained"].metadata["help"])
     parser.add_argument("--drop-background", action="store_true", help=declared["drop_background"].metadata["help"])
 
 

@@ -18,11 +18,12 @@ RANDOM = "random"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export to ONNX or TorchScript (optionally int8), verified by running it")
+    parser = subparsers.add_parser("export", help="export to ONNX or TorchScript (optionally int8) or a pretrained folder "
+                                   "(safetensors, for push-to-hub), verified by running it")
     parser.add_argument("--checkpoint", help="a checkpoint file (dict with 'model' and 'config')")
     add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, required=True)
-    parser.add_argument("--out", required=True, help="the file to write")
+    parser.add_argument("--out", required=True, help="the file (--format pretrained: the folder) to write")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.add_argument("--verify-data", default=FASHION_MNIST, help=f"{FASHION_MNIST}, a folder of images, or {RANDOM} (default {FASHION_MNIST})")
     parser.add_argument("--verify-images", type=int, default=8, help="how many images to compare on (default 8)")
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     budget.add_argument("--max-params", type=float, help="parameter budget (counted)")
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
     parser.add_argument("--threads", type=int, help=f"for the latency budget (default {torch.get_num_threads()})")
-    parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the released ImageNet top-1)")
+    parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet top-1 of the best released weights, `mobilenets list --weights`)")
     parser.add_argument("--plot", help="where to draw accuracy vs cost (default: in the cache folder)")
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
     add_json_argument(parser)
@@ -151,6 +152,7 @@ def format_selection(result: dict) -> str:
     lines.append(
         f"chosen: {chosen['model']} (top-1 {chosen['top1']}, {describe_budget(budget, chosen[budget])} "
         f"within {describe_budget(budget, result['limit'])})"
+        + (f"; its weights: create_model({chosen['model']!r}, pretrained={chosen['weights']!r})" if "weights" in chosen else "")
     )
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")

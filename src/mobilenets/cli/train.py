@@ -131,6 +131,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines += [
             f"  {name:<{width}}  {'-' if accuracy is None else f'{accuracy:.2%}'}" for name, accuracy in result["per_class"].items()
         ]
+    if result.get("published"):
+        published = result["published"]
+        lines.append(f"  published for {published['weights']}: top-1 {published['top1']}%, top-5 {published['top5']}% ({published['source']})")
     if "confusion_png" in result:
         lines.append(f"confusion matrix: {result['confusion_png']}")
     return "\n".join(lines)

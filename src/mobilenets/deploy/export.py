@@ -1,5 +1,6 @@
-"""Exporting to ONNX and TorchScript with a dynamic batch size, and checking every export by
-running it against PyTorch on the same inputs."""
+"""Exporting to ONNX and TorchScript with a dynamic batch size, or as a pretrained folder
+(``config.json`` + ``model.safetensors``, the Hugging Face Hub's layout), and checking every
+export by running it against PyTorch on the same inputs."""
 from __future__ import annotations
 
 import os
@@ -13,11 +14,12 @@ from torch import nn
 
 from ..extras import require
 from ..files import atomic_output
+from ..models import from_pretrained, save_pretrained
 from .fuse import fold_batch_norm
 from .qat import convert_qat, is_qat_prepared
 from .quantize import quantize_onnx, quantize_torch
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "pretrained")
 # Opset 17: what ONNX Runtime >= 1.13, TensorRT 8.6, OpenVINO and onnx2tf all read.
 ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
@@ -102,6 +104,8 @@ def run_export(path: str | os.PathLike[str], format: str, inputs: torch.Tensor) 
     if format == "torchscript":
         with torch.inference_mode():
             return load_torchscript(path)(inputs).numpy()
+    if format == "pretrained":
+        return reference_outputs(from_pretrained(path), inputs)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
 
 
@@ -128,6 +132,8 @@ def export_model(
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     qat = is_qat_prepared(model)
+    if format == "pretrained" and (qat or int8_calibration is not None):
+        raise ValueError("--format pretrained writes float weights (safetensors); int8 exports as onnx or torchscript")
     if qat and format != "torchscript":
         raise ValueError("a quantization-aware (QAT) model exports as --format torchscript (PyTorch's x86 int8)")
     model = model.eval()
@@ -138,6 +144,8 @@ def export_model(
                 quantize_onnx(float_path, temporary, int8_calibration)
     elif format == "onnx":
         export_onnx(model, path, force=force)
+    elif format == "pretrained":
+        save_pretrained(model, path, force=force)
     else:
         if qat:
             module = convert_qat(model)
@@ -151,7 +159,7 @@ def export_model(
         "out": str(path),
         "format": format,
         "int8": qat or int8_calibration is not None,
-        "bytes": Path(path).stat().st_size,
+        "bytes": sum(file.stat().st_size for file in Path(path).iterdir()) if Path(path).is_dir() else Path(path).stat().st_size,
         "verified_batch_sizes": [len(verify_inputs), 1],
         "max_abs_diff": float(np.abs(outputs - expected).max()),
         "max_abs_output": float(np.abs(expected).max()),

@@ -16,15 +16,16 @@ from ..extras import require
 from ..files import atomic_output, cache_dir, refuse_existing
 from ..machine import cpu_name
 from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
-from ..paper import RELEASED, mobilenet_cost
+from ..models.releases import most_accurate
+from ..paper import mobilenet_cost
 from ..plots import pyplot, save_png
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
-# ImageNet top-1 of the 16 released models, the default accuracy to choose by.
-RELEASED_TOP1: dict[str, float] = {
-    model_name(alpha, resolution): RELEASED[alpha][resolution][2] for alpha, resolution in CANDIDATES
-}
+# The published ImageNet top-1 of the best released weights of each of the 16 models (timm's for
+# 1.0 at 224 px, Google's for the others: models/releases.py), the default accuracy to choose by.
+RELEASED_WEIGHTS = {model_name(alpha, resolution): most_accurate(model_name(alpha, resolution)) for alpha, resolution in CANDIDATES}
+RELEASED_TOP1: dict[str, float] = {name: release.top1 for name, release in RELEASED_WEIGHTS.items()}
 BUDGETS = ("latency_ms", "mult_adds", "params")
 DEFAULT_RUNTIME = "onnxruntime"
 
@@ -137,6 +138,8 @@ def select_model(
                 "model": name, "alpha": alpha, "resolution": resolution, "top1": accuracy[name],
                 "mult_adds": cost.mult_adds, "params": cost.params,
             })
+            if accuracy is RELEASED_TOP1:
+                rows[-1]["weights"] = RELEASED_WEIGHTS[name].name
     names = [row["model"] for row in rows]
     timed = budget == "latency_ms"
     if timed:

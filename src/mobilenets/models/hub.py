@@ -1,12 +1,11 @@
-"""Where released weights live, and fetching them into the local cache with checksum checks
-(the transfer itself: ``download.py``).
+"""Fetching released weights by URL into the local cache with checksum checks (the transfer
+itself: ``download.py``; the addresses of the released files: ``releases.py``).
 
-The 16 Keras MobileNet v1 files (4 widths x 4 resolutions, with and without the classifier)
-have fixed public addresses. No sha256 is built in for them: they could not be fetched where
-this was written. A hash can be given (``fetch(url, sha256=...)`` or a ``#sha256=HEX`` URL
-fragment); otherwise the first download's hash is recorded beside the file (``FILE.sha256``)
-and every later use of the cached file is checked against it, once the file has shown that it
-is a weights file (an error page is never cached nor recorded).
+Google's Keras files have no sha256 built in: they could not be fetched where this was written.
+A hash can be given (``fetch(url, sha256=...)`` or a ``#sha256=HEX`` URL fragment); otherwise
+the first download's hash is recorded beside the file (``FILE.sha256``) and every later use of
+the cached file is checked against it, once the file has shown that it is a weights file (an
+error page is never cached nor recorded).
 """
 from __future__ import annotations
 
@@ -20,9 +19,6 @@ from urllib.parse import unquote, urlsplit
 from ..files import atomic_write_text, cache_dir
 from ..download import check_scheme, download
 
-KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
-_KERAS_WIDTH_TAGS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
-KERAS_RESOLUTIONS = (224, 192, 160, 128)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -30,17 +26,6 @@ _ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 def is_url(source: object) -> bool:
     """Whether ``source`` is an address (any scheme: ``fetch`` refuses all but http(s)) rather than a path."""
     return isinstance(source, str) and _ADDRESS.match(source) is not None
-
-
-def keras_weights_url(alpha: float, resolution: int, include_top: bool = True) -> str:
-    """The public address of Keras's released MobileNet v1 weights for one width and resolution."""
-    if alpha not in _KERAS_WIDTH_TAGS or resolution not in KERAS_RESOLUTIONS:
-        raise ValueError(
-            f"Keras released MobileNet v1 weights for alpha {', '.join(map(str, _KERAS_WIDTH_TAGS))} at "
-            f"{', '.join(map(str, KERAS_RESOLUTIONS))} px; got alpha {alpha} at {resolution} px"
-        )
-    suffix = "" if include_top else "_no_top"
-    return f"{KERAS_BASE_URL}mobilenet_{_KERAS_WIDTH_TAGS[alpha]}_{resolution}_tf{suffix}.h5"
 
 
 def weights_cache_dir() -> Path:

@@ -45,6 +45,7 @@ class MobileNetConfig:
     padding: str = "symmetric"
     output_stride: int = 32
     min_depth: int = 8
+    head_features: int = 0
 
     def validate(self) -> "MobileNetConfig":
         """Checks every argument up front (as Keras applications do) with a message naming it."""
@@ -74,17 +75,20 @@ class MobileNetConfig:
             )
         if not _is_whole(self.min_depth) or self.min_depth < 1:
             raise ValueError(f"min_depth must be a whole number >= 1; got {self.min_depth!r}")
+        if not _is_whole(self.head_features) or self.head_features < 0:
+            raise ValueError(f"head_features must be a whole number >= 0 (0: no head convolution); got {self.head_features!r}")
         return self
 
 
 class MobileNetV1(nn.Module):
     """MobileNet v1 with the width multiplier ``alpha`` and any input ``resolution`` >= 32; the
     arguments (alpha, resolution, num_classes, in_channels, dropout, variant, activation, bn_eps,
-    padding, output_stride, min_depth) and their defaults are :class:`MobileNetConfig`'s.
+    padding, output_stride, min_depth, head_features) and their defaults are :class:`MobileNetConfig`'s.
 
     ``resolution`` is the input size the model is meant for (the resolution multiplier times
     224); it is recorded in ``pretrained_cfg`` and used by cost accounting, while the network
-    itself accepts any input of at least 32 pixels.
+    itself accepts any input of at least 32 pixels. ``head_features`` > 0 adds a 1x1
+    convolution (with BN and activation) after the body, as timm's ``mobilenetv1_100h``.
     """
 
     def __init__(self, **arguments: Any) -> None:
@@ -128,7 +132,8 @@ class MobileNetV1(nn.Module):
             self.feature_info.append(dict(num_chs=depth, reduction=current_stride, module=f"features.{name}"))
             channels = depth
         self.features = nn.Sequential(layers)
-        self.num_features = channels
+        self.head = conv_bn_act(channels, settings.head_features, 1, **options) if settings.head_features else nn.Identity()
+        self.num_features = settings.head_features or channels
         self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.dropout = nn.Dropout(settings.dropout)
         self.classifier: nn.Module = nn.Identity()
@@ -169,8 +174,8 @@ class MobileNetV1(nn.Module):
             self.classifier = nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The body's last feature map (N, C, H/32, W/32)."""
-        return self.features(x)
+        """The body's last feature map (N, C, H/32, W/32), through the head convolution if any."""
+        return self.head(self.features(x))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(self.global_pool(x))

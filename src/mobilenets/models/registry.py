@@ -14,6 +14,7 @@ from torch import nn
 
 from .mobilenet_v1 import MobileNetV1
 from .pretrained import create_pretrained
+from .releases import RELEASES
 
 WIDTHS = (1.0, 0.75, 0.5, 0.25)
 RESOLUTIONS = (224, 192, 160, 128)
@@ -71,8 +72,9 @@ def _check_name(name: str) -> None:
 def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
     """Builds a registered model; keyword arguments override the name's defaults.
 
-    ``pretrained``: weights to load, a .h5 / TF-slim / .pt path or URL, or True for Keras's
-    released file of the name (see ``pretrained.create_pretrained``)."""
+    ``pretrained``: weights to load (a file, folder, URL, ``hf-hub:REPO`` or release name such
+    as ``timm:mobilenetv1_100.ra4_e3600_r224_in1k``), True for the best release for the name,
+    or "keras" / "timm" (see ``pretrained.create_pretrained``)."""
     _check_name(name)
     constructor, defaults = _registry()[name]
     if pretrained is not None and pretrained is not False:
@@ -85,3 +87,7 @@ for _alpha in WIDTHS:
         register_model(model_name(_alpha, _resolution), MobileNetV1, alpha=_alpha, resolution=_resolution)
 for _variant in ("conv", "shallow", "flattened"):
     register_model(model_name(1.0, 224, _variant), MobileNetV1, alpha=1.0, resolution=224, variant=_variant)
+# The widths and heads only released weights have (timm's mobilenetv1_125, mobilenetv1_100h).
+for _release in RELEASES:
+    if _release.model not in _REGISTRY:
+        register_model(_release.model, MobileNetV1, **_release.model_args)

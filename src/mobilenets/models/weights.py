@@ -18,10 +18,11 @@ import torch
 
 from .keras_h5 import read_keras_h5
 from .mobilenet_v1 import MobileNetV1
+from .releases import GOOGLE_ARCHITECTURE
 from .spec import MOBILENET_V1_BODY
 from .tf_checkpoint import TFCheckpoint
 
-RELEASED_ARCHITECTURE: dict[str, Any] = dict(padding="tf_same", activation="relu6", bn_eps=1e-3, variant="separable")
+RELEASED_ARCHITECTURE: dict[str, Any] = {**GOOGLE_ARCHITECTURE, "variant": "separable"}
 LOGITS = "Logits"
 _BATCH_NORM = ("gamma", "beta", "moving_mean", "moving_variance")
 _KERAS_LAYER = re.compile(r"(?:conv1|conv_(?P<kind>dw|pw)_(?P<index>\d+)|(?P<logits>conv_preds))(?P<bn>_bn)?")

@@ -127,11 +127,13 @@ class TrainConfig:
     # Transfer (fine-grained recognition): start from a trained network.
     init: str | None = setting(None, "start from a trained network; the classifier is replaced if the class count differs",
                                group="transfer", metavar="CHECKPOINT")
-    # Or from released weights (Keras .h5, TF-slim, converted .pt, URL): the released
-    # architecture (tf_same, relu6) with the weights' width; the data's classifier.
+    # Or from released weights (models/releases.py, or a file): the architecture they need
+    # (padding, activation, epsilon, head) with the weights' width; the data's classifier.
     pretrained: str | None = setting(
-        None, "load released weights: a Keras .h5, a TF-slim checkpoint prefix, a converted .pt, a URL (append "
-        "#sha256=HEX to check it), or 'keras' for Keras's released file of the model", group="model", metavar="PATH|URL|keras",
+        None, "load weights: a Keras .h5, a TF-slim checkpoint prefix, a .pt or .safetensors file, a pretrained folder, "
+        "a URL (append #sha256=HEX to check it), hf-hub:OWNER/NAME, a release name (`mobilenets list --weights`, e.g. "
+        "timm:mobilenetv1_100.ra4_e3600_r224_in1k); 'best' for the most accurate release of the model, 'keras' / "
+        "'timm' for that source's", group="model", metavar="SOURCE|best|keras|timm",
     )
     drop_background: bool = setting(False, "with TF-slim weights: drop the background class (1001 -> 1000 outputs)", group="model")
     freeze_backbone: bool = setting(False, "train the classifier only", group="transfer")
@@ -168,8 +170,9 @@ class TrainConfig:
                 raise ValueError("give init (a checkpoint of this project) or pretrained (released weights), not both")
             if self.variant != "separable":
                 raise ValueError(f"pretrained weights exist for the separable MobileNet only, not variant {self.variant!r}")
-            if self.pretrained == "keras" and not self.model:
-                raise ValueError("pretrained 'keras' fetches the released file of a model name: give model too (e.g. mobilenet_v1_050_160)")
+            if self.pretrained in ("best", "keras", "timm") and not self.model:
+                raise ValueError(f"pretrained {self.pretrained!r} picks the released weights of a model name: give model too "
+                                 "(e.g. mobilenet_v1_050_160)")
             if self.in_channels not in (None, 3):
                 raise ValueError(f"pretrained weights take colour images: in_channels must be 3; got {self.in_channels!r}")
         elif self.drop_background:

@@ -17,6 +17,7 @@ from ..data.folders import ImageFiles
 from ..data.images import late_failure_count
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
+from ..models.releases import get_release
 from ..plots import pyplot, save_png
 from .checkpoint import beside, check_compatible, checkpoint_file, load_checkpoint, model_from_checkpoint
 from .classification import load_data
@@ -70,9 +71,11 @@ def evaluate_pretrained(
     ``weights``) on the validation images of ``data``, prepared as the weights expect (its
     ``pretrained_cfg``). Class folders sorted by name give the weights' class order (ImageNet's
     synset ids, n01440764 ...), after TF-slim's background output when the weights have one.
-    With ``draw``, the confusion matrix goes to ``plot`` (default: ./WEIGHTS_NAME.confusion.png)."""
+    With ``draw``, the confusion matrix goes to ``plot`` (default: ./WEIGHTS_NAME.confusion.png).
+    Weights of a known release (``models/releases.py``) also report its published accuracy."""
     if draw:
-        plot = refuse_existing(plot or f"{Path(weights.split('#')[0]).name.removesuffix('.index')}.confusion.png", force=force)
+        name = Path(weights.split("#")[0]).name.removesuffix(".index").replace(":", "_")
+        plot = refuse_existing(plot or f"{name}.confusion.png", force=force)
     else:
         plot = None
     offset = model.pretrained_cfg.get("label_offset", 0)
@@ -89,6 +92,9 @@ def evaluate_pretrained(
     result.update(_evaluate(model.eval(), dataset, names, batch_size=batch_size, workers=workers,
                             plot=plot, title=f"{Path(weights).name} on {data}", force=force))
     result["skipped_files"] = len(skipped) + late_failure_count(dataset)
+    if model.pretrained_cfg.get("weights"):
+        release = get_release(model.pretrained_cfg["weights"])
+        result["published"] = dict(weights=release.name, top1=release.top1, top5=release.top5, source=release.accuracy_source)
     return result
 
 
