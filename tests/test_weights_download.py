@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +50,9 @@ def test_url_download_cache_and_hashes(server, tmp_path) -> None:
     cached = tmp_path / "cache" / "weights" / "mobilenet_v1_025.pt"
     assert model.num_classes == 6 and cached.read_bytes() == file.read_bytes()
     assert (tmp_path / "cache" / "weights" / "mobilenet_v1_025.pt.sha256").read_text().split()[0] == digest
+    umask = os.umask(0)
+    os.umask(umask)
+    assert cached.stat().st_mode & 0o777 == 0o666 & ~umask  # the user's umask, not mkstemp's 0600
 
     httpd.shutdown()  # from here on only the cache can serve
     assert fetch(f"{base}mobilenet_v1_025.pt", progress=False) == cached

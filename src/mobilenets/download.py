@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
+from .files import user_mode
+
 SCHEMES = ("http", "https")
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server, connecting or reading
 DEFAULT_MAX_BYTES = 2 << 30  # far above any MobileNet (17 MB), far below a full disk
@@ -97,6 +99,7 @@ def download(
     with _sigterm_unwinds():
         handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
         partial = Path(name)
+        os.fchmod(handle, user_mode())
         try:
             with os.fdopen(handle, "wb") as out:
                 digest = _stream(opener, request, out, timeout=timeout, limit=limit, progress=progress)

@@ -1,15 +1,27 @@
-"""Writing files so that nothing a user made is lost: refuse to overwrite without ``force``,
-and write to a temporary file beside the target, fsync, then rename over it (a crash leaves
-the old file or the new one, never half of one). A leaf module: every layer may use it."""
+"""Writing files so that nothing a user made is lost: refuse to overwrite without ``force``;
+write to a temporary beside the target (named ``.NAME.tmp-*``), fsync, then rename over it, so a
+crash leaves the old file or the new one, never half of one; swap folders whole; lock a folder
+while a process works in it. Outputs get the user's umask. A leaf module: every layer may use it."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
+
+LOCK_FILE = ".lock"
+# renameat2(2)'s flag that swaps two paths in one step (Linux 3.15+).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
 
 
 def cache_dir() -> Path:
@@ -27,6 +39,48 @@ def refuse_existing(path: str | os.PathLike[str], *, force: bool = False) -> Pat
     return target
 
 
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}.tmp-"
+
+
+def remove_temporaries(path: str | os.PathLike[str]) -> None:
+    """Removes what interrupted writes of ``path`` left beside it (a SIGKILL skips every
+    clean-up). Only where no other process writes ``path`` at the same time."""
+    target = Path(path)
+    for stale in target.parent.glob(glob.escape(_temporary_prefix(target)) + "*"):
+        _remove(stale)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder should be
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)) from None
+
+
+def user_mode(directory: bool = False) -> int:
+    """The mode a plain open()/mkdir() would give under the user's umask (mkstemp/mkdtemp
+    create 0600/0700 whatever it is)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` with ``path`` as its file name when the OS gave none (a failed write names no
+    file): every OS error then reads "PATH: reason"."""
+    if error.errno is None or error.filename is not None:
+        return error
+    return type(error)(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: str = "") -> Iterator[Path]:
     """Yields a temporary path in the target's folder; when the block succeeds it is synced and
@@ -35,38 +89,81 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: 
     target = refuse_existing(path, force=force)
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix or target.suffix)
-    os.close(handle)
+    _make_parent(target)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target), suffix=suffix or target.suffix)
     temporary_path = Path(temporary)
     try:
+        os.fchmod(handle, user_mode())
+        os.close(handle)
         yield temporary_path
         with open(temporary_path, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary_path, target)
+    except OSError as error:
+        raise _naming(error, target) from None
     finally:
         temporary_path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
-    """Yields an empty staging folder beside ``path``; when the block succeeds it replaces
-    ``path`` whole, otherwise it is removed: a folder is never left half written. Raises
-    FileExistsError if ``path`` exists and not ``force``."""
+    """Yields an empty staging folder beside ``path``; when the block succeeds it takes the
+    place of ``path`` in one rename (the old one, if any, is then removed), otherwise it is
+    removed: ``path`` is always a complete old or a complete new folder. Raises FileExistsError
+    if ``path`` exists and not ``force``."""
     target = Path(path)
     if target.exists() and not force:
         raise FileExistsError(f"{target} exists; use --force to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _make_parent(target)
+    remove_temporaries(target)
+    staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), dir=target.parent))
     try:
+        os.chmod(staging, user_mode(directory=True))
         yield staging
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        os.replace(staging, target)
+        if target.exists() or target.is_symlink():
+            _exchange(staging, target)  # staging now holds the old one, removed below
+        else:
+            os.rename(staging, target)
+    except OSError as error:
+        raise _naming(error, target) from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
+
+
+def _exchange(new: Path, old: Path) -> None:
+    """Swaps two paths atomically (renameat2 RENAME_EXCHANGE); where the system lacks it, moves
+    ``old`` aside under ``new``'s temporary name first (complete either way)."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(code, os.strerror(code), str(old))
+    aside = new.with_name(new.name + "-old")
+    os.rename(old, aside)
+    os.rename(new, old)
+    os.rename(aside, new)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Holds an exclusive lock on ``folder`` (flock on ``folder/.lock``, which names the holder)
+    for the block; the OS releases it on any exit, SIGKILL included. BlockingIOError naming the
+    holder if another process has it."""
+    path = Path(folder) / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise BlockingIOError(f"{folder} is in use by {holder}; wait for it to end or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+        handle.flush()
+        yield
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = True) -> None:

@@ -1,20 +1,38 @@
 """The ``mobilenets`` command: argparse sub-commands, thin over the Python API.
 
 Each sub-command lives in a module of this package with ``register(subparsers)``; a user
-mistake (ValueError, a missing file) ends as one line on stderr and exit status 2.
+mistake (ValueError, a missing file) or an OS error (a read-only or full folder) ends as one
+line on stderr naming the problem and exit status 2. SIGTERM unwinds like Ctrl-C, so every
+temporary file is removed on the way out.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import signal
 import sys
 from typing import NoReturn, Sequence
 
 # Sub-command modules, in the order `mobilenets --help` lists them.
 COMMAND_MODULES = ("models", "paper", "train", "weights", "deploy", "detection", "embedding", "geo")
 
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError)
+USER_ERRORS = (ValueError, OSError)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that finally-blocks run (temporary files go)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _message(error: Exception) -> str:
+    """One line: "PATH: reason" for an OS error that names a file, else the error's own first line."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -39,14 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not stop.code:  # --help
             raise
         return int(stop.code)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as error:
         if os.environ.get("MOBILENETS_DEBUG"):
             raise
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"mobilenets {args.command}: error: {message}", file=sys.stderr)
+        print(f"mobilenets {args.command}: error: {_message(error)}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"mobilenets {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"mobilenets {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)

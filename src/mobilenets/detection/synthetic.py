@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..data import FASHION_MNIST_CLASSES, fashion_mnist
+from ..files import atomic_directory
 
 SPLITS = ("train", "val")
 CANVAS = 300
@@ -75,16 +74,11 @@ def make_detection(
         raise ValueError(f"images must be a whole number >= 2 (one for each split at least); got {images!r}")
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction!r}")
-    out = Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; use --force to replace it")
     counts = {"val": min(max(1, round(images * val_fraction)), images - 1)}
     counts["train"] = images - counts["val"]
     rng = np.random.default_rng(seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     summary: dict[str, Any] = {"out": str(out), "seed": seed, "categories": len(FASHION_MNIST_CLASSES)}
-    try:
+    with atomic_directory(out, force=force) as staging:
         (staging / "annotations").mkdir()
         bar = tqdm(total=images, desc="make-detection", unit="img", disable=not progress)
         for split in SPLITS:
@@ -108,10 +102,4 @@ def make_detection(
             annotations_path(staging, split).write_text(json.dumps(document))
             summary[split] = {"images": len(records), "boxes": len(annotations)}
         bar.close()
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return summary

@@ -29,11 +29,16 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
 Writes (rank 0 only, each atomically): ``last.pt`` after every epoch, ``best.pt`` when the
 primary metric improves, ``metrics.jsonl`` (one line per epoch), TensorBoard events (when
 tensorboard is installed) and ``summary.json`` at the end, whose dict ``fit`` returns.
+``last.pt`` is an epoch's commit point: written first, it holds the metrics history and the best
+epoch, so a kill before it leaves the previous epoch, and a kill after it is completed by
+``--resume`` (best.pt and metrics.jsonl rewritten from it). Rank 0 holds the run folder's lock
+(``files.folder_lock``) from before it changes anything to the end: a second process is refused.
 A non-finite loss raises FloatingPointError before the optimizer steps, so the last good
 checkpoint stays as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -44,7 +49,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -54,7 +59,7 @@ from tqdm import tqdm
 
 from ..machine import native_bf16
 from .batches import to_device
-from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..files import LOCK_FILE, atomic_write_bytes, atomic_write_json, atomic_write_text, folder_lock, remove_temporaries
 from .checkpoint import check_compatible, factory_name, last_checkpoint, load_checkpoint, resolve_factory, resume_config
 from .classification import ClassificationTask
 from .config import TrainConfig
@@ -88,7 +93,8 @@ def fit(
     config = config.validate().resolved()
     state = setup(config.device)
     try:
-        return _Run(config, state, model, task, model_factory, resume, force, progress).run()
+        with contextlib.ExitStack() as held:  # the run folder's lock, for the whole run
+            return _Run(config, state, model, task, model_factory, resume, force, progress, held).run()
     finally:
         teardown(state)
 
@@ -123,12 +129,17 @@ class _Run:
 
     def __init__(
         self, config: TrainConfig, dist: Distributed, model: nn.Module | None, task: Task | None,
-        model_factory: ModelFactory | None, resume: bool, force: bool, progress: bool,
+        model_factory: ModelFactory | None, resume: bool, force: bool, progress: bool, held: contextlib.ExitStack,
     ) -> None:
-        # The lifecycle: read what to resume, resolve the config, open the data, build the
-        # model; only then is the run folder changed, so a mistake in any of them leaves it as it was.
-        self.dist, self.progress = dist, progress
+        # The lifecycle: lock the run folder (if it exists), read what to resume, resolve the
+        # config, open the data, build the model; only then is the run folder changed, so a
+        # mistake in any of them leaves it as it was.
+        self.dist, self.progress, self.held = dist, progress, held
         self.run_dir = Path(config.out)
+        self.locked = False
+        # An existing folder is locked now (unless it is a stranger's, about to be refused).
+        if self.run_dir.is_dir() and (resume or force or (self.run_dir / LOCK_FILE).exists()):
+            self._lock_run_dir()
         self.checkpoint = load_checkpoint(last_checkpoint(self.run_dir)) if resume else None
         if self.checkpoint is not None:
             config = self._resumed_config(config, self.checkpoint["config"])
@@ -153,8 +164,27 @@ class _Run:
         self._build_training_state()
 
     # ----------------------------------------------------------------- set-up
+    def _lock_run_dir(self) -> None:
+        """Rank 0 takes the run folder's lock (a collective: every rank learns if it was refused)
+        and removes the temporaries an earlier killed run left."""
+        refused = None
+        if self.dist.is_main:
+            try:
+                self.held.enter_context(folder_lock(self.run_dir))
+            except BlockingIOError as error:
+                refused = error
+            else:
+                for name in RUN_FILES:
+                    remove_temporaries(self.run_dir / name)
+        if not self.dist.all_true(refused is None):
+            raise refused or BlockingIOError(f"{self.run_dir} is in use by another process (rank 0 says who)")
+        self.locked = True
+
     def _refuse_existing_run_dir(self, force: bool) -> None:
-        if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())) and not force:
+        exists = self.run_dir.exists() and (
+            not self.run_dir.is_dir() or any(path.name != LOCK_FILE for path in self.run_dir.iterdir())
+        )
+        if exists and not force:
             raise FileExistsError(
                 f"run directory {self.run_dir} exists; use --resume {self.run_dir} to continue it or --force to start over"
             )
@@ -163,7 +193,10 @@ class _Run:
         self.dist.barrier()  # every rank has looked before rank 0 changes anything
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            for name in RUN_FILES:
+        if not self.locked:
+            self._lock_run_dir()
+        if self.dist.is_main:
+            for name in RUN_FILES:  # last.pt first: a kill midway leaves no run to resume, not a mixed one
                 (self.run_dir / name).unlink(missing_ok=True)
 
     @staticmethod
@@ -265,7 +298,7 @@ class _Run:
             warmup_epochs=config.warmup_epochs, decay_rate=config.decay_rate, decay_epochs=config.decay_epochs,
         )
         self.ema = ModelEma(model, config.ema_decay) if config.ema_decay else None
-        self.epoch, self.step, self.best, self.records = 0, 0, -math.inf, []
+        self.epoch, self.step, self.best, self.best_epoch, self.records = 0, 0, -math.inf, None, []
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
         if config.compile:
@@ -290,8 +323,12 @@ class _Run:
         if len(states) == self.dist.world_size:
             set_rng_state(states[self.dist.rank])
         self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
-        self.best = checkpoint.get("best", {}).get("value", -math.inf)
-        self.records = [r for r in _read_metrics(self.run_dir / "metrics.jsonl") if r["epoch"] <= self.epoch]
+        if "history" not in checkpoint:
+            raise ValueError(f"{self.run_dir / 'last.pt'} was written by an older mobilenets (no metrics history); start over with --force")
+        self.best, self.best_epoch = checkpoint["best"]["value"], checkpoint["best"]["epoch"]
+        self.records = list(checkpoint["history"])
+        if self.dist.is_main:  # a kill may have come between last.pt and the files that follow it
+            self._complete_commit(last_checkpoint(self.run_dir).read_bytes)
 
     # ----------------------------------------------------------------- training
     def run(self) -> dict[str, Any]:
@@ -388,9 +425,8 @@ class _Run:
     # ----------------------------------------------------------------- saving
     def _save(self, record: dict[str, Any], rng: list[dict[str, Any]]) -> None:
         primary = self.task.primary_metric
-        improved = record[primary] > self.best
-        if improved:
-            self.best = record[primary]
+        if record[primary] > self.best:
+            self.best, self.best_epoch = record[primary], record["epoch"]
         checkpoint = {
             "model": self.model.state_dict(),
             "model_factory": self.model_factory[0] if self.model_factory else None,
@@ -405,13 +441,19 @@ class _Run:
             "config": self.config.to_dict(),
             "task": self.task.state(),
             "metrics": record,
-            "best": {"metric": primary, "value": self.best, "epoch": record["epoch"] if improved else None},
+            "history": self.records,
+            "best": {"metric": primary, "value": self.best, "epoch": self.best_epoch},
         }
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
-        atomic_write_bytes(self.run_dir / "last.pt", buffer.getvalue())
-        if improved:
-            atomic_write_bytes(self.run_dir / "best.pt", buffer.getvalue())
+        atomic_write_bytes(self.run_dir / "last.pt", buffer.getvalue())  # the commit point
+        self._complete_commit(buffer.getvalue)
+
+    def _complete_commit(self, last_pt: Callable[[], bytes]) -> None:
+        """Writes what follows from the committed last.pt: best.pt (last.pt's bytes, when its
+        epoch is the best) and metrics.jsonl (its history)."""
+        if self.best_epoch == self.epoch:
+            atomic_write_bytes(self.run_dir / "best.pt", last_pt())
         atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.records))
 
     def _summary(self) -> dict[str, Any]:
@@ -439,8 +481,3 @@ class _Run:
             atomic_write_json(self.run_dir / "summary.json", summary)
         return summary
 
-
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
