@@ -150,13 +150,13 @@ class _Run:
         self.config = config
         self.task = task if task is not None else ClassificationTask.from_config(config)
         self.device = dist.device
-        self.autocast, fp16 = self._precision()
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.channels_last = config.channels_last
 
         seed_everything(derive_seed(config.seed, 0xC0FFEE))  # the same initial weights on every rank
         train_set, val_set = self.task.build_datasets(config)
         self.model, self.model_factory = self._build_model(model, model_factory)
+        self.autocast, fp16 = self._precision()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.cost = self.task.cost(self.model, config)
         self._build_loaders(train_set, val_set)
         if self.checkpoint is None:
@@ -223,8 +223,10 @@ class _Run:
             # CPUs: bf16 where the CPU has it natively (AVX-512 BF16: MobileNet trained 1.35-1.6x
             # faster than fp32 at 64-128 px, BENCHMARKS.md), fp32 elsewhere (emulated bf16 was
             # about 9x slower). CUDA: bf16 where supported, else fp16 with loss scaling.
+            # A quantization-aware model stays fp32: its fake-quantize modules take fp32 only.
+            quantizing = any(isinstance(m, torch.ao.quantization.FakeQuantizeBase) for m in self.model.modules())
             if device.type == "cpu":
-                precision = "bf16" if native_bf16() else "fp32"
+                precision = "bf16" if native_bf16() and not quantizing else "fp32"
             else:
                 precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         if precision == "fp16" and device.type != "cuda":
