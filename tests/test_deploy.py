@@ -15,7 +15,7 @@ from mobilenets.deploy import (
     RELEASED_TOP1, export_model, export_onnx, export_torchscript, fold_batch_norm, onnx_session,
     is_qat_prepared, prepare_for_inference, prepare_qat, real_inputs, select_model,
 )
-from mobilenets.deploy.export import load_torchscript
+from mobilenets.pt_files import load_torchscript
 from mobilenets.models import create_model, mobilenet_v1
 
 # Float tolerance for an export or a folded model against PyTorch, on logits of order 1.

@@ -195,7 +195,7 @@ def test_convert_command_output_loads_with_plain_torch(small_keras, tmp_path, ca
     out = tmp_path / "converted.pt"
     assert main(["convert", "--from", "keras", str(path), "--out", str(out), "--json"]) == 0
     assert '"model": "mobilenet_v1_025_128"' in capsys.readouterr().out
-    checkpoint = torch.load(out)
+    checkpoint = torch.load(out, weights_only=True)
     assert set(checkpoint) == {"model", "config", "pretrained_cfg"} and checkpoint["config"]["resolution"] == 128
     model = mobilenets.create_model("mobilenet_v1_025_128", padding="tf_same", activation="relu6", num_classes=7)
     model.load_state_dict(checkpoint["model"])

@@ -198,6 +198,14 @@ MOBILENET_ROWS = (
     ("10", "0.75 MobileNet-192", 0.75, 192, "separable", 120, "239", "1.9"),
 )
 
+# ImageNet top-1 (%) of the MobileNet rows of Tables 4-7, keyed as MOBILENET_ROWS (table, row label).
+ABLATION_TOP1 = {
+    ("4", "Conv MobileNet"): 71.7, ("4", "MobileNet"): 70.6,
+    ("5", "0.75 MobileNet"): 68.4, ("5", "Shallow MobileNet"): 65.3,
+    ("6", "1.0 MobileNet-224"): 70.6, ("6", "0.75 MobileNet-224"): 68.4, ("6", "0.5 MobileNet-224"): 63.7, ("6", "0.25 MobileNet-224"): 50.6,
+    ("7", "1.0 MobileNet-224"): 70.6, ("7", "1.0 MobileNet-192"): 69.1, ("7", "1.0 MobileNet-160"): 67.2, ("7", "1.0 MobileNet-128"): 64.4,
+}
+
 # (table, row, torchvision baseline, printed M mult-adds, printed M params, why they differ)
 BASELINE_ROWS = (
     ("8", "VGG 16", "vgg16", "15300", "138",

@@ -15,7 +15,7 @@ import sys
 from typing import NoReturn, Sequence
 
 # Sub-command modules, in the order `mobilenets --help` lists them.
-COMMAND_MODULES = ("models", "paper", "train", "weights", "deploy", "detection", "embedding", "geo")
+COMMAND_MODULES = ("models", "paper", "train", "weights", "deploy", "detection", "embedding", "geo", "sweep")
 
 USER_ERRORS = (ValueError, OSError)
 

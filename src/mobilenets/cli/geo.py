@@ -8,6 +8,7 @@ from typing import Any
 from ..geo.cells import LOCATIONS
 from ..geo.distance import SCALES, share_key
 from ..geo.evaluation import evaluate
+from ..geo.knn import evaluate_knn
 from ..geo.predict import predict
 from ..geo.synthetic import make_geo
 from ..geo.training import DEFAULTS, resume, train
@@ -53,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
     parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
+    parser.add_argument("--baseline", choices=("knn",), help="knn: Im2GPS's nearest training photos in the network's features, not its cells")
+    parser.add_argument("--k", type=int, default=1, help="knn: neighbours; the densest of them within --radius-km wins (default 1)")
+    parser.add_argument("--radius-km", type=float, default=200.0, help="knn: how near two neighbours count as one place (default 200)")
+    parser.add_argument("--limit-train", type=int, help="knn: the first N readable training photos as references")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
@@ -93,17 +98,33 @@ def format_train(summary: dict[str, Any]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.baseline == "knn":
+        result = evaluate_knn(args.checkpoint, args.data, split=args.split, limit=args.limit, limit_train=args.limit_train,
+                              k=args.k, radius_km=args.radius_km, batch_size=args.batch_size)
+        emit(result, args.json, format_knn)
+        return 0
     result = evaluate(args.checkpoint, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
                       location=args.location, plot=args.out, force=args.force)
     emit(result, args.json, format_eval)
     return 0
 
 
-def format_eval(result: dict[str, Any]) -> str:
-    lines = [f"{'scale':<22} {'ours':>7} {'PlaNet MobileNet (paper)':>25}"]
+# Table 11's paper columns, as a result's rows may carry them.
+PAPER_COLUMNS = (("paper_im2gps", "Im2GPS (paper)"), ("paper_planet_mobilenet", "PlaNet MobileNet (paper)"))
+
+
+def table_11_lines(result: dict[str, Any], ours: str) -> list[str]:
+    """Table 11's rows: our share at each scale beside the paper's columns the rows carry."""
+    columns = [(key, title) for key, title in PAPER_COLUMNS if key in result["table_11"][0]]
+    lines = [f"{'scale':<22} {ours:>10}" + "".join(f" {title:>25}" for _, title in columns)]
     for row in result["table_11"]:
         scale = f"{row['scale'].capitalize()} ({row['km']:g} km)"
-        lines.append(f"{scale:<22} {row['share']:>7.1%} {row['paper_planet_mobilenet']:>25.1%}")
+        lines.append(f"{scale:<22} {row['share']:>10.1%}" + "".join(f" {row[key]:>25.1%}" for key, _ in columns))
+    return lines
+
+
+def format_eval(result: dict[str, Any]) -> str:
+    lines = table_11_lines(result, "ours")
     lines.append(
         f"{result['images']} {result['split']} photos of {result['data']}, {result['num_cells']} cells: "
         f"cell top-1 {result['cell_top1']:.1%}, median error {result['median_km']:.0f} km "
@@ -111,6 +132,15 @@ def format_eval(result: dict[str, Any]) -> str:
     )
     if "plot" in result:
         lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+def format_knn(result: dict[str, Any]) -> str:
+    lines = table_11_lines(result, "ours (kNN)")
+    lines.append(
+        f"{result['images']} {result['split']} photos of {result['data']} placed by their {result['k']} nearest of "
+        f"{result['reference_photos']} training photos: median error {result['median_km']:.0f} km"
+    )
     return "\n".join(lines)
 
 

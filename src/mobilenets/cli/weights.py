@@ -75,7 +75,7 @@ def _how_to_load(result: dict[str, Any]) -> str:
     if result["to"] == "folder":
         lines.append(f"load it: mobilenets.from_pretrained({out!r}); share it: mobilenets push-to-hub {out} --repo-id OWNER/NAME")
         return "\n".join(lines)
-    reader = "safetensors.torch.load_file({out!r})" if result["to"] == "safetensors" else "torch.load({out!r})['model']"
+    reader = "safetensors.torch.load_file({out!r})" if result["to"] == "safetensors" else "torch.load({out!r}, weights_only=True)['model']"
     lines += [
         f"load it: create_model({name!r}, pretrained={out!r}), or without this package's loader:",
         f"  model = create_model({name!r}, {architecture})",

@@ -8,10 +8,11 @@ carries the input normalization it was trained with) and ``mobilenets convert``'
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from torch import nn
 
-from ..models import MobileNetV1
+from ..models import MobileNetV1, builder_name, rebuild
 from ..train.checkpoint import load_checkpoint
 from ..train.checkpoint import model_from_checkpoint
 
@@ -19,12 +20,16 @@ from ..train.checkpoint import model_from_checkpoint
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
     """The model a checkpoint (or a run directory: its best.pt) holds, in eval mode, with the
     training data's mean, std and crop in ``pretrained_cfg``; ValueError for anything unreadable."""
-    state = load_checkpoint(path)
+    return model_from_state(load_checkpoint(path), path)
+
+
+def model_from_state(state: dict[str, Any], path: str | os.PathLike[str]) -> nn.Module:
+    """``load_model`` of a checkpoint already read from ``path``."""
     try:
         if "model_factory" in state:
             model = model_from_checkpoint(state)
         elif isinstance(state.get("config"), dict):
-            model = MobileNetV1(**state["config"])
+            model = rebuild(builder_name(MobileNetV1), state["config"])
             model.load_state_dict(state["model"])
         else:
             raise ValueError("expected 'model_factory'/'model_config' or a MobileNetV1 'config'")

@@ -15,6 +15,7 @@ from torch import nn
 from ..extras import require
 from ..files import atomic_output
 from ..models import from_pretrained, save_pretrained
+from ..pt_files import load_torchscript
 from .fuse import fold_batch_norm
 from .qat import convert_qat, is_qat_prepared
 from .quantize import quantize_onnx, quantize_torch
@@ -82,19 +83,6 @@ def onnx_session(path: str | os.PathLike[str], *, threads: int | None = None):
     except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{path} is not a valid ONNX model: {reason}") from error
-
-
-def load_torchscript(path: str | os.PathLike[str]) -> torch.jit.ScriptModule:
-    """A TorchScript file, loaded; ValueError for a file that is not one."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"TorchScript file {path} does not exist")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            return torch.jit.load(str(path), map_location="cpu")
-    except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{path} is not a valid TorchScript file: {reason}") from error
 
 
 def run_export(path: str | os.PathLike[str], format: str, inputs: torch.Tensor) -> np.ndarray:

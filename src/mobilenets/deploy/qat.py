@@ -12,9 +12,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models import builder_name, register_builder
+from ..train.checkpoint import load_checkpoint
 from ..train.loop import fit
 from ..train.training import train_config
-from .checkpoint import load_model
+from .checkpoint import model_from_state
 from .inputs import random_inputs, real_inputs
 from .quantize import x86_example
 
@@ -56,12 +58,18 @@ def prepared_model(
     ``calibration_images`` of ``calibration_data`` (fashion-mnist or a folder; generated inputs
     when None): what ``mobilenets train --qat --init C`` trains, and the factory its
     checkpoints record (so ``export`` and ``--resume`` can rebuild them)."""
-    model = load_model(float_checkpoint)
+    state = load_checkpoint(float_checkpoint)
+    if state.get("model_factory") == builder_name(prepared_model):  # a file naming itself would recurse forever
+        raise ValueError(f"{float_checkpoint} is a quantization-aware checkpoint; QAT starts from a float network")
+    model = model_from_state(state, float_checkpoint)
     if calibration_data is None:
         calibration = random_inputs(model, calibration_images)
     else:
         calibration = real_inputs(model, calibration_data, calibration_images, train=True)
     return prepare_qat(model, calibration)
+
+
+register_builder(prepared_model)
 
 
 def train_qat(*, force: bool = False, progress: bool = True, **settings: Any) -> dict[str, Any]:
@@ -76,7 +84,7 @@ def train_qat(*, force: bool = False, progress: bool = True, **settings: Any) ->
     kwargs = {"float_checkpoint": str(Path(config.init).resolve()), "calibration_data": data}
     # The prepared model carries the float weights already; init must not load them again.
     return fit(dataclasses.replace(config, init=None), model=prepared_model(**kwargs),
-               model_factory=("mobilenets.deploy.qat:prepared_model", kwargs), force=force, progress=progress)
+               model_factory=(builder_name(prepared_model), kwargs), force=force, progress=progress)
 
 
 def is_qat_prepared(model: nn.Module) -> bool:

@@ -166,27 +166,35 @@ def select_model(
 
 
 def plot_tradeoffs(
-    rows: list[dict[str, Any]], chosen: dict[str, Any], path: str | os.PathLike[str], *, force: bool = False,
+    rows: list[dict[str, Any]], chosen: dict[str, Any] | None, path: str | os.PathLike[str], *, force: bool = False,
+    accuracy_scale: float = 1.0, label_key: str = "model",
 ) -> bool:
     """Accuracy against mult-adds and, when measured, against latency (log-scale x, as the
-    paper's Figures 4 and 5), the Pareto frontier joined and the chosen model ringed; False
-    (with a warning) without matplotlib."""
+    paper's Figures 4 and 5): one series per width (and variant, when not separable), the
+    Pareto frontier joined and the chosen model (if any) ringed; False (with a warning) without
+    matplotlib. ``accuracy_scale`` turns ``top1`` into percent (100 for fractions)."""
     plt = pyplot("trade-off", extra="deploy")
     if plt is None:
         return False
     from matplotlib import ticker
 
     axes_keys = [("mult_adds", "mult-adds (millions)", 1e-6)]
-    if "latency_ms" in rows[0]:
+    if any(row.get("latency_ms") is not None for row in rows):
         axes_keys.append(("latency_ms", "latency (ms, batch 1)", 1.0))
     figure, axes = plt.subplots(1, len(axes_keys), figsize=(6 * len(axes_keys), 4.5), squeeze=False)
     for axis, (key, label, scale) in zip(axes[0], axes_keys):
-        for alpha in WIDTHS:
-            group = [row for row in rows if row["alpha"] == alpha]
-            axis.scatter([row[key] * scale for row in group], [row["top1"] for row in group], label=f"alpha {alpha}")
-        frontier = pareto_frontier(rows, key)
-        axis.plot([row[key] * scale for row in frontier], [row["top1"] for row in frontier], "k--", linewidth=0.8, label="Pareto frontier")
-        axis.scatter([chosen[key] * scale], [chosen["top1"]], s=160, facecolors="none", edgecolors="red", label=f"chosen: {chosen['model']}")
+        measured = [row for row in rows if row.get(key) is not None and row.get("top1") is not None]
+        series: dict[str, list[dict[str, Any]]] = {}
+        for row in sorted(measured, key=lambda row: (row.get("variant", "separable"), -row["alpha"])):
+            variant = row.get("variant", "separable")
+            series.setdefault(f"alpha {row['alpha']:g}" if variant == "separable" else f"{variant} alpha {row['alpha']:g}", []).append(row)
+        for name, group in series.items():
+            axis.scatter([row[key] * scale for row in group], [row["top1"] * accuracy_scale for row in group], label=name)
+        frontier = pareto_frontier(measured, key)
+        axis.plot([row[key] * scale for row in frontier], [row["top1"] * accuracy_scale for row in frontier], "k--", linewidth=0.8, label="Pareto frontier")
+        if chosen is not None:
+            axis.scatter([chosen[key] * scale], [chosen["top1"] * accuracy_scale], s=160, facecolors="none", edgecolors="red",
+                         label=f"chosen: {chosen[label_key]}")
         axis.set_xscale("log")
         axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
         axis.xaxis.set_minor_formatter(ticker.NullFormatter())

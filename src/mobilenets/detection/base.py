@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import MobileNetV1
+from ..models import MobileNetV1, parameter_names
 
 # The reference detectors (TF Object Detection API) keep at least 16 channels per layer.
 DETECTION_MIN_DEPTH = 16
@@ -39,6 +39,15 @@ class MobileNetDetector:
 # The reference detectors' body: ReLU6, batch-norm epsilon 1e-3; symmetric padding gives the
 # same map sizes as TF "same" at 300 and 600 px ("tf_same" matches released TF weights exactly).
 BODY_DEFAULTS: dict[str, Any] = {"activation": "relu6", "padding": "symmetric", "bn_eps": 1e-3}
+
+
+def detector_arguments(detector: type, torchvision_detector: type, set_by_detector: tuple[str, ...]) -> list[str]:
+    """The keyword arguments a checkpoint may give ``detector``: its own, its body's options
+    (BODY_DEFAULTS) and the options of torchvision's ``torchvision_detector`` it leaves to the caller."""
+    return [
+        *parameter_names(detector), *BODY_DEFAULTS,
+        *(name for name in parameter_names(torchvision_detector) if name not in set_by_detector),
+    ]
 
 
 def detector_body(

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
+from ..pt_files import is_torchscript, load_torchscript
 from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 from ..train.teacher import Teacher, compute_teacher_outputs
 from .embedding_head import EMBEDDING_DIM
@@ -21,16 +22,14 @@ PROJECTION_IMAGES = 2000
 
 def load_module(path: str | os.PathLike[str], in_channels: int) -> Teacher:
     """A frozen model from a checkpoint of this project (its moving-average weights when it has
-    them) or a TorchScript file; grey input is replicated for a 3-channel network."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no teacher at {path}")
-    try:
+    them) or, when the file is a TorchScript archive, the TorchScript program it holds (run by
+    TorchScript's interpreter, not Python); grey input is replicated for a 3-channel network."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no teacher file at {path}")
+    if is_torchscript(path):
+        model = load_torchscript(path)
+    else:
         model = model_from_checkpoint(load_checkpoint(path), ema=True)
-    except ValueError as not_ours:
-        try:
-            model = torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError:
-            raise ValueError(f"teacher {path} is neither a checkpoint of this project nor a TorchScript file ({not_ours})") from None
     return Teacher(model, getattr(model, "config", {}).get("in_channels", in_channels))
 
 

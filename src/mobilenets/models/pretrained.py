@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..files import atomic_output
+from ..pt_files import load_pt
 from .hf import (
     HUB_PREFIX, WEIGHTS_FILE, config_from_metadata, hub_download, hub_folder, read_safetensors, write_pretrained_folder,
     write_safetensors,
@@ -91,10 +92,7 @@ def release_file(release: Release, *, include_top: bool = True, sha256: str | No
 
 
 def _read_torch(path: Path) -> dict[str, Any]:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a truncated or foreign file
-        raise ValueError(f"{path} is not a readable weights file (truncated or another format): {error}") from error
+    checkpoint = load_pt(path, "weights file")
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
         checkpoint = checkpoint["state_dict"]  # a timm training checkpoint
     if not isinstance(checkpoint, dict) or not ({"model", "config"} <= set(checkpoint) or is_timm_state(checkpoint)):

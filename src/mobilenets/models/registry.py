@@ -1,18 +1,26 @@
-"""Model names and their constructors: ``create_model(name, **overrides)``, ``list_models()``.
+"""Model names and their constructors: ``create_model(name, **overrides)``, ``list_models()``;
+and the builders a checkpoint may name to rebuild its network: ``rebuild(factory, arguments)``.
 
 A name carries its default input resolution: ``mobilenet_v1_075_160`` is alpha 0.75 at 160 px.
-Application packages register their own models (detectors, the embedding network) when
-imported; every lookup here imports them first, so a name works whatever was imported before.
+Application packages register their own models (detectors, the embedding network) and
+builders when imported; every lookup here imports them first, so a name works whatever was
+imported before.
+
+A checkpoint is data: its "module:qualname" factory is looked up among the registered builders
+(never imported) and its arguments are checked against the builder's declared ones, so a file
+naming ``subprocess:run`` or an unknown argument is refused before anything is called.
 """
 from __future__ import annotations
 
 import fnmatch
 import importlib
-from typing import Any, Callable
+import inspect
+from dataclasses import fields
+from typing import Any, Callable, Iterable
 
 from torch import nn
 
-from .mobilenet_v1 import MobileNetV1
+from .mobilenet_v1 import MobileNetConfig, MobileNetV1
 from .pretrained import create_pretrained
 from .releases import RELEASES
 
@@ -23,6 +31,11 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]] = {}
 # The packages whose import registers models. Imported on a lookup, never at this module's
 # import: they build on models/, so models/ must load without them.
 PROVIDERS = ("mobilenets.detection", "mobilenets.embedding")
+# Builders a checkpoint may name, by "module:qualname", with the keyword arguments each takes.
+_BUILDERS: dict[str, tuple[Callable[..., nn.Module], frozenset[str]]] = {}
+# Beyond the providers, the package whose import registers the QAT builder (only a checkpoint
+# rebuild needs it, so model-name lookups do not pay for importing it).
+BUILDER_PROVIDERS = (*PROVIDERS, "mobilenets.deploy.qat")
 
 
 def _registry() -> dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]]:
@@ -30,6 +43,48 @@ def _registry() -> dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]]:
     for module in PROVIDERS:
         importlib.import_module(module)
     return _REGISTRY
+
+
+def builder_name(builder: Callable[..., Any]) -> str:
+    """The "module:qualname" a checkpoint records for ``builder``."""
+    return f"{builder.__module__}:{builder.__qualname__}"
+
+
+def parameter_names(function: Callable[..., Any]) -> list[str]:
+    """The parameters of ``function`` (a class: of its constructor) that can be given by name."""
+    return [
+        name for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    ]
+
+
+def register_builder(builder: Callable[..., nn.Module], arguments: Iterable[str] | None = None) -> None:
+    """Lets checkpoints name ``builder`` to rebuild their network, called with keyword
+    ``arguments`` only (default: the named parameters of its signature)."""
+    _BUILDERS[builder_name(builder)] = (builder, frozenset(parameter_names(builder) if arguments is None else arguments))
+
+
+def rebuild(factory: Any, arguments: Any) -> nn.Module:
+    """The network a checkpoint describes: the registered builder ``factory`` names, called
+    with ``arguments``; ValueError, before anything is called, for a factory that is not a
+    registered builder or an argument it does not take."""
+    for module in BUILDER_PROVIDERS:
+        importlib.import_module(module)
+    if not isinstance(factory, str) or factory not in _BUILDERS:
+        raise ValueError(
+            f"refusing to rebuild the model: its factory {str(factory)[:200]!r} is not a registered model builder "
+            f"(registered: {', '.join(sorted(_BUILDERS))})"
+        )
+    builder, accepted = _BUILDERS[factory]
+    if not isinstance(arguments, dict) or not all(isinstance(key, str) for key in arguments):
+        raise ValueError(f"refusing to rebuild the model: the arguments of {factory} are not a dict of names")
+    unknown = sorted(set(arguments) - accepted)
+    if unknown:
+        raise ValueError(
+            f"refusing to rebuild the model: {factory} takes no argument {', '.join(repr(k[:100]) for k in unknown[:5])} "
+            f"(it takes {', '.join(sorted(accepted))})"
+        )
+    return builder(**arguments)
 
 
 def register_model(name: str, constructor: Callable[..., nn.Module], **defaults: Any) -> None:
@@ -82,6 +137,7 @@ def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Modu
     return constructor(**{**defaults, **overrides})
 
 
+register_builder(MobileNetV1, [field.name for field in fields(MobileNetConfig)])
 for _alpha in WIDTHS:
     for _resolution in RESOLUTIONS:
         register_model(model_name(_alpha, _resolution), MobileNetV1, alpha=_alpha, resolution=_resolution)

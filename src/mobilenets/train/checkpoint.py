@@ -1,24 +1,29 @@
 """Checkpoints: atomic writes, loading, rebuilding the model and refusing mismatches.
 
-A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" ("module:callable")
-and "model_config" (its keyword arguments) so the network can be rebuilt without the code that
-trained it, "optimizer", "scheduler", "ema", "rng", "epoch" (completed epochs), "step",
-"config" (the whole TrainConfig), "task" (what evaluation needs: classes, mean, std, ...),
-"metrics" and "best".
+A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" (a registered
+builder's "module:qualname") and "model_config" (its keyword arguments) so the network can be
+rebuilt without the code that trained it, "optimizer", "scheduler", "ema", "rng", "epoch"
+(completed epochs), "step", "config" (the whole TrainConfig), "task" (what evaluation needs:
+classes, mean, std, ...), "metrics" and "best".
+
+Checkpoints are data: ``load_checkpoint`` reads with ``torch.load(weights_only=True)`` (see
+``mobilenets.pt_files``), and the network is rebuilt only by a builder registered in
+``mobilenets.models`` (``rebuild``).
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import io
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..files import atomic_write_bytes
+from ..models import builder_name, rebuild
+from ..pt_files import first_line, load_pt
 from .config import TrainConfig
 
 # What identifies an architecture in a MobileNetV1-style ``model.config``, in message order.
@@ -51,11 +56,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = checkpoint_file(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        # Our checkpoints hold plain containers and tensors, plus numpy RNG state arrays.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a truncated or foreign file: one clear line, not a traceback
-        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
+    checkpoint = load_pt(path)
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise ValueError(f"{path} is not a mobilenets checkpoint (no 'model' entry)")
     return checkpoint
@@ -84,30 +85,30 @@ def resume_config(run_dir: str | os.PathLike[str], **changes: Any) -> TrainConfi
 
 def factory_name(model: nn.Module) -> str:
     """The "module:qualname" of a model's class, recorded so the model can be rebuilt."""
-    return f"{type(model).__module__}:{type(model).__qualname__}"
+    return builder_name(type(model))
 
 
-def resolve_factory(name: str) -> Callable[..., nn.Module]:
-    """Imports a "package.module:callable" recorded in a checkpoint."""
-    module_name, _, attribute = name.partition(":")
+def build_model(checkpoint: dict[str, Any]) -> nn.Module:
+    """The network a checkpoint describes, untrained: its ``model_factory`` must be a registered
+    builder and ``model_config`` arguments that builder takes (see ``mobilenets.models.rebuild``)."""
+    if "model_factory" not in checkpoint or "model_config" not in checkpoint:
+        raise ValueError("the checkpoint does not record how to rebuild its model (model_factory, model_config)")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"cannot rebuild the model: factory {name!r} is not importable ({error})") from None
-    return target
+        return rebuild(checkpoint["model_factory"], checkpoint["model_config"])
+    except (TypeError, KeyError, AttributeError, RuntimeError) as error:  # arguments of the wrong kind
+        raise ValueError(f"cannot rebuild the model {checkpoint['model_factory']} from the recorded arguments: {first_line(error)}") from None
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any], *, ema: bool = False) -> nn.Module:
     """Rebuilds the network a checkpoint describes and loads its weights (the EMA's with ``ema``)."""
-    if "model_factory" not in checkpoint or "model_config" not in checkpoint:
-        raise ValueError("the checkpoint does not record how to rebuild its model (model_factory, model_config)")
-    model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
+    model = build_model(checkpoint)
     state = checkpoint["model"]
-    if ema and checkpoint.get("ema"):
-        state = ema_weights(checkpoint["ema"])
-    model.load_state_dict(state)
+    try:
+        if ema and checkpoint.get("ema"):
+            state = ema_weights(checkpoint["ema"])
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ValueError(f"the checkpoint's weights do not fit its model {checkpoint['model_factory']}: {first_line(error)}") from None
     return model
 
 

@@ -1,7 +1,7 @@
 """The training loop: one loop for every task (classification, detection, quantization-aware
 fine-tuning), on one CPU or many GPUs, that never loses a run.
 
-``fit(config, *, model=None, task=None, model_factory=None, resume=False, force=False)``
+``fit(config, *, model=None, task=None, model_factory=None, resume=False, force=False, on_epoch=None)``
 
 * ``config`` (``TrainConfig``) is validated before any work; the whole of it goes into every
   checkpoint.
@@ -15,7 +15,9 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
   ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
-  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``.
+  (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``;
+  the callable must be a registered builder (``mobilenets.models.register_builder``), since a
+  checkpoint is rebuilt only through the registry.
   By default a model with a ``config`` dict (MobileNetV1) records its class and that dict.
   On resume, a caller either passes the same kind of ``model`` again (its weights are replaced
   by the checkpoint's) or passes none and the recorded factory rebuilds it; a QAT or detection
@@ -25,6 +27,8 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
 * ``resume=True`` continues ``config.out/last.pt`` as if never stopped (the saved settings must
   match, except epochs and workers); ``force=True`` starts over in an existing run directory.
   An existing non-empty run directory is refused (FileExistsError) without one of them.
+* ``on_epoch(record)`` is called on rank 0 after each epoch's checkpoint is written, with that
+  epoch's ``metrics.jsonl`` record: a hyper-parameter search reports it (and may stop the run).
 
 Writes (rank 0 only, each atomically): ``last.pt`` after every epoch, ``best.pt`` when the
 primary metric improves, ``metrics.jsonl`` (one line per epoch), TensorBoard events (when
@@ -60,7 +64,7 @@ from tqdm import tqdm
 from ..machine import native_bf16
 from .batches import to_device
 from ..files import LOCK_FILE, atomic_write_bytes, atomic_write_json, atomic_write_text, folder_lock, remove_temporaries
-from .checkpoint import check_compatible, factory_name, last_checkpoint, load_checkpoint, resolve_factory, resume_config
+from .checkpoint import build_model, check_compatible, factory_name, last_checkpoint, load_checkpoint, resume_config
 from .classification import ClassificationTask
 from .config import TrainConfig
 from .distributed import Distributed, setup, teardown
@@ -71,7 +75,7 @@ from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_r
 from .task import Task
 from .transfer import freeze_backbone, load_initial_weights
 
-__all__ = ["RUN_FILES", "fit", "resume_config", "to_device"]
+__all__ = ["RUN_FILES", "fit", "read_metrics", "resume_config", "to_device"]
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "summary.json")
 # Settings a resumed run may change: they do not alter what is computed.
@@ -88,13 +92,14 @@ def fit(
     resume: bool = False,
     force: bool = False,
     progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Trains, evaluates every epoch, checkpoints; returns the summary (see the module doc)."""
     config = config.validate().resolved()
     state = setup(config.device)
     try:
         with contextlib.ExitStack() as held:  # the run folder's lock, for the whole run
-            return _Run(config, state, model, task, model_factory, resume, force, progress, held).run()
+            return _Run(config, state, model, task, model_factory, resume, force, progress, held).run(on_epoch)
     finally:
         teardown(state)
 
@@ -241,7 +246,7 @@ class _Run:
         config, checkpoint = self.config, self.checkpoint
         given = model is not None
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
-            model = resolve_factory(checkpoint["model_factory"])(**checkpoint["model_config"])
+            model = build_model(checkpoint)
         elif model is None:
             model = self.task.build_model(config)
         if factory is None and isinstance(getattr(model, "config", None), dict):
@@ -333,7 +338,7 @@ class _Run:
             self._complete_commit(last_checkpoint(self.run_dir).read_bytes)
 
     # ----------------------------------------------------------------- training
-    def run(self) -> dict[str, Any]:
+    def run(self, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         board = _TensorBoard(self.run_dir, self.epoch) if self.dist.is_main else None
         try:
             while self.epoch < self.config.epochs:
@@ -346,6 +351,8 @@ class _Run:
                 if self.dist.is_main:
                     self._save(record, rng)
                     board.log(record)
+                    if on_epoch is not None:
+                        on_epoch(record)
                 self.dist.barrier()
         finally:
             if board is not None:
@@ -483,3 +490,9 @@ class _Run:
             atomic_write_json(self.run_dir / "summary.json", summary)
         return summary
 
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """A run's ``metrics.jsonl``: one record per saved epoch (none if the file is absent)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

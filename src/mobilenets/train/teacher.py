@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .batches import to_device
+from ..pt_files import load_pt
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 
@@ -21,7 +22,9 @@ class Teacher(nn.Module):
 
     def __init__(self, model: nn.Module, in_channels: int) -> None:
         super().__init__()
-        self.model = model.eval().requires_grad_(False)
+        self.model = model.eval()
+        for parameter in model.parameters():  # one by one: a TorchScript module has no requires_grad_()
+            parameter.requires_grad_(False)
         self.in_channels = in_channels
 
     def train(self, mode: bool = True) -> "Teacher":  # a teacher never leaves eval mode
@@ -55,7 +58,7 @@ def load_teacher(name_or_checkpoint: str, *, weights: str | None = None, num_cla
         if not weights:
             raise ValueError(f"teacher {name_or_checkpoint} needs --teacher-weights FILE (weights are never downloaded)")
         model = torchvision.models.get_model(name_or_checkpoint, weights=None, num_classes=num_classes)
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_pt(weights, "state_dict of teacher weights")
         try:
             model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
         except RuntimeError as error:
@@ -101,11 +104,7 @@ def load_teacher_outputs(path: str | os.PathLike[str], *, num_images: int, num_c
     """Precomputed logits, checked against the training set they are used with."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no teacher outputs at {path}")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for an empty, truncated or foreign file
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{path} is not a readable teacher-outputs file (empty, truncated or another format: {reason})") from None
+    saved = load_pt(path, "teacher-outputs file")
     logits = saved.get("logits") if isinstance(saved, dict) else None
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or not logits.is_floating_point():
         raise ValueError(f"{path} holds no teacher outputs (from `mobilenets teacher-outputs`)")
