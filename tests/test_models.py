@@ -143,3 +143,28 @@ def test_registry() -> None:
 def test_bad_arguments_name_the_argument(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mobilenets.mobilenet_v1(**kwargs)
+
+
+def test_cpu_bf16_autocast_runs_slow_depthwise_layers_in_fp32() -> None:
+    # oneDNN trains strided or tiny depthwise convolutions in bf16 with generic slow kernels: those
+    # layers compute in fp32 under CPU autocast (exactly as without it), every other layer in bf16.
+    torch.manual_seed(0)
+    model = mobilenets.mobilenet_v1(alpha=0.25, resolution=32, num_classes=10).train()
+    images = torch.randn(4, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        endpoints = model.forward_endpoints(images)
+    fp32 = {name for name, value in endpoints.items() if value.dtype == torch.float32}
+    # Input sides: 32, then 16 after Conv2d_0, 8 after 2, 4 after 4, 2 after 6, 1 after 12.
+    assert fp32 == {f"Conv2d_{i}_depthwise" for i in (2, 4, 6, 7, 8, 9, 10, 11, 12, 13)}
+    assert {value.dtype for name, value in endpoints.items() if name not in fp32} == {torch.bfloat16}
+
+    block = model.features.Conv2d_2_depthwise
+    inputs = endpoints["Conv2d_1_pointwise"].detach().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = block(inputs)
+    autocast.sum().backward()
+    reference_inputs = inputs.detach().float().requires_grad_()
+    reference = block(reference_inputs)
+    reference.sum().backward()
+    assert torch.equal(autocast, reference)
+    assert torch.equal(inputs.grad, reference_inputs.grad.bfloat16())

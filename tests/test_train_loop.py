@@ -17,6 +17,7 @@ import torch
 from mobilenets.cli import main
 from mobilenets.train.checkpoint import load_checkpoint
 from mobilenets.train.classification import ClassificationTask
+from mobilenets.machine import native_bf16
 from mobilenets.train.loop import fit, resume_config
 from train_helpers import assert_same_weights, subprocess_env, tiny_config, weights
 
@@ -40,6 +41,7 @@ def test_same_seed_gives_identical_weights_and_complete_checkpoints(tmp_path):
     for key in ("top1", "top5", "epochs", "images_per_second", "mult_adds", "params", "skipped_files", "run_dir"):
         assert key in on_disk, key
     assert on_disk["skipped_files"] == 0 and on_disk["epochs"] == 1
+    assert on_disk["precision"] == ("bf16" if native_bf16() else "fp32")  # precision auto on this CPU
     lines = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1]
     # A different seed trains differently (the comparison above can fail).

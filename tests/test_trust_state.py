@@ -78,10 +78,11 @@ with open(sys.argv[2], "w") as handle:
     json.dump(statuses, handle)
 '''
 
-# Two epochs of a tiny MobileNet whose second epoch improves top-1 (so both epochs write best.pt).
+# Two epochs of a tiny MobileNet whose second epoch improves top-1 (so both epochs write best.pt);
+# fp32 pins that trajectory on every CPU (`precision auto` is bf16 where the CPU has it).
 TRAIN = [
     "train", "--alpha", "0.25", "--resolution", "32", "--batch-size", "32", "--limit-train", "96", "--limit-val", "64",
-    "--epochs", "2", "--seed", "5", "--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "1e-4",
+    "--epochs", "2", "--seed", "5", "--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "1e-4", "--precision", "fp32",
 ]
 # The atomic writes of that run, in order: last.pt commits an epoch, the rest follow from it.
 WRITES = ["last.pt", "best.pt", "metrics.jsonl", "last.pt", "best.pt", "metrics.jsonl", "summary.json"]

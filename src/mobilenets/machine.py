@@ -1,4 +1,5 @@
-"""The machine a figure was measured on, named the same way by every benchmark and latency table."""
+"""The machine a figure was measured on, named the same way by every benchmark and latency table,
+and what its CPU can do."""
 from __future__ import annotations
 
 import os
@@ -18,21 +19,37 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-# The instruction sets the int8 and bf16 kernels of oneDNN, XNNPACK, MLAS and OpenVINO choose by.
-KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+# The instruction sets the int8 and bf16 kernels of oneDNN, XNNPACK, MLAS and OpenVINO choose by
+# (x86, then Arm's names).
+KERNEL_FLAGS = (
+    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16",
+    "asimd", "asimddp", "bf16", "i8mm", "sve",
+)
+
+
+def _all_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (``flags`` on x86, ``Features`` on Arm);
+    empty where ``/proc/cpuinfo`` is not readable."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
 
 
 def cpu_flags() -> list[str]:
     """The CPU's kernel-relevant flags (:data:`KERNEL_FLAGS` that ``/proc/cpuinfo`` lists), in
     that order; empty where the file is unreadable."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                present = set(line.split(":", 1)[1].split())
-                return [flag for flag in KERNEL_FLAGS if flag in present]
-    except OSError:
-        pass
-    return []
+    present = _all_flags()
+    return [flag for flag in KERNEL_FLAGS if flag in present]
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes bf16 in hardware (x86 AVX-512 BF16 or AMX, Arm's BF16), the
+    only CPUs on which bf16 autocast can train faster than fp32."""
+    return bool(_all_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def has_vnni() -> bool:

@@ -33,6 +33,34 @@ class TFSamePad2d(nn.Module):
         return f"kernel={self.kernel}, stride={self.stride}, dilation={self.dilation}"
 
 
+# Below this many pixels a side, oneDNN trains a depthwise convolution with a generic kernel.
+SMALL_FEATURE_MAP = 4
+
+
+class ConvBnAct(nn.Sequential):
+    """[pad], convolution(s), batch norm and activation, run in sequence.
+
+    Under CPU autocast a depthwise (grouped) convolution that is strided, or that sees a feature
+    map under 4 pixels a side, runs in fp32: for those, oneDNN (torch 2.14) has no bf16 training
+    kernel of its own and falls back to generic ones 10-100x slower than fp32 (ONEDNN_VERBOSE:
+    ``brgconv_strided`` backward-data, ``jit_bf16`` backward-weights; BENCHMARKS.md). Depthwise
+    layers hold about 3% of the mult-adds, so the pointwise ones keep bf16's gain.
+    """
+
+    def __init__(self, layers: OrderedDict[str, nn.Module]) -> None:
+        super().__init__(layers)
+        convs = [module for module in layers.values() if isinstance(module, nn.Conv2d)]
+        self.grouped = any(conv.groups > 1 for conv in convs)
+        self.strided = any(max(conv.stride) > 1 for conv in convs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # `grouped` first: graph tracers (FX, torch.jit.trace) never reach the shape test.
+        if self.grouped and torch.is_autocast_enabled("cpu") and (self.strided or min(x.shape[-2:]) < SMALL_FEATURE_MAP):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
 def make_activation(name: str) -> nn.Module:
     """ReLU as in the paper, or ReLU6 as in the released weights."""
     if name == "relu":
@@ -57,7 +85,7 @@ def conv_bn_act(
     padding: str = "symmetric",
     activation: str = "relu",
     bn_eps: float = 1e-3,
-) -> nn.Sequential:
+) -> ConvBnAct:
     """A bias-free convolution, batch norm and activation: every layer of the body but the FC."""
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if padding == "tf_same" and stride > 1:
@@ -71,7 +99,7 @@ def conv_bn_act(
     )
     layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
     layers["act"] = make_activation(activation)
-    return nn.Sequential(layers)
+    return ConvBnAct(layers)
 
 
 def flattened_conv_bn_act(
@@ -84,7 +112,7 @@ def flattened_conv_bn_act(
     padding: str = "symmetric",
     activation: str = "relu",
     bn_eps: float = 1e-3,
-) -> nn.Sequential:
+) -> ConvBnAct:
     """Jin et al.'s flattened convolution: a C x 1 x 1 lateral filter across channels, then a
     vertical k x 1 and a horizontal 1 x k filter per channel (C + k + k weights per filter
     instead of C * k * k), then batch norm and activation."""
@@ -105,7 +133,7 @@ def flattened_conv_bn_act(
     )
     layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
     layers["act"] = make_activation(activation)
-    return nn.Sequential(layers)
+    return ConvBnAct(layers)
 
 
 def depthwise_separable(
@@ -118,7 +146,7 @@ def depthwise_separable(
     padding: str = "symmetric",
     activation: str = "relu",
     bn_eps: float = 1e-3,
-) -> OrderedDict[str, nn.Sequential]:
+) -> OrderedDict[str, ConvBnAct]:
     """The paper's block: a depthwise kxk conv then a 1x1 pointwise conv, each with BN and
     activation. Returned as two named parts so each is an endpoint of its own."""
     options = dict(padding=padding, activation=activation, bn_eps=bn_eps)

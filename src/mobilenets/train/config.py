@@ -78,7 +78,7 @@ class TrainConfig:
     seed: int | None = setting(None, "the same seed gives identical weights on CPU (default: drawn once and recorded)",
                                range=SEED, group="reproducibility and hardware")
     device: str = setting("auto", "where to train", choices=DEVICES, group="reproducibility and hardware")
-    precision: str = setting("auto", "auto: bf16/fp16 on CUDA, fp32 on CPU (measured faster)", choices=PRECISIONS,
+    precision: str = setting("auto", "auto: bf16 on CPUs with native bf16, else fp32; bf16 (or fp16) on CUDA (measured faster)", choices=PRECISIONS,
                              group="reproducibility and hardware")
     channels_last: bool = setting(True, "channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
                                   group="reproducibility and hardware")

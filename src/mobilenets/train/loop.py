@@ -61,6 +61,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from ..machine import native_bf16
 from .batches import to_device
 from ..files import LOCK_FILE, atomic_write_bytes, atomic_write_json, atomic_write_text, folder_lock, remove_temporaries
 from .checkpoint import build_model, check_compatible, factory_name, last_checkpoint, load_checkpoint, resume_config
@@ -154,13 +155,13 @@ class _Run:
         self.config = config
         self.task = task if task is not None else ClassificationTask.from_config(config)
         self.device = dist.device
-        self.autocast, fp16 = self._precision()
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.channels_last = config.channels_last
 
         seed_everything(derive_seed(config.seed, 0xC0FFEE))  # the same initial weights on every rank
         train_set, val_set = self.task.build_datasets(config)
         self.model, self.model_factory = self._build_model(model, model_factory)
+        self.autocast, fp16 = self._precision()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.cost = self.task.cost(self.model, config)
         self._build_loaders(train_set, val_set)
         if self.checkpoint is None:
@@ -224,12 +225,18 @@ class _Run:
         """An autocast context factory and whether fp16 loss scaling is needed."""
         precision, device = self.config.precision, self.device
         if precision == "auto":
-            # Measured on a 2-core x86 CPU without native bf16: autocast made MobileNet training
-            # about 9x slower (BENCHMARKS.md), so CPUs stay in fp32; CUDA gets bf16 where
-            # supported, else fp16 with loss scaling.
-            precision = "fp32" if device.type == "cpu" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+            # CPUs: bf16 where the CPU has it natively (AVX-512 BF16: MobileNet trained 1.35-1.6x
+            # faster than fp32 at 64-128 px, BENCHMARKS.md), fp32 elsewhere (emulated bf16 was
+            # about 9x slower). CUDA: bf16 where supported, else fp16 with loss scaling.
+            # A quantization-aware model stays fp32: its fake-quantize modules take fp32 only.
+            quantizing = any(isinstance(m, torch.ao.quantization.FakeQuantizeBase) for m in self.model.modules())
+            if device.type == "cpu":
+                precision = "bf16" if native_bf16() and not quantizing else "fp32"
+            else:
+                precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         if precision == "fp16" and device.type != "cuda":
             raise ValueError("precision fp16 needs a CUDA device; on CPU use bf16 or fp32")
+        self.precision = precision
         if precision == "fp32":
             return nullcontext, False
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
@@ -414,7 +421,9 @@ class _Run:
     def _evaluate(self) -> dict[str, float]:
         if not self.dist.is_main:
             return {}
-        with torch.no_grad(), self.autocast():
+        # In the model's own fp32, as `eval` runs: the recorded metrics (and best.pt's choice) are
+        # the ones a later evaluation of the checkpoint reports.
+        with torch.no_grad():
             result = self.task.evaluate(self.model.eval(), self.val_loader)
             if self.ema is not None:
                 result.update({f"ema_{k}": v for k, v in self.task.evaluate(self.ema.module.eval(), self.val_loader).items()})
@@ -474,6 +483,7 @@ class _Run:
             "seed": self.config.seed,
             "world_size": self.dist.world_size,
             "device": str(self.device),
+            "precision": self.precision,
             "run_dir": str(self.run_dir),
         }
         if self.dist.is_main:

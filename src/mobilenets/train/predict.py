@@ -3,7 +3,6 @@ image files, and the pieces the other applications' ``predict`` share."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
