@@ -62,7 +62,7 @@ def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_check
 def test_bench_records_cpu_flags_and_other_processes(tmp_path, capsys) -> None:
     threads = os.cpu_count() or 1
     with busy_process():
-        code = main(["bench", "--model", "mobilenet_v1_025_128", "--resolution", "64", "--runtime", "openvino",
+        code = main(["bench", "--alpha", "0.25", "--resolution", "64", "--runtime", "openvino",
                      "--threads", str(threads), "--runs", "50", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
