@@ -239,6 +239,19 @@ def test_a_global_named_with_terminal_escapes_is_shown_inert(tmp_path):
     assert outcome == "clear refusal" and "it asks for ?[2Jevil.func" in line and "\x1b" not in line, line
 
 
+def test_converted_weights_with_an_unknown_config_key_are_one_line(tmp_path):
+    """A converted-weights file ({"model", "config"}) is data too: a config key MobileNetV1 does
+    not take is refused naming it, for every command that takes --pretrained."""
+    model = MobileNetV1(alpha=0.25, resolution=32, num_classes=10)
+    weights = tmp_path / "weights.pt"
+    torch.save({"model": model.state_dict(), "config": {**model.config, "evil_key": 1}}, weights)
+    for command in (["cost"], ["eval", "--data", "fashion-mnist", "--limit-val", "8"]):
+        outcome, line = attempt([*command, "--pretrained", str(weights)], tmp_path / "marker")
+        assert outcome == "clear refusal" and "'evil_key'" in line, (command, line)
+    with pytest.raises(ValueError, match="takes no argument 'evil_key'"):
+        MobileNetV1(evil_key=1)
+
+
 def test_a_pickled_payload_fires_when_loaded_without_weights_only(tmp_path):
     """The corpus is live: the same bytes do run their code under torch.load(weights_only=False)."""
     marker = tmp_path / "marker"

@@ -71,6 +71,10 @@ class MobileNetV1(nn.Module):
 
     def __init__(self, **arguments: Any) -> None:
         super().__init__()
+        known = [field.name for field in fields(MobileNetConfig)]
+        unknown = sorted(set(arguments) - set(known))
+        if unknown:  # arguments may come from a file's config: one line, not a TypeError
+            raise ValueError(f"MobileNetV1 takes no argument {', '.join(map(repr, unknown))}; it takes {', '.join(known)}")
         settings = MobileNetConfig(**arguments).validate()
         self.config: dict[str, Any] = asdict(settings)
         self.alpha, self.resolution, self.variant = settings.alpha, settings.resolution, settings.variant
