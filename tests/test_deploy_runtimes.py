@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from mobilenets.cli import main
@@ -41,8 +40,9 @@ def _proc_flags() -> set[str]:
     return set(line.split(":", 1)[1].split())
 
 
-def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_checkpoint) -> None:
-    model = load_model(tiny_fashion_checkpoint)
+def check_openvino_against_pytorch(checkpoint: str) -> None:
+    """Run by the test below in a child process (see ``in_own_process``)."""
+    model = load_model(checkpoint)
     images = real_inputs(model, "fashion-mnist", 200, train=False)
     with torch.inference_mode():
         expected = model(images).numpy()
@@ -59,13 +59,29 @@ def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_check
     assert agreement >= INT8_MIN_AGREEMENT
 
 
+def in_own_process(code: str) -> subprocess.CompletedProcess:
+    """Runs ``code`` in a fresh interpreter with this module importable. OpenVINO's runtime,
+    loaded into the long-lived pytest process after other tests (test_data's), made the kernel
+    kill that process with SIGSEGV (si_code SI_KERNEL) at its next child's exit; each command
+    of the project runs in its own process, so the tests that load OpenVINO do too."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_checkpoint) -> None:
+    in_own_process(f"import test_deploy_runtimes as t; t.check_openvino_against_pytorch({str(tiny_fashion_checkpoint)!r})")
+
+
 def test_bench_records_cpu_flags_and_other_processes(tmp_path, capsys) -> None:
     threads = os.cpu_count() or 1
     with busy_process():
-        code = main(["bench", "--alpha", "0.25", "--resolution", "64", "--runtime", "openvino",
-                     "--threads", str(threads), "--runs", "50", "--json"])
-    assert code == 0
-    result = json.loads(capsys.readouterr().out)
+        done = in_own_process(
+            "from mobilenets.cli import main; raise SystemExit(main(['bench', '--alpha', '0.25', '--resolution', '64', "
+            f"'--runtime', 'openvino', '--threads', '{threads}', '--runs', '50', '--json']))"
+        )
+    result = json.loads(done.stdout)
     assert result["precision"] == "f32"
     assert result["cpu_flags"] == [flag for flag in KERNEL_FLAGS if flag in _proc_flags()]
     assert result["other_cpu_cores"] >= 0.3 and result["contended"]
