@@ -95,6 +95,6 @@ def test_bad_neighbour_settings_are_refused_before_any_work(tmp_path: Path, caps
     assert main(["eval-geo", "--checkpoint", missing, "--baseline", "knn", "--k", "0"]) == 2
     assert main(["eval-geo", "--checkpoint", missing, "--baseline", "knn", "--radius-km", "-5"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "mobilenets eval-geo: error: k must be between 1 and the number of training photos; got 0",
-        "mobilenets eval-geo: error: radius_km must be > 0; got -5.0",
+        "mobilenets eval-geo: error: argument --k: must be a whole number >= 1; got '0' (see --help)",
+        "mobilenets eval-geo: error: argument --radius-km: must be a number > 0; got '-5' (see --help)",
     ]
