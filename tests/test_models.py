@@ -168,3 +168,69 @@ def test_cpu_bf16_autocast_runs_slow_depthwise_layers_in_fp32() -> None:
     reference.sum().backward()
     assert torch.equal(autocast, reference)
     assert torch.equal(inputs.grad, reference_inputs.grad.bfloat16())
+
+
+@pytest.mark.parametrize("side, stride, padding", [(1, 1, "symmetric"), (2, 2, "symmetric"), (1, 2, "symmetric"), (2, 2, "tf_same")])
+def test_a_depthwise_layer_with_one_output_pixel_equals_the_convolution(side: int, stride: int, padding: str) -> None:
+    # At 32 px the last depthwise layers see 2x2 and 1x1 maps: computed as a per-channel weighted
+    # sum there (oneDNN trains the 1x1 case 40x slower), with the same values and gradients.
+    from mobilenets.models.layers import conv_bn_act, whole_window_taps
+
+    torch.manual_seed(0)
+    block = conv_bn_act(16, 16, 3, stride, groups=16, padding=padding).train()
+    inputs = torch.randn(8, 16, side, side, requires_grad=True)
+    taps = whole_window_taps(block.conv, inputs)
+    assert (taps is not None) == (padding == "symmetric")  # TF padding comes as its own layer: the plain path
+    out = block(inputs)
+    out.square().sum().backward()
+    plain_inputs = inputs.detach().clone().requires_grad_()
+    weight = block.conv.weight.detach().clone().requires_grad_()
+    pad_layer = block.pad if padding == "tf_same" else torch.nn.Identity()
+    conv = F.conv2d(pad_layer(plain_inputs), weight, stride=stride, padding=block.conv.padding, groups=16)
+    reference = F.relu(F.batch_norm(conv, None, None, block.bn.weight.detach(), block.bn.bias.detach(), training=True, eps=block.bn.eps))
+    reference.square().sum().backward()
+    assert out.shape == reference.shape == (8, 16, 1, 1)
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(inputs.grad, plain_inputs.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(block.conv.weight.grad, weight.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_layers_a_map_sees_more_than_once_keep_the_convolution() -> None:
+    from mobilenets.models.layers import conv_bn_act, whole_window_taps
+
+    block = conv_bn_act(4, 4, 3, 1, groups=4)
+    assert whole_window_taps(block.conv, torch.zeros(1, 4, 2, 2)) is None  # 2x2 output
+    assert whole_window_taps(block.conv, torch.zeros(1, 4, 3, 1)) is None
+    strided = conv_bn_act(4, 4, 3, 2, groups=4)
+    assert whole_window_taps(strided.conv, torch.zeros(1, 4, 3, 3)) is None  # 2x2 output
+    assert whole_window_taps(strided.conv, torch.zeros(1, 4, 2, 2)) is not None
+
+
+def test_nchw_inputs_run_channels_last_inside_with_the_same_outputs() -> None:
+    torch.manual_seed(0)
+    model = mobilenets.mobilenet_v1(alpha=0.25, resolution=64, num_classes=10).train()
+    images = torch.randn(4, 3, 64, 64)
+    features = model.forward_features(images)
+    assert features.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        reference = images
+        for block in model.features:  # each block's plain modules one after another, in NCHW
+            for layer in block:
+                reference = layer(reference.contiguous())
+        reference = model.head(reference)
+    torch.testing.assert_close(features.detach(), reference, rtol=1e-4, atol=1e-4)
+
+
+def test_graphs_keep_the_plain_convolutions() -> None:
+    # Traced, exported and FX graphs see the layers as written (what ONNX and phone runtimes load).
+    model = mobilenets.mobilenet_v1(alpha=0.25, resolution=32, num_classes=10).eval()
+    images = torch.randn(1, 3, 32, 32)
+    graph = torch.fx.symbolic_trace(model).graph
+    convs = [node for node in graph.nodes if node.op == "call_module" and "conv" in node.target]
+    assert len(convs) == 27
+    exported = torch.export.export(model, (images,)).graph
+    assert sum(node.target == torch.ops.aten.conv2d.default for node in exported.nodes) == 27
+    assert not any(node.target == torch.ops.aten.sum.dim_IntList for node in exported.nodes)
+    traced = torch.jit.trace(model, images, check_trace=False)
+    assert str(traced.inlined_graph).count("aten::_convolution") == 27
+    assert "channels_last" not in str(traced.inlined_graph) and "aten::contiguous" not in str(traced.inlined_graph)

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset, Subset
 from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist
 from .folders import ImageFiles, Sample, folder_samples, keep_readable, manifest_samples
 from .images import late_failure_count
+from .tensor_images import BatchTransform, TensorImages
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 
 __all__ = ["DataBundle", "build_datasets", "build_transforms", "evaluation_samples", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
@@ -86,7 +87,11 @@ def build_datasets(
     train_transform = build_transforms(resolution, True, **common)
     val_transform = build_transforms(resolution, False, **common)
     if builtin:
-        train, val = fashion_mnist(train=True, transform=train_transform), fashion_mnist(train=False, transform=val_transform)
+        # The training images are in memory as one uint8 tensor: augmented a batch at a time.
+        # Validation keeps the PIL transform that `eval` and `predict` apply to image files.
+        source = fashion_mnist(train=True)
+        train = TensorImages(source.data, source.targets, BatchTransform(resolution, True, **common))
+        val = fashion_mnist(train=False, transform=val_transform)
         bundle_args = dict(train=_first(train, limit_train), val=_first(val, limit_val), classes=list(FASHION_MNIST_CLASSES), skipped=[])
     else:
         train_candidates, val_candidates, classes = _file_samples(data)

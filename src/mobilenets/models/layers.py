@@ -37,14 +37,47 @@ class TFSamePad2d(nn.Module):
 SMALL_FEATURE_MAP = 4
 
 
+def _eager() -> bool:
+    """Not being traced, scripted, compiled or exported: graphs keep the plain convolution."""
+    return not (
+        torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+        or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+    )
+
+
+def whole_window_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:
+    """The filter taps over ``x`` of a depthwise convolution with a single output pixel whose
+    window covers the whole input (the last layers at 32 px: 1x1 and 2x2 maps), else None.
+
+    Such a layer is a per-channel weighted sum, ``(x * taps).sum((-2, -1))``: oneDNN (torch 2.14)
+    trains the 1x1-map case 40x slower as a convolution (9.7 against 0.2 ms, fp32, batch 64 x 1024
+    channels; BENCHMARKS.md)."""
+    height, width = x.shape[-2:]
+    (kh, kw), (ph, pw), (sh, sw) = conv.kernel_size, conv.padding, conv.stride
+    if conv.dilation != (1, 1) or height + ph > kh or width + pw > kw:
+        return None  # some input pixel lies outside the window
+    if height + 2 * ph < kh or width + 2 * pw < kw or height + 2 * ph - kh >= sh or width + 2 * pw - kw >= sw:
+        return None  # not exactly one output pixel
+    return conv.weight[:, 0, ph:ph + height, pw:pw + width]
+
+
 class ConvBnAct(nn.Sequential):
     """[pad], convolution(s), batch norm and activation, run in sequence.
 
-    Under CPU autocast a depthwise (grouped) convolution that is strided, or that sees a feature
-    map under 4 pixels a side, runs in fp32: for those, oneDNN (torch 2.14) has no bf16 training
-    kernel of its own and falls back to generic ones 10-100x slower than fp32 (ONEDNN_VERBOSE:
-    ``brgconv_strided`` backward-data, ``jit_bf16`` backward-weights; BENCHMARKS.md). Depthwise
-    layers hold about 3% of the mult-adds, so the pointwise ones keep bf16's gain.
+    In eager mode on CPU (traced, compiled and exported graphs keep the plain layers), these
+    layers run as oneDNN (torch 2.14) trains fastest, measured in BENCHMARKS.md:
+
+    - in channels-last memory format whatever the input's: NCHW depthwise convolutions train up to
+      7x slower (10.7 against 1.6 ms on a 2x2 map, batch 64 x 512 channels), so a caller who never
+      asked for channels_last gets its speed; the values are the same;
+
+    - under CPU autocast, a depthwise convolution that is strided, or that sees a feature map
+      under 4 pixels a side, runs (with its BN and activation) in fp32: oneDNN has no bf16
+      training kernel for those and falls back to generic ones 10-100x slower than fp32
+      (``ONEDNN_VERBOSE``: ``brgconv_strided`` backward-data, ``jit_bf16`` backward-weights).
+      Depthwise layers hold about 3% of the mult-adds, so the pointwise ones keep bf16's gain;
+    - a depthwise convolution with one output pixel that sees its whole input is a per-channel
+      weighted sum (``whole_window_taps``).
     """
 
     def __init__(self, layers: OrderedDict[str, nn.Module]) -> None:
@@ -52,13 +85,28 @@ class ConvBnAct(nn.Sequential):
         convs = [module for module in layers.values() if isinstance(module, nn.Conv2d)]
         self.grouped = any(conv.groups > 1 for conv in convs)
         self.strided = any(max(conv.stride) > 1 for conv in convs)
+        conv = layers.get("conv")
+        depthwise = isinstance(conv, nn.Conv2d) and conv.groups == conv.in_channels == conv.out_channels > 1
+        self.depthwise = depthwise and "pad" not in layers and isinstance(conv.padding, tuple)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # `grouped` first: graph tracers (FX, torch.jit.trace) never reach the shape test.
-        if self.grouped and torch.is_autocast_enabled("cpu") and (self.strided or min(x.shape[-2:]) < SMALL_FEATURE_MAP):
+        # `_eager()` first: graph tracers (FX, torch.jit.trace, export) never reach the tests below.
+        if not _eager():
+            return super().forward(x)
+        if x.device.type == "cpu" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # a no-op after the first layer
+        if not self.grouped:
+            return super().forward(x)
+        if torch.is_autocast_enabled("cpu") and (self.strided or min(x.shape[-2:]) < SMALL_FEATURE_MAP):
             with torch.autocast("cpu", enabled=False):
-                return super().forward(x.float())
-        return super().forward(x)
+                return self._depthwise_forward(x.float())
+        return self._depthwise_forward(x)
+
+    def _depthwise_forward(self, x: torch.Tensor) -> torch.Tensor:
+        taps = whole_window_taps(self.conv, x) if self.depthwise else None
+        if taps is None:
+            return super().forward(x)
+        return self.act(self.bn((x * taps).sum((-2, -1), keepdim=True)))
 
 
 def make_activation(name: str) -> nn.Module:

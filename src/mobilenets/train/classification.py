@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from ..data.classification import DataBundle, build_datasets, build_transforms
+from ..data.tensor_images import BatchTransform, TensorImages
 from ..files import refuse_existing
 from .config import TrainConfig
 from .distill import Distillation, distillation_loss
@@ -49,9 +50,9 @@ def load_data(
 def unaugmented_train(bundle: DataBundle, resolution: int) -> Dataset:
     """The bundle's training images with the evaluation transform (no crop or flip), without
     reading the data again."""
-    plain = build_transforms(
-        resolution, False, in_channels=bundle.in_channels, mean=bundle.mean, std=bundle.std, crop_pct=bundle.crop_pct
-    )
+    common = dict(in_channels=bundle.in_channels, mean=bundle.mean, std=bundle.std, crop_pct=bundle.crop_pct)
+    base = bundle.train.dataset if isinstance(bundle.train, Subset) else bundle.train
+    plain = BatchTransform(resolution, False, **common) if isinstance(base, TensorImages) else build_transforms(resolution, False, **common)
     return with_transform(bundle.train, plain)
 
 
