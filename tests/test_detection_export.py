@@ -27,6 +27,23 @@ def distinct_scores_ssd(resolution: int = 160) -> nn.Module:
     return model
 
 
+def assert_same_detections(found: dict, expected: dict, *, box_tolerance: float, score_tolerance: float) -> None:
+    """Each expected detection has its own found one with the same label, and box and score within
+    the tolerances. Not position by position: two scores closer than the tolerance are a tie
+    that either runtime may order its way (seen: 0.7097120 against 0.7097098 on one thread)."""
+    assert len(found["labels"]) == len(expected["labels"])
+    matches = (
+        (found["labels"][:, None] == expected["labels"][None])
+        & ((found["boxes"][:, None] - expected["boxes"][None]).abs().amax(-1) <= box_tolerance)
+        & ((found["scores"][:, None] - expected["scores"][None]).abs() <= score_tolerance)
+    )
+    unused = torch.ones(len(matches), dtype=torch.bool)
+    for column in range(matches.shape[1]):
+        candidates = (matches[:, column] & unused).nonzero()
+        assert len(candidates), f"no match for detection {column}: {expected['labels'][column]} {expected['boxes'][column].tolist()}"
+        unused[candidates[0, 0]] = False
+
+
 def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
     model = distinct_scores_ssd()
     path = export_onnx(model, tmp_path / "ssd.onnx")
@@ -43,9 +60,7 @@ def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
     selected = select_detections(model, torch.from_numpy(boxes), torch.from_numpy(scores))
     assert sum(len(found["boxes"]) for found in reference) > 0
     for found, expected in zip(selected, reference):
-        assert torch.equal(found["labels"], expected["labels"])
-        torch.testing.assert_close(found["boxes"], expected["boxes"], atol=1e-3, rtol=0)
-        torch.testing.assert_close(found["scores"], expected["scores"], atol=1e-4, rtol=0)
+        assert_same_detections(found, expected, box_tolerance=1e-3, score_tolerance=1e-4)
     with pytest.raises(FileExistsError):
         export_onnx(model, path)
 
