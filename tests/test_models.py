@@ -206,10 +206,10 @@ def test_layers_a_map_sees_more_than_once_keep_the_convolution() -> None:
     assert whole_window_taps(strided.conv, torch.zeros(1, 4, 2, 2)) is not None
 
 
-def test_nchw_inputs_run_channels_last_inside_with_the_same_outputs() -> None:
+def test_nchw_inputs_train_channels_last_inside_with_the_same_outputs() -> None:
     torch.manual_seed(0)
     model = mobilenets.mobilenet_v1(alpha=0.25, resolution=64, num_classes=10).train()
-    images = torch.randn(4, 3, 64, 64)
+    images = torch.randn(8, 3, 64, 64)
     features = model.forward_features(images)
     assert features.is_contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
@@ -218,7 +218,12 @@ def test_nchw_inputs_run_channels_last_inside_with_the_same_outputs() -> None:
             for layer in block:
                 reference = layer(reference.contiguous())
         reference = model.head(reference)
-    torch.testing.assert_close(features.detach(), reference, rtol=1e-4, atol=1e-4)
+        assert reference.is_contiguous() and not reference.is_contiguous(memory_format=torch.channels_last)
+    # Batch statistics over 2x2 maps magnify float rounding: compared at the features' scale.
+    torch.testing.assert_close(features.detach(), reference, rtol=0, atol=1e-3 * reference.abs().max().item())
+    # Inference keeps the plain path (timm's weights give timm's logits bit for bit).
+    model.eval()
+    assert model.forward_features(images).is_contiguous()
 
 
 def test_graphs_keep_the_plain_convolutions() -> None:

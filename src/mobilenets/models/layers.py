@@ -64,8 +64,9 @@ def whole_window_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:
 class ConvBnAct(nn.Sequential):
     """[pad], convolution(s), batch norm and activation, run in sequence.
 
-    In eager mode on CPU (traced, compiled and exported graphs keep the plain layers), these
-    layers run as oneDNN (torch 2.14) trains fastest, measured in BENCHMARKS.md:
+    When training in eager mode on CPU (inference, and traced, compiled and exported graphs keep
+    the plain layers), these layers run as oneDNN (torch 2.14) trains fastest, measured in
+    BENCHMARKS.md:
 
     - in channels-last memory format whatever the input's: NCHW depthwise convolutions train up to
       7x slower (10.7 against 1.6 ms on a 2x2 map, batch 64 x 512 channels), so a caller who never
@@ -90,8 +91,9 @@ class ConvBnAct(nn.Sequential):
         self.depthwise = depthwise and "pad" not in layers and isinstance(conv.padding, tuple)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # `_eager()` first: graph tracers (FX, torch.jit.trace, export) never reach the tests below.
-        if not _eager():
+        # Training only, so inference gives timm's logits bit for bit from the same weights;
+        # `_eager()` before any shape test: graph tracers (FX, jit.trace, export) never reach one.
+        if not (self.training and _eager()):
             return super().forward(x)
         if x.device.type == "cpu" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)  # a no-op after the first layer
