@@ -47,8 +47,10 @@ def test_attribute_student_emulates_teacher(teacher: Path, tmp_path: Path) -> No
 
 
 def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Two epochs: after one, the student's accuracy ranged 0.66-0.76 with the seed and the
+    # kernels' rounding; after two, 0.77-0.79 (2026-11-30).
     summary = train("embedding", "fashion-mnist", tmp_path / "run", teacher=str(teacher), alpha=0.25,
-                              limit_train=2000, limit_val=1000, epochs=1, **FAST)
+                              limit_train=2000, limit_val=1000, epochs=2, **FAST)
     # Balanced accuracy, chance 0.5; the teacher's projected features reach about 0.8.
     assert summary["accuracy"] > 0.7 and summary["teacher_accuracy"] > 0.7
     assert summary["mult_adds"] > 0 and summary["params"] == pytest.approx(0.246e6, rel=0.01)
