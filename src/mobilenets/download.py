@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
-from tqdm import tqdm
 
 from .files import user_mode
+from .progress import progress_bar
 
 SCHEMES = ("http", "https")
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server, connecting or reading
@@ -136,7 +136,7 @@ def _stream(opener: urllib.request.OpenerDirector, request: urllib.request.Reque
         if expected is not None and expected > limit:
             raise ValueError(f"{request.full_url} is {expected:,} bytes, over the {limit:,}-byte limit ({MAX_BYTES_VARIABLE})")
         received = 0
-        with tqdm(total=expected, unit="B", unit_scale=True, disable=not progress, desc=Path(request.full_url).name) as bar:
+        with progress_bar(total=expected, unit="B", unit_scale=True, disable=not progress, desc=Path(request.full_url).name) as bar:
             while chunk := response.read(_CHUNK):
                 received += len(chunk)
                 if received > limit:

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .transforms import check_geometry, per_channel
+
 __all__ = ["BatchTransform", "TensorImages", "random_resized_boxes"]
 
 _RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's default aspect ratios
@@ -72,14 +74,8 @@ class BatchTransform:
         self, resolution: int, train: bool, *, in_channels: int, mean: Sequence[float], std: Sequence[float],
         min_crop_area: float = 0.25, flip: bool = True, crop_pct: float = 0.875,
     ) -> None:
-        if resolution < 1:
-            raise ValueError(f"resolution must be >= 1, got {resolution}")
-        if not 0.0 < min_crop_area <= 1.0:
-            raise ValueError(f"min_crop_area must be in (0, 1], got {min_crop_area}")
-        if not 0.0 < crop_pct <= 1.0:
-            raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct}")
-        if len(mean) != in_channels or len(std) != in_channels:
-            raise ValueError(f"mean and std need {in_channels} values each; got {len(mean)} and {len(std)}")
+        check_geometry(resolution, min_crop_area, crop_pct)
+        mean, std = per_channel(mean, in_channels, "mean"), per_channel(std, in_channels, "std")
         self.resolution, self.train, self.in_channels = resolution, train, in_channels
         self.min_crop_area, self.flip, self.crop_pct = min_crop_area, flip, crop_pct
         # (x / 255 - mean) / std as one multiply-add

@@ -46,13 +46,8 @@ def build_transforms(
     ``mean``/``std`` have one value per output channel (a single value is repeated).
     """
     convert = ConvertMode(in_channels)
-    if resolution < 1:
-        raise ValueError(f"resolution must be >= 1, got {resolution}")
-    if not 0.0 < min_crop_area <= 1.0:
-        raise ValueError(f"min_crop_area must be in (0, 1], got {min_crop_area}")
-    if not 0.0 < crop_pct <= 1.0:
-        raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct}")
-    mean, std = _per_channel(mean, in_channels, "mean"), _per_channel(std, in_channels, "std")
+    check_geometry(resolution, min_crop_area, crop_pct)
+    mean, std = per_channel(mean, in_channels, "mean"), per_channel(std, in_channels, "std")
     if train:
         geometry = [v2.RandomResizedCrop(resolution, scale=(min_crop_area, 1.0), antialias=True)]
         if flip:
@@ -64,7 +59,18 @@ def build_transforms(
     )
 
 
-def _per_channel(values: Sequence[float], channels: int, what: str) -> list[float]:
+def check_geometry(resolution: int, min_crop_area: float, crop_pct: float) -> None:
+    """ValueError naming a resolution, crop area or crop fraction no transform can use."""
+    if resolution < 1:
+        raise ValueError(f"resolution must be >= 1, got {resolution}")
+    if not 0.0 < min_crop_area <= 1.0:
+        raise ValueError(f"min_crop_area must be in (0, 1], got {min_crop_area}")
+    if not 0.0 < crop_pct <= 1.0:
+        raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct}")
+
+
+def per_channel(values: Sequence[float], channels: int, what: str) -> list[float]:
+    """One value per channel (a single value is repeated); ValueError for another count."""
     values = [float(v) for v in values]
     if len(values) == 1:
         return values * channels

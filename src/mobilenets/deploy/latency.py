@@ -93,8 +93,9 @@ def runner(
             return
         session = onnx_session(path, threads=threads)
         yield lambda batch: session.run(None, {INPUT_NAME: batch.numpy()})
-        # Free the session's spinning thread pool before anything else is timed.
-        del session
+        # Free the session's spinning thread pool before anything else is timed (the closure's
+        # cell held it after a `del`, too).
+        session = None
 
 
 def time_calls(function: Callable[[], Any], *, warmup: int, runs: int) -> list[float]:

@@ -15,13 +15,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..files import atomic_write_json, refuse_existing
 from ..plots import pyplot, save_png
 from .export import compare_outputs, export_runner, reference_outputs, write_export
 from .latency import runner, summarize, timed_calls
 from .openvino_runner import compile_openvino
+from ..progress import progress_bar
 
 # (runtime, precision, the file it runs: format and int8), in the table's order. OpenVINO runs
 # the ONNX files (float forced to f32; int8: the QDQ file).
@@ -77,7 +77,7 @@ def export_report(
     model = model.eval()
     expected = reference_outputs(model, images)
     example, written, rows = images[:1], {}, []
-    for runtime, precision, target in tqdm(ROWS, desc="export report", unit="runtime"):
+    for runtime, precision, target in progress_bar(ROWS, desc="export report", unit="runtime"):
         row: dict[str, Any] = {"runtime": runtime, "precision": precision}
         try:
             path = format = None

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..data.csvfiles import csv_rows
 from ..files import atomic_output, cache_dir, refuse_existing
@@ -21,6 +20,7 @@ from ..models.releases import most_accurate
 from ..paper import mobilenet_cost
 from ..plots import pyplot, save_png
 from .latency import benchmark, check_runtime
+from ..progress import progress_bar
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
 # The published ImageNet top-1 of the best released weights of each of the 16 models (timm's for
@@ -100,7 +100,7 @@ def measure_latencies(
     entry = cache.setdefault(key, {})
     missing = [name for name in names if name not in entry]
     latencies, contended = {name: entry[name] for name in names if name in entry}, []
-    for name in tqdm(missing, desc=f"timing ({runtime})", unit="model", disable=not missing):
+    for name in progress_bar(missing, desc=f"timing ({runtime})", unit="model", disable=not missing):
         result = benchmark(create_model(name), runtime, threads=threads, runs=runs, warmup=3)
         latencies[name] = result["median_ms"]
         if result["contended"] and not accept_contention:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
 from ..extras import require
 from ..train.checkpoint import load_checkpoint, model_from_checkpoint
+from ..progress import progress_bar
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO
@@ -68,7 +68,7 @@ def evaluate_detector(model: nn.Module, loader: Iterable[Any], coco: COCO, *, pr
     results: list[dict[str, Any]] = []
     seen: list[int] = []
     try:
-        for images, targets in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
+        for images, targets in progress_bar(loader, desc="evaluate", unit="batch", disable=not progress):
             ids = [int(target["image_id"]) for target in targets]
             for start in range(0, len(images), CHUNK):
                 outputs = model([image.to(device) for image in images[start:start + CHUNK]])

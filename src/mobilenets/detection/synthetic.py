@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from ..data import FASHION_MNIST_CLASSES, fashion_mnist
 from ..files import atomic_directory
+from ..progress import progress_bar
 
 SPLITS = ("train", "val")
 CANVAS = 300
@@ -80,7 +80,7 @@ def make_detection(
     summary: dict[str, Any] = {"out": str(out), "seed": seed, "categories": len(FASHION_MNIST_CLASSES)}
     with atomic_directory(out, force=force) as staging:
         (staging / "annotations").mkdir()
-        bar = tqdm(total=images, desc="make-detection", unit="img", disable=not progress)
+        bar = progress_bar(total=images, desc="make-detection", unit="img", disable=not progress)
         for split in SPLITS:
             source = fashion_mnist(train=split == "train")
             items, labels = source.data.numpy(), source.targets.numpy()

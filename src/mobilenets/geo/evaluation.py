@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..data.images import late_failure_count
 from ..files import refuse_existing
@@ -23,6 +22,7 @@ from .cells import CellPartition
 from .data import NORMALIZATION, GeoImages, geo_transform, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km, share_key
 from .plots import save_geo_plot
+from ..progress import progress_bar
 
 
 @torch.no_grad()
@@ -31,7 +31,7 @@ def geo_outputs(model: nn.Module, loader: Iterable[Any], *, progress: bool = Fal
     photo that ``loader`` yields as (images, cells, latlngs)."""
     device = next(model.parameters()).device
     logits, cells, latlngs = [], [], []
-    for images, targets, coordinates in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
+    for images, targets, coordinates in progress_bar(loader, desc="evaluate", unit="batch", disable=not progress):
         logits.append(model(to_device(images, device)).float().cpu())
         cells.append(targets)
         latlngs.append(coordinates.numpy())

@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..data.images import late_failure_count
 from ..train.batches import to_device
 from .data import GeoImages, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km, share_key
 from .evaluation import load, transform
+from ..progress import progress_bar
 
 # Table 11, the "Im2GPS" column: share of Im2GPS's 237 test photos within each scale.
 PAPER_IM2GPS = {"street": 0.025, "city": 0.219, "region": 0.321, "country": 0.354, "continent": 0.519}
@@ -32,7 +32,7 @@ def embed(model: nn.Module, loader: Iterable[Any], *, progress: bool = False) ->
     (images, cells, latlngs), and their (N, 2) lat/lng."""
     device = next(model.parameters()).device
     features, latlngs = [], []
-    for images, _, coordinates in tqdm(loader, desc="embed", unit="batch", disable=not progress):
+    for images, _, coordinates in progress_bar(loader, desc="embed", unit="batch", disable=not progress):
         pooled = model.forward_head(model.forward_features(to_device(images, device)), pre_logits=True)
         features.append(F.normalize(pooled.float(), dim=1).cpu())
         latlngs.append(coordinates.numpy())

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from ..data import FASHION_MNIST_CLASSES, fashion_mnist
 from ..files import atomic_directory
 from .data import COLUMNS, SPLITS, manifest_path
 from .distance import destination
+from ..progress import progress_bar
 
 # (name, lat, lng): class c lives near CITIES[c] and, less often, near CITIES[c + 10].
 CITIES = (
@@ -65,7 +65,7 @@ def make_geo(
     rng = np.random.default_rng(seed)
     summary: dict[str, Any] = {"out": str(out), "seed": seed, "cities": len(CITIES), "second_city": second_city}
     with atomic_directory(out, force=force) as staging:
-        bar = tqdm(total=images, desc="make-geo", unit="img", disable=not progress)
+        bar = progress_bar(total=images, desc="make-geo", unit="img", disable=not progress)
         for split in SPLITS:
             source = fashion_mnist(train=split == "train")
             if counts[split] > len(source):

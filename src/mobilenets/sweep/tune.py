@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from tqdm import tqdm
 
 from ..deploy.latency import check_runtime
 from ..deploy.select import DEFAULT_RUNTIME, machine_key, plot_tradeoffs
@@ -26,6 +25,7 @@ from ..train.config import TrainConfig
 from .grid import trial_name
 from .results import best_within_latency, mark_pareto_front, measure_latency, trial_row
 from .trainable import train_trial, trial_config
+from ..progress import progress_bar
 
 SPEC = "sweep.json"  # what was asked: the trials and shared settings, for --resume
 EXPERIMENT = "tune"  # Ray Tune's experiment folder inside the sweep folder
@@ -114,7 +114,7 @@ def run_sweep(
     rows = [trial_row(trial, Path(trials_dir) / trial_name(trial), epochs, error=trial_name(trial) in errors) for trial in spec["trials"]]
     threads = threads or torch.get_num_threads()
     timed = [row for row in rows if row["status"] == "finished"]
-    for row in tqdm(timed, desc=f"latency ({runtime})", unit="model", file=sys.stderr, disable=not timed):
+    for row in progress_bar(timed, desc=f"latency ({runtime})", unit="model", file=sys.stderr, disable=not timed):
         row["latency_ms"] = measure_latency(row, runtime, threads)
     mark_pareto_front(rows)
     document: dict[str, Any] = {

@@ -59,7 +59,6 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from ..machine import native_bf16
 from .batches import to_device
@@ -74,6 +73,7 @@ from .schedule import build_scheduler
 from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_rng_state
 from .task import Task
 from .transfer import freeze_backbone, load_initial_weights
+from ..progress import progress_bar
 
 __all__ = ["RUN_FILES", "fit", "read_metrics", "resume_config", "to_device"]
 
@@ -372,7 +372,7 @@ class _Run:
                     module.eval()
         sums: dict[str, float] = {"loss": 0.0}
         count = 0
-        bar = tqdm(
+        bar = progress_bar(
             total=len(self.train_loader) * config.batch_size, desc=f"epoch {self.epoch + 1}/{config.epochs}",
             unit="img", unit_scale=True, dynamic_ncols=True, file=sys.stderr, disable=not (self.progress and dist.is_main),
         )

@@ -10,11 +10,11 @@ import torch
 import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from .batches import to_device
 from ..pt_files import load_pt
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from ..progress import progress_bar
 
 
 class Teacher(nn.Module):
@@ -79,7 +79,7 @@ def compute_teacher_outputs(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     logits = [
         teacher(to_device(images, device)).float().cpu()
-        for images, _ in tqdm(loader, desc="teacher outputs", unit="batch", dynamic_ncols=True)
+        for images, _ in progress_bar(loader, desc="teacher outputs", unit="batch", dynamic_ncols=True)
     ]
     return torch.cat(logits)
 
