@@ -58,7 +58,9 @@ def test_embedding_student_verifies(teacher: Path, tmp_path: Path, capsys: pytes
     assert main(["eval-embedding", "--checkpoint", str(tmp_path / "run"), "--limit-val", "1000",
                  "--out", str(tmp_path / "roc.png"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["accuracy"] == pytest.approx(summary["accuracy"], abs=1e-6) and result["tar"] == pytest.approx(summary["tar"], abs=1e-6)
+    # Within a few of the 499,500 pairs: the command embeds in other batch sizes than the loop,
+    # and oneDNN's kernels then differ in the last bits (seen: 0.8096428 against 0.8096417).
+    assert result["accuracy"] == pytest.approx(summary["accuracy"], abs=1e-5) and result["tar"] == pytest.approx(summary["tar"], abs=1e-4)
     assert result["plot"] == str(tmp_path / "roc.png") and _png_size(tmp_path / "roc.png")[0] >= 600
     image = tmp_path / "item.png"
     fashion_mnist(train=False)[0][0].save(image)
