@@ -132,6 +132,9 @@ REFUSED = [
     (["train", *NEEDS["train"], "--teacher", "resnet18", "--teacher-outputs", "t.pt"], "teacher or its precomputed teacher_outputs"),
     (["train", *NEEDS["train"], "--cache", "--workers", "2"], "cache needs augment off"),
     (["train-geo", *NEEDS["train-geo"], "--min-photos", "100", "--max-photos", "10"], "--min-photos"),
+    (["select", "--max-params", "1e6", "--threads", "2"], "--threads applies to --max-latency-ms only"),
+    (["select", "--max-mult-adds", "1e8", "--runtime", "int8"], "--runtime applies to --max-latency-ms only"),
+    (["select", "--max-params", "1e6", "--accept-contention"], "--accept-contention applies to --max-latency-ms only"),
 ]
 
 

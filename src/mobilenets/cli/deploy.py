@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     budget.add_argument("--max-latency-ms", type=number(POSITIVE), help="batch-1 latency budget, measured here (cached)")
     budget.add_argument("--max-mult-adds", type=number(POSITIVE), help="mult-add budget (counted)")
     budget.add_argument("--max-params", type=number(POSITIVE), help="parameter budget (counted)")
-    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
+    parser.add_argument("--runtime", help=f"for the latency budget: one of {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})")
     parser.add_argument("--threads", type=number(THREADS), help=f"for the latency budget (default {torch.get_num_threads()})")
     parser.add_argument("--accept-contention", action="store_true", help="cache latencies timed while other processes took the CPU (default: use them once, cache none)")
     parser.add_argument("--accuracy-table", help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet top-1 of the best released weights, `mobilenets list --weights`)")
@@ -173,10 +173,14 @@ def run_select(args: argparse.Namespace) -> int:
         (name, value) for name, value in zip(BUDGETS, (args.max_latency_ms, args.max_mult_adds, args.max_params))
         if value is not None
     )
+    timing = {"--runtime": args.runtime is not None, "--threads": args.threads is not None, "--accept-contention": args.accept_contention}
+    given = [flag for flag, present in timing.items() if present]
+    if budget != "latency_ms" and given:
+        raise ValueError(f"{given[0]} applies to --max-latency-ms only: a {budget.replace('_', '-')} budget is counted, nothing is timed")
     accuracy = read_accuracy_table(args.accuracy_table) if args.accuracy_table else None
     plot = args.plot or cache_dir() / f"select_{budget}.png"
     result = select_model(
-        budget, limit, runtime=args.runtime, accuracy=accuracy, threads=args.threads,
+        budget, limit, runtime=args.runtime or DEFAULT_RUNTIME, accuracy=accuracy, threads=args.threads,
         plot=plot, force=args.force or args.plot is None, accept_contention=args.accept_contention,
     )
     emit(result, args.json, format_selection)
