@@ -99,7 +99,7 @@ def test_builtin_training_data_is_batched_and_the_unaugmented_copy_too():
     bundle = build_datasets("fashion-mnist", 32, in_channels=1, limit_train=100)
     base = bundle.train.dataset
     assert isinstance(base, TensorImages) and base.transform.train
-    plain = unaugmented_train(bundle, 32)
+    plain = unaugmented_train(bundle)
     assert isinstance(plain.dataset, TensorImages) and not plain.dataset.transform.train
     assert torch.equal(plain[3][0], plain[3][0]) and plain[3][1] == bundle.train[3][1]
 

@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterator
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
-
 from .files import user_mode
 from .progress import progress_bar
 

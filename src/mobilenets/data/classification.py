@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from torch.utils.data import Dataset, Subset
 
@@ -38,6 +38,8 @@ class DataBundle:
     in_channels: int
     skipped: list[str]
     crop_pct: float = 0.875
+    # The training images' evaluation transform (no crop or flip), of the kind `train` takes.
+    plain_train_transform: Any = None
 
     @property
     def skipped_files(self) -> int:
@@ -84,7 +86,6 @@ def build_datasets(
         mean, std = (sum(w * m for w, m in zip(LUMA, mean)),), (sum(w * s for w, s in zip(LUMA, std)),)
     crop_pct = crop_pct if crop_pct is not None else 1.0 if builtin else 0.875
     common = dict(in_channels=in_channels, mean=mean, std=std, min_crop_area=min_crop_area, crop_pct=crop_pct)
-    train_transform = build_transforms(resolution, True, **common)
     val_transform = build_transforms(resolution, False, **common)
     if builtin:
         # The training images are in memory as one uint8 tensor: augmented a batch at a time.
@@ -92,7 +93,10 @@ def build_datasets(
         source = fashion_mnist(train=True)
         train = TensorImages(source.data, source.targets, BatchTransform(resolution, True, **common))
         val = fashion_mnist(train=False, transform=val_transform)
-        bundle_args = dict(train=_first(train, limit_train), val=_first(val, limit_val), classes=list(FASHION_MNIST_CLASSES), skipped=[])
+        bundle_args = dict(
+            train=_first(train, limit_train), val=_first(val, limit_val), classes=list(FASHION_MNIST_CLASSES), skipped=[],
+            plain_train_transform=BatchTransform(resolution, False, **common),
+        )
     else:
         train_candidates, val_candidates, classes = _file_samples(data)
         check_classes(data, train_candidates, classes)
@@ -104,10 +108,11 @@ def build_datasets(
         if limit_train is None:  # with a limit, the first N images may leave classes out on purpose
             check_classes(data, train_samples, classes, "readable training images")
         bundle_args = dict(
-            train=ImageFiles(train_samples, classes, train_transform),
+            train=ImageFiles(train_samples, classes, build_transforms(resolution, True, **common)),
             val=ImageFiles(val_samples, classes, val_transform),
             classes=classes,
             skipped=skipped_train + skipped_val,
+            plain_train_transform=val_transform,
         )
     return DataBundle(
         num_classes=len(bundle_args["classes"]), mean=mean, std=std, in_channels=in_channels, crop_pct=crop_pct, **bundle_args

@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from torchvision.ops import roi_align
 
 from .transforms import check_geometry, per_channel
 
@@ -46,20 +47,19 @@ def random_resized_boxes(
         found |= fits
         if bool(found.all()):
             break
-    if not bool(found.all()):
-        in_ratio = width / height
-        if in_ratio < ratio[0]:
-            fallback = (width, int(round(width / ratio[0])))
-        elif in_ratio > ratio[1]:
-            fallback = (int(round(height * ratio[1])), height)
-        else:
-            fallback = (width, height)
-        crop_w[~found], crop_h[~found] = fallback
     top = (torch.rand(count, generator=generator) * (height - crop_h + 1)).floor().long()
     left = (torch.rand(count, generator=generator) * (width - crop_w + 1)).floor().long()
-    if not bool(found.all()):  # torchvision centres the fallback crop
-        top = torch.where(found, top, (height - crop_h) // 2)
-        left = torch.where(found, left, (width - crop_w) // 2)
+    missing = ~found
+    if bool(missing.any()):  # torchvision's fallback: the centred crop that fits the ratio range
+        in_ratio = width / height
+        if in_ratio < ratio[0]:
+            fallback_w, fallback_h = width, int(round(width / ratio[0]))
+        elif in_ratio > ratio[1]:
+            fallback_w, fallback_h = int(round(height * ratio[1])), height
+        else:
+            fallback_w, fallback_h = width, height
+        crop_w[missing], crop_h[missing] = fallback_w, fallback_h
+        top[missing], left[missing] = (height - fallback_h) // 2, (width - fallback_w) // 2
     return torch.stack([left, top, left + crop_w, top + crop_h], dim=1).float()
 
 
@@ -95,8 +95,6 @@ class BatchTransform:
         return resized.mul_(self.scale).add_(self.shift)
 
     def _augment(self, pixels: torch.Tensor) -> torch.Tensor:
-        from torchvision.ops import roi_align
-
         count, _, height, width = pixels.shape
         boxes = random_resized_boxes(count, height, width, (self.min_crop_area, 1.0))
         rois = torch.cat([torch.arange(count, dtype=torch.float32)[:, None], boxes], dim=1)

@@ -18,10 +18,10 @@ from torch import nn
 
 from ..files import atomic_write_json, refuse_existing
 from ..plots import pyplot, save_png
+from ..progress import progress_bar
 from .export import compare_outputs, export_runner, reference_outputs, write_export
 from .latency import runner, summarize, timed_calls
 from .openvino_runner import compile_openvino
-from ..progress import progress_bar
 
 # (runtime, precision, the file it runs: format and int8), in the table's order. OpenVINO runs
 # the ONNX files (float forced to f32; int8: the QDQ file).

@@ -19,8 +19,8 @@ from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
 from ..models.releases import most_accurate
 from ..paper import mobilenet_cost
 from ..plots import pyplot, save_png
-from .latency import benchmark, check_runtime
 from ..progress import progress_bar
+from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
 # The published ImageNet top-1 of the best released weights of each of the 16 models (timm's for

@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader
 
 from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
 from ..extras import require
-from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 from ..progress import progress_bar
+from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO

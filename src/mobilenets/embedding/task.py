@@ -117,7 +117,7 @@ class EmbeddingTask(_Distilled):
             config = TrainConfig.from_dict({**config.to_dict(), "limit_val": MAX_PAIR_IMAGES})
         self.config, self.bundle = config, load_data(config)
         if config.teacher and self.distill.teacher is None:
-            teacher = embedding_teacher(config.teacher, unaugmented_train(self.bundle, config.resolution), self.bundle.in_channels)
+            teacher = embedding_teacher(config.teacher, unaugmented_train(self.bundle), self.bundle.in_channels)
             given = output_size(teacher, self.bundle.val[0][0])
             if given != self.embedding_dim:
                 raise ValueError(f"teacher {config.teacher} gives {given}-d embeddings; the student makes {self.embedding_dim}")

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from ..data.images import late_failure_count
 from ..files import refuse_existing
+from ..progress import progress_bar
 from ..train.batches import to_device
 from ..train.checkpoint import beside, load_checkpoint, model_from_checkpoint
 from ..train.config import TrainConfig
@@ -22,7 +23,6 @@ from .cells import CellPartition
 from .data import NORMALIZATION, GeoImages, geo_transform, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km, share_key
 from .plots import save_geo_plot
-from ..progress import progress_bar
 
 
 @torch.no_grad()

@@ -16,11 +16,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.images import late_failure_count
+from ..progress import progress_bar
 from ..train.batches import to_device
 from .data import GeoImages, read_split
 from .distance import PAPER_PLANET_MOBILENET, SCALES, distance_shares, haversine_km, share_key
 from .evaluation import load, transform
-from ..progress import progress_bar
 
 # Table 11, the "Im2GPS" column: share of Im2GPS's 237 test photos within each scale.
 PAPER_IM2GPS = {"street": 0.025, "city": 0.219, "region": 0.321, "country": 0.354, "continent": 0.519}

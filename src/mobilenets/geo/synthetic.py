@@ -20,9 +20,9 @@ from PIL import Image
 
 from ..data import FASHION_MNIST_CLASSES, fashion_mnist
 from ..files import atomic_directory
+from ..progress import progress_bar
 from .data import COLUMNS, SPLITS, manifest_path
 from .distance import destination
-from ..progress import progress_bar
 
 # (name, lat, lng): class c lives near CITIES[c] and, less often, near CITIES[c + 10].
 CITIES = (

@@ -21,11 +21,11 @@ from ..deploy.latency import check_runtime
 from ..deploy.select import DEFAULT_RUNTIME, machine_key, plot_tradeoffs
 from ..extras import require
 from ..files import atomic_write_json
+from ..progress import progress_bar
 from ..train.config import TrainConfig
 from .grid import trial_name
 from .results import best_within_latency, mark_pareto_front, measure_latency, trial_row
 from .trainable import train_trial, trial_config
-from ..progress import progress_bar
 
 SPEC = "sweep.json"  # what was asked: the trials and shared settings, for --resume
 EXPERIMENT = "tune"  # Ray Tune's experiment folder inside the sweep folder

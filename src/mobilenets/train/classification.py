@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from ..data.classification import DataBundle, build_datasets, build_transforms
-from ..data.tensor_images import BatchTransform, TensorImages
+from ..data.classification import DataBundle, build_datasets
 from ..files import refuse_existing
 from .config import TrainConfig
 from .distill import Distillation, distillation_loss
@@ -43,17 +42,14 @@ def load_data(
         min_crop_area=config.min_crop_area, strict=config.strict, mean=mean, std=std,
     )
     if not (config.augment if augment is None else augment):
-        bundle.train = unaugmented_train(bundle, config.resolution)
+        bundle.train = unaugmented_train(bundle)
     return bundle
 
 
-def unaugmented_train(bundle: DataBundle, resolution: int) -> Dataset:
+def unaugmented_train(bundle: DataBundle) -> Dataset:
     """The bundle's training images with the evaluation transform (no crop or flip), without
     reading the data again."""
-    common = dict(in_channels=bundle.in_channels, mean=bundle.mean, std=bundle.std, crop_pct=bundle.crop_pct)
-    base = bundle.train.dataset if isinstance(bundle.train, Subset) else bundle.train
-    plain = BatchTransform(resolution, False, **common) if isinstance(base, TensorImages) else build_transforms(resolution, False, **common)
-    return with_transform(bundle.train, plain)
+    return with_transform(bundle.train, bundle.plain_train_transform)
 
 
 def with_transform(dataset: Dataset, transform: Any) -> Dataset:

@@ -60,9 +60,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ..machine import native_bf16
-from .batches import to_device
 from ..files import LOCK_FILE, atomic_write_bytes, atomic_write_json, atomic_write_text, folder_lock, remove_temporaries
+from ..machine import native_bf16
+from ..progress import progress_bar
+from .batches import to_device
 from .checkpoint import build_model, check_compatible, factory_name, last_checkpoint, load_checkpoint, resume_config
 from .classification import ClassificationTask
 from .config import TrainConfig
@@ -73,7 +74,6 @@ from .schedule import build_scheduler
 from .seeding import derive_seed, rng_state, seed_everything, seed_worker, set_rng_state
 from .task import Task
 from .transfer import freeze_backbone, load_initial_weights
-from ..progress import progress_bar
 
 __all__ = ["RUN_FILES", "fit", "read_metrics", "resume_config", "to_device"]
 

@@ -11,10 +11,10 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .batches import to_device
-from ..pt_files import load_pt
-from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from ..progress import progress_bar
+from ..pt_files import load_pt
+from .batches import to_device
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 
 class Teacher(nn.Module):
