@@ -26,9 +26,11 @@ INT8_MIN_AGREEMENT = 0.95
 
 @contextlib.contextmanager
 def busy_process():
-    """Another process spinning on one core: contention, for real."""
-    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    """Another process spinning on one core: contention, for real. It has started spinning
+    before the block runs (a Python start-up takes longer than a small model's timing)."""
+    process = subprocess.Popen([sys.executable, "-c", "print('spinning', flush=True)\nwhile True: pass"], stdout=subprocess.PIPE, text=True)
     try:
+        assert process.stdout.readline().strip() == "spinning"
         yield
     finally:
         process.kill()
