@@ -226,19 +226,60 @@ def test_nchw_inputs_train_channels_last_inside_with_the_same_outputs() -> None:
     assert model.forward_features(images).is_contiguous()
 
 
-def test_graphs_keep_the_plain_convolutions() -> None:
-    # Traced, exported and FX graphs see the layers as written (what ONNX and phone runtimes load).
-    model = mobilenets.mobilenet_v1(alpha=0.25, resolution=32, num_classes=10).eval()
-    images = torch.randn(1, 3, 32, 32)
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_graphs_keep_the_plain_convolutions(mode: str) -> None:
+    # Traced, exported and FX graphs see the layers as written (what ONNX and phone runtimes load,
+    # and what FX quantization-aware training prepares), in training mode too.
+    model = mobilenets.mobilenet_v1(alpha=0.25, resolution=32, num_classes=10).train(mode == "train")
+    images = torch.randn(2, 3, 32, 32)
     graph = torch.fx.symbolic_trace(model).graph
     convs = [node for node in graph.nodes if node.op == "call_module" and "conv" in node.target]
     assert len(convs) == 27
     exported = torch.export.export(model, (images,)).graph
     assert sum(node.target == torch.ops.aten.conv2d.default for node in exported.nodes) == 27
     assert not any(node.target == torch.ops.aten.sum.dim_IntList for node in exported.nodes)
+    assert sum(node.target == torch.ops.aten.linear.default for node in exported.nodes) == 1  # the classifier
     traced = torch.jit.trace(model, images, check_trace=False)
     assert str(traced.inlined_graph).count("aten::_convolution") == 27
     assert "channels_last" not in str(traced.inlined_graph) and "aten::contiguous" not in str(traced.inlined_graph)
+
+
+def test_compiled_training_keeps_the_training_layouts_and_equals_eager() -> None:
+    # torch.compile keeps the training layouts (small-map products, whole-window sums), and
+    # inductor's code for them gives eager's values and gradients; exports (above) do not.
+    from mobilenets.models.layers import conv_bn_act
+
+    captured: list[torch.fx.GraphModule] = []
+
+    def capture(graph_module: torch.fx.GraphModule, example_inputs: list) -> object:
+        captured.append(graph_module)
+        return graph_module.forward
+
+    model = mobilenets.mobilenet_v1(alpha=0.25, resolution=32, num_classes=10).train()
+    torch.compile(model, backend=capture)(torch.randn(2, 3, 32, 32))
+    targets = [node.target for graph in captured for node in graph.graph.nodes]
+    # At 32 px the maps after the 4th, 6th and 12th depthwise layers are 4x4, 2x2 and 1x1: the 10
+    # pointwise layers from the 4th on are products, the 12th and 13th depthwise layers sums.
+    assert targets.count(F.conv2d) == 27 - 10 - 2
+    assert targets.count(torch._C._nn.linear) == 10 + 1  # and the classifier
+
+    # Values and gradients on one block of each kind (a whole network's gradients at a small
+    # batch are too ill-conditioned to compare: batch norm over a few pixels, ReLU kinks).
+    torch.manual_seed(0)
+    blocks = torch.nn.Sequential(conv_bn_act(32, 32, 3, stride=2, groups=32), conv_bn_act(32, 48, 1)).train()
+    inputs = torch.randn(16, 32, 2, 2)
+
+    def run(module: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        blocks.zero_grad()
+        out = module(inputs)
+        out.square().sum().backward()
+        return out.detach(), [parameter.grad.clone() for parameter in blocks.parameters()]
+
+    eager_out, eager_grads = run(blocks)
+    compiled_out, compiled_grads = run(torch.compile(blocks))
+    torch.testing.assert_close(compiled_out, eager_out, rtol=1e-4, atol=1e-5)
+    for compiled_grad, eager_grad in zip(compiled_grads, eager_grads):
+        torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("side", [1, 2, 4])

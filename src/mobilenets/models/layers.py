@@ -39,10 +39,11 @@ SMALL_FEATURE_MAP = 4
 SMALL_MAP_PIXELS = 16
 
 
-def _eager() -> bool:
-    """Not being traced, scripted, compiled or exported: graphs keep the plain convolution."""
+def _running() -> bool:
+    """Run eagerly or under torch.compile, not traced, scripted or exported: exported graphs
+    keep the plain convolution (what ONNX, phone runtimes and FX quantization expect)."""
     return not (
-        torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+        torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_exporting()
         or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
     )
 
@@ -66,8 +67,8 @@ def whole_window_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:
 class ConvBnAct(nn.Sequential):
     """[pad], convolution(s), batch norm and activation, run in sequence.
 
-    When training in eager mode on CPU (inference, and traced, compiled and exported graphs keep
-    the plain layers), these layers run as oneDNN (torch 2.14) trains fastest, measured in
+    When training on CPU, eagerly or under torch.compile (inference, and traced and exported graphs
+    keep the plain layers), these layers run as oneDNN (torch 2.14) trains fastest, measured in
     BENCHMARKS.md:
 
     - in channels-last memory format whatever the input's: NCHW depthwise convolutions train up to
@@ -101,8 +102,8 @@ class ConvBnAct(nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Training only, so inference gives timm's logits bit for bit from the same weights;
-        # `_eager()` before any shape test: graph tracers (FX, jit.trace, export) never reach one.
-        if not (self.training and _eager()):
+        # `_running()` before any shape test: graph tracers (FX, jit.trace, export) never reach one.
+        if not (self.training and _running()):
             return super().forward(x)
         if x.device.type == "cpu" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)  # a no-op after the first layer
