@@ -85,6 +85,9 @@ class ConvBnAct(nn.Sequential):
     - a 1x1 convolution on a map of at most 4x4 pixels is one matrix product over the
       channels-last pixels (``F.linear``): oneDNN's convolution trains those 1.3-4.9x slower
       (bf16 and fp32; 7.8 against 1.6 ms for 1024 -> 1024 channels on 1x1 maps, batch 64).
+
+    To torch.compile a model for training, pass ``dynamic=False`` (as ``--compile`` does):
+    with the feature map's size traced as a symbol, inductor (torch 2.14) fails on the products.
     """
 
     def __init__(self, layers: OrderedDict[str, nn.Module]) -> None:
