@@ -86,8 +86,7 @@ class ConvBnAct(nn.Sequential):
       channels-last pixels (``F.linear``): oneDNN's convolution trains those 1.3-4.9x slower
       (bf16 and fp32; 7.8 against 1.6 ms for 1024 -> 1024 channels on 1x1 maps, batch 64).
 
-    To torch.compile a model for training, pass ``dynamic=False`` (as ``--compile`` does):
-    with the feature map's size traced as a symbol, inductor (torch 2.14) fails on the products.
+    Under torch.compile the layers keep all of these but the small-map products.
     """
 
     def __init__(self, layers: OrderedDict[str, nn.Module]) -> None:
@@ -110,7 +109,10 @@ class ConvBnAct(nn.Sequential):
             return super().forward(x)
         if x.device.type == "cpu" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)  # a no-op after the first layer
-            if self.pointwise and x.shape[-2] * x.shape[-1] <= SMALL_MAP_PIXELS:
+            # Not under torch.compile: once a size is traced as a symbol (a second size seen by this
+            # code, in any model), inductor (torch 2.14) fails on the product's channels-last view
+            # ("cannot determine truth value of Relational").
+            if self.pointwise and x.shape[-2] * x.shape[-1] <= SMALL_MAP_PIXELS and not torch.compiler.is_compiling():
                 out = F.linear(x.permute(0, 2, 3, 1), self.conv.weight.flatten(1), self.conv.bias)
                 return self.act(self.bn(out.permute(0, 3, 1, 2)))  # NCHW view of channels-last data
         if not self.grouped:

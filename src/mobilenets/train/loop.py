@@ -309,10 +309,7 @@ class _Run:
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
         if config.compile:
-            # One graph per input size: a size traced as a symbol (after one changed) made inductor
-            # (torch 2.14) fail on the small-map training layers ("cannot determine truth value of
-            # Relational"); training batches have one size (drop_last), so this costs nothing there.
-            model.compile(dynamic=False)
+            model.compile()
         self.train_model = (
             DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if self.dist.enabled else model
