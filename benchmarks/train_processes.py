@@ -71,5 +71,6 @@ def main() -> None:
     for name, values in speeds.items():
         print(f"| {name} | {statistics.median(values):.0f} ({', '.join(str(round(v)) for v in values)}) | {ratios[name]:.2f} |")
 
+
 if __name__ == "__main__":
     main()

@@ -267,9 +267,8 @@ def test_compiled_training_keeps_the_training_layouts_and_equals_eager() -> None
     # batch are too ill-conditioned to compare: batch norm over a few pixels, ReLU kinks).
     torch.manual_seed(0)
     blocks = torch.nn.Sequential(conv_bn_act(32, 32, 3, stride=2, groups=32), conv_bn_act(32, 48, 1)).train()
-    inputs = torch.empty(0)
 
-    def run(module: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def run(module: torch.nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         blocks.zero_grad()
         out = module(inputs)
         out.square().sum().backward()
@@ -278,8 +277,8 @@ def test_compiled_training_keeps_the_training_layouts_and_equals_eager() -> None
     compiled = torch.compile(blocks)
     for size in (2, 3):  # the second size is traced as a symbol
         inputs = torch.randn(16, 32, size, size)
-        eager_out, eager_grads = run(blocks)
-        compiled_out, compiled_grads = run(compiled)
+        eager_out, eager_grads = run(blocks, inputs)
+        compiled_out, compiled_grads = run(compiled, inputs)
         torch.testing.assert_close(compiled_out, eager_out, rtol=1e-4, atol=1e-5)
         for compiled_grad, eager_grad in zip(compiled_grads, eager_grads):
             torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-4, atol=1e-4)
