@@ -13,11 +13,11 @@ import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision.ops import roi_align
+from torchvision.transforms import v2
 
-from .transforms import check_geometry, per_channel
+from .transforms import check_geometry, eval_geometry, per_channel
 
 __all__ = ["BatchTransform", "TensorImages", "random_resized_boxes"]
 
@@ -78,6 +78,7 @@ class BatchTransform:
         mean, std = per_channel(mean, in_channels, "mean"), per_channel(std, in_channels, "std")
         self.resolution, self.train, self.in_channels = resolution, train, in_channels
         self.min_crop_area, self.flip, self.crop_pct = min_crop_area, flip, crop_pct
+        self.resize_and_crop = v2.Compose(eval_geometry(resolution, crop_pct))
         # (x / 255 - mean) / std as one multiply-add
         std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.scale = 1.0 / (255.0 * std_t)
@@ -91,7 +92,7 @@ class BatchTransform:
             if pixels.shape[1] != 1:
                 raise ValueError(f"images have {pixels.shape[1]} channels; the model takes {self.in_channels}")
             pixels = pixels.expand(-1, self.in_channels, -1, -1)
-        resized = self._augment(pixels) if self.train else self._resize_and_crop(pixels)
+        resized = self._augment(pixels) if self.train else self.resize_and_crop(pixels).contiguous()
         return resized.mul_(self.scale).add_(self.shift)
 
     def _augment(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -103,14 +104,6 @@ class BatchTransform:
             flipped = torch.rand(count) < 0.5
             out[flipped] = out[flipped].flip(-1)
         return out
-
-    def _resize_and_crop(self, pixels: torch.Tensor) -> torch.Tensor:
-        height, width = pixels.shape[-2:]
-        short = round(self.resolution / self.crop_pct)
-        size = (short, max(short, round(width * short / height))) if height <= width else (max(short, round(height * short / width)), short)
-        out = F.interpolate(pixels, size=size, mode="bilinear", antialias=True, align_corners=False)
-        top, left = (size[0] - self.resolution) // 2, (size[1] - self.resolution) // 2
-        return out[:, :, top:top + self.resolution, left:left + self.resolution].contiguous()
 
 
 class TensorImages(Dataset):

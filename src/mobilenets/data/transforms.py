@@ -53,10 +53,16 @@ def build_transforms(
         if flip:
             geometry.append(v2.RandomHorizontalFlip())
     else:
-        geometry = [v2.Resize(round(resolution / crop_pct), antialias=True), v2.CenterCrop(resolution)]
+        geometry = eval_geometry(resolution, crop_pct)
     return v2.Compose(
         [convert, *geometry, v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     )
+
+
+def eval_geometry(resolution: int, crop_pct: float) -> list[v2.Transform]:
+    """Evaluation's resize and crop, for PIL images and (batched) tensors alike: the short side to
+    ``resolution / crop_pct`` (antialiased), then the centre ``resolution`` square."""
+    return [v2.Resize(round(resolution / crop_pct), antialias=True), v2.CenterCrop(resolution)]
 
 
 def check_geometry(resolution: int, min_crop_area: float, crop_pct: float) -> None:
