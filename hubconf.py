@@ -2,6 +2,7 @@
 (or ``source="local"`` with a checkout). Every registered name is an entry point taking
 ``create_model``'s arguments: ``pretrained`` (a weights file, URL, release name, or True for the
 most accurate release of the name: ``mobilenets list --weights``) and any MobileNetV1 argument."""
+
 import os
 import sys
 

@@ -6,6 +6,7 @@ by the project's training loop, scored by COCO mAP on the held-out split.
 
 Prints one JSON document: the commands' settings, the wall time and mAP / mAP@.5 / per-class AP.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,21 +42,43 @@ def main() -> None:
     start = time.perf_counter()
     # No augmentation: in this few-epoch budget every canvas is new to the model anyway.
     summary = train_detector(
-        "ssd300", data, run, alpha=args.alpha, epochs=args.epochs, batch_size=args.batch_size,
-        optimizer="adamw", lr=args.lr, weight_decay=1e-4, schedule="cosine", augment=False,
-        seed=0, force=True,
+        "ssd300",
+        data,
+        run,
+        alpha=args.alpha,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer="adamw",
+        lr=args.lr,
+        weight_decay=1e-4,
+        schedule="cosine",
+        augment=False,
+        seed=0,
+        force=True,
     )
     train_seconds = time.perf_counter() - start
     model, _ = load_detector(run / "best.pt")
     val = open_coco(*coco_split(data, "val"), detection_transforms(None, False), skip_empty=False)
     loader = DataLoader(val.dataset, batch_size=16, collate_fn=collate_detection)
     result = evaluate_detector(model, loader, val.coco)
-    print(json.dumps({
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": cpu_name(),
-        "threads": args.threads, "arch": "ssd300_mobilenet_v1", "alpha": args.alpha, "epochs": args.epochs,
-        "train_images": summary["data_train"]["images"], "val_images": len(val.dataset),
-        "train_seconds": round(train_seconds, 1), "best_epoch": summary["best_epoch"], **result,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "machine": cpu_name(),
+                "threads": args.threads,
+                "arch": "ssd300_mobilenet_v1",
+                "alpha": args.alpha,
+                "epochs": args.epochs,
+                "train_images": summary["data_train"]["images"],
+                "val_images": len(val.dataset),
+                "train_seconds": round(train_seconds, 1),
+                "best_epoch": summary["best_epoch"],
+                **result,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

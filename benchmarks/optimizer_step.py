@@ -4,6 +4,7 @@ fused) to choose the default. Prints one JSON document.
 
     PYTHONPATH=src .venv/bin/python benchmarks/optimizer_step.py [--alpha 1.0] [--steps 20] [--rounds 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,15 @@ def main() -> None:
     candidates = {
         "mobilenets RMSpropTF": lambda g: RMSpropTF(g, lr=0.045),
         "timm RMSpropTF": lambda g: TimmRMSpropTF(g, lr=0.045, alpha=0.9, eps=1.0, momentum=0.9),
-        "SGD nesterov for-loop": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True, foreach=False),
-        "SGD nesterov foreach": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True, foreach=True),
-        "SGD nesterov fused": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True, fused=True),
+        "SGD nesterov for-loop": lambda g: torch.optim.SGD(
+            g, lr=0.1, momentum=0.9, nesterov=True, foreach=False
+        ),
+        "SGD nesterov foreach": lambda g: torch.optim.SGD(
+            g, lr=0.1, momentum=0.9, nesterov=True, foreach=True
+        ),
+        "SGD nesterov fused": lambda g: torch.optim.SGD(
+            g, lr=0.1, momentum=0.9, nesterov=True, fused=True
+        ),
         "AdamW for-loop": lambda g: torch.optim.AdamW(g, lr=1e-3, foreach=False),
         "AdamW foreach": lambda g: torch.optim.AdamW(g, lr=1e-3, foreach=True),
         "AdamW fused": lambda g: torch.optim.AdamW(g, lr=1e-3, fused=True),
@@ -57,7 +64,10 @@ def main() -> None:
     }
     # Rounds interleave the candidates so a burst of load on this shared machine hits all alike;
     # each keeps its best round.
-    rounds = [{name: step_ms(make, model, args.steps) for name, make in candidates.items()} for _ in range(args.rounds)]
+    rounds = [
+        {name: step_ms(make, model, args.steps) for name, make in candidates.items()}
+        for _ in range(args.rounds)
+    ]
     result["step_ms"] = {name: round(min(r[name] for r in rounds), 3) for name in candidates}
     print(json.dumps(result, indent=2))
 

@@ -12,6 +12,7 @@ is bf16 on CPU and on CUDA devices that have it, else fp16 with loss scaling.
     python benchmarks/train_throughput.py [--sizes 128:16 32:64] [--threads 1] [--rounds 7] [--compile]
         [--device cpu|cuda] [--max-seconds S] [--out TABLE.md [--force]] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,12 +53,17 @@ SETTINGS = (
     Setting("amp", False, True),
     Setting("amp+channels_last", True, True),
 )
-COMPILED = (Setting("compiled+channels_last", True, False, True), Setting("compiled+amp+channels_last", True, True, True))
+COMPILED = (
+    Setting("compiled+channels_last", True, False, True),
+    Setting("compiled+amp+channels_last", True, True, True),
+)
 
 
 def amp_dtype(device: torch.device) -> torch.dtype:
     """bf16 on CPU and on CUDA devices that support it, fp16 (with loss scaling) on older GPUs."""
-    return torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+    return (
+        torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+    )
 
 
 def build(side: str, resolution: int) -> torch.nn.Module:
@@ -71,17 +77,29 @@ def build(side: str, resolution: int) -> torch.nn.Module:
 class Trainer:
     """One model's training step (forward, cross-entropy, backward, optimizer step) in one setting."""
 
-    def __init__(self, side: str, setting: Setting, resolution: int, batch: int, optimizer: str, device: torch.device) -> None:
+    def __init__(
+        self,
+        side: str,
+        setting: Setting,
+        resolution: int,
+        batch: int,
+        optimizer: str,
+        device: torch.device,
+    ) -> None:
         torch.manual_seed(0)
         self.model = build(side, resolution).train()
         memory_format = torch.channels_last if setting.channels_last else torch.contiguous_format
         self.model.to(device, memory_format=memory_format)
         self.optimizer = build_optimizer(self.model, optimizer, lr=1e-3, weight_decay=4e-5)
         self.forward = torch.compile(self.model) if setting.compiled else self.model
-        self.images = torch.randn(batch, 3, resolution, resolution, device=device).contiguous(memory_format=memory_format)
+        self.images = torch.randn(batch, 3, resolution, resolution, device=device).contiguous(
+            memory_format=memory_format
+        )
         self.labels = torch.randint(0, 1000, (batch,), device=device)
         self.device, self.amp, self.dtype = device, setting.amp, amp_dtype(device)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=setting.amp and self.dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=setting.amp and self.dtype == torch.float16
+        )
 
     def step(self) -> None:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.amp):
@@ -105,19 +123,28 @@ class Trainer:
 
 
 def measure_size(
-    resolution: int, batch: int, settings: tuple[Setting, ...], args: argparse.Namespace, deadline: float,
+    resolution: int,
+    batch: int,
+    settings: tuple[Setting, ...],
+    args: argparse.Namespace,
+    deadline: float,
 ) -> list[dict]:
     """Every setting of both sides at one input size, timed in interleaved rounds (at least two;
     no new round starts after ``deadline``, a ``time.perf_counter()`` value)."""
     device = torch.device(args.device)
     trainers = {
-        (setting, side): Trainer(side, setting, resolution, batch, args.optimizer, device) for setting in settings for side in SIDES
+        (setting, side): Trainer(side, setting, resolution, batch, args.optimizer, device)
+        for setting in settings
+        for side in SIDES
     }
     for key, trainer in trainers.items():
         start = time.perf_counter()
         for _ in range(args.warmup):
             trainer.step()
-        print(f"{resolution} px {key[0].name} {key[1]}: warm-up {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        print(
+            f"{resolution} px {key[0].name} {key[1]}: warm-up {time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+        )
     keys = list(trainers)
     speeds: dict[tuple[Setting, str], list[float]] = {key: [] for key in keys}
     for round_index in range(args.rounds):
@@ -134,22 +161,36 @@ def measure_size(
     for setting in settings:
         ours, theirs = speeds[(setting, "mobilenets")], speeds[(setting, "timm")]
         ratios = [a / b for a, b in zip(ours, theirs)]
-        rows.append({
-            "resolution": resolution, "batch_size": batch, "setting": setting.name,
-            "mobilenets_images_per_second": statistics.median(ours), "mobilenets_min_max": [min(ours), max(ours)],
-            "timm_images_per_second": statistics.median(theirs), "timm_min_max": [min(theirs), max(theirs)],
-            "ratio": statistics.median(ratios), "ratio_min_max": [min(ratios), max(ratios)],
-            "rounds": {"mobilenets": ours, "timm": theirs},
-        })
+        rows.append(
+            {
+                "resolution": resolution,
+                "batch_size": batch,
+                "setting": setting.name,
+                "mobilenets_images_per_second": statistics.median(ours),
+                "mobilenets_min_max": [min(ours), max(ours)],
+                "timm_images_per_second": statistics.median(theirs),
+                "timm_min_max": [min(theirs), max(theirs)],
+                "ratio": statistics.median(ratios),
+                "ratio_min_max": [min(ratios), max(ratios)],
+                "rounds": {"mobilenets": ours, "timm": theirs},
+            }
+        )
     best_ours = max(rows, key=lambda row: row["mobilenets_images_per_second"])
     best_timm = max(rows, key=lambda row: row["timm_images_per_second"])
-    rows.append({
-        "resolution": resolution, "batch_size": batch,
-        "setting": f"best: ours {best_ours['setting']} / timm {best_timm['setting']}",
-        "mobilenets_images_per_second": best_ours["mobilenets_images_per_second"], "mobilenets_min_max": best_ours["mobilenets_min_max"],
-        "timm_images_per_second": best_timm["timm_images_per_second"], "timm_min_max": best_timm["timm_min_max"],
-        "ratio": best_ours["mobilenets_images_per_second"] / best_timm["timm_images_per_second"], "ratio_min_max": None,
-    })
+    rows.append(
+        {
+            "resolution": resolution,
+            "batch_size": batch,
+            "setting": f"best: ours {best_ours['setting']} / timm {best_timm['setting']}",
+            "mobilenets_images_per_second": best_ours["mobilenets_images_per_second"],
+            "mobilenets_min_max": best_ours["mobilenets_min_max"],
+            "timm_images_per_second": best_timm["timm_images_per_second"],
+            "timm_min_max": best_timm["timm_min_max"],
+            "ratio": best_ours["mobilenets_images_per_second"]
+            / best_timm["timm_images_per_second"],
+            "ratio_min_max": None,
+        }
+    )
     return rows
 
 
@@ -160,13 +201,19 @@ def measure(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     settings = SETTINGS + (COMPILED if args.compile else ())
     if args.settings:
-        settings = tuple(setting for setting in SETTINGS + COMPILED if setting.name in args.settings)
+        settings = tuple(
+            setting for setting in SETTINGS + COMPILED if setting.name in args.settings
+        )
     load_before = os.getloadavg()
     start = time.perf_counter()
     rows = []
     for index, (resolution, batch) in enumerate(args.sizes):
         # Each size gets an equal share of what is left of the time budget.
-        share = (args.max_seconds - (time.perf_counter() - start)) / (len(args.sizes) - index) if args.max_seconds else math.inf
+        share = (
+            (args.max_seconds - (time.perf_counter() - start)) / (len(args.sizes) - index)
+            if args.max_seconds
+            else math.inf
+        )
         rows += measure_size(resolution, batch, settings, args, time.perf_counter() + share)
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -194,7 +241,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         resolution, batch = (int(part) for part in text.split(":"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a size is RESOLUTION:BATCH (e.g. 128:16); got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"a size is RESOLUTION:BATCH (e.g. 128:16); got {text!r}"
+        ) from None
     if resolution < 32 or batch < 1:
         raise argparse.ArgumentTypeError(f"resolution must be >= 32 and batch >= 1; got {text!r}")
     return resolution, batch
@@ -229,18 +278,36 @@ def format_table(result: dict) -> str:
 def parse_args(argv: list[str] | None = None, **defaults: object) -> argparse.Namespace:
     """The command line; ``defaults`` override the CPU defaults (the GPU script's)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=_size, nargs="+", default=[(128, 16), (32, 64)], help="RESOLUTION:BATCH pairs")
+    parser.add_argument(
+        "--sizes",
+        type=_size,
+        nargs="+",
+        default=[(128, 16), (32, 64)],
+        help="RESOLUTION:BATCH pairs",
+    )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--threads", type=int, default=1, help="CPU compute threads (1: robust on a shared machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU compute threads (1: robust on a shared machine)"
+    )
     parser.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per setting and round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--max-seconds", type=float, help="no new round after this long (at least two rounds run)")
-    parser.add_argument("--compile", action="store_true", help="also measure torch.compile (minutes of compiling)")
-    parser.add_argument("--settings", nargs="+", choices=[setting.name for setting in SETTINGS + COMPILED],
-                        help="measure only these settings")
-    parser.add_argument("--out", help="also write the table (markdown) here, and the JSON next to it")
+    parser.add_argument(
+        "--max-seconds", type=float, help="no new round after this long (at least two rounds run)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="also measure torch.compile (minutes of compiling)"
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=[setting.name for setting in SETTINGS + COMPILED],
+        help="measure only these settings",
+    )
+    parser.add_argument(
+        "--out", help="also write the table (markdown) here, and the JSON next to it"
+    )
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(**defaults)
@@ -250,8 +317,11 @@ def parse_args(argv: list[str] | None = None, **defaults: object) -> argparse.Na
 def main(argv: list[str] | None = None, **defaults: object) -> None:
     args = parse_args(argv, **defaults)
     if args.device == "cuda" and not torch.cuda.is_available():
-        print(f"{Path(sys.argv[0]).name}: no CUDA device here (torch {torch.__version__}, built for CUDA "
-              f"{torch.version.cuda or 'none'}); run it on a machine with an NVIDIA GPU", file=sys.stderr)
+        print(
+            f"{Path(sys.argv[0]).name}: no CUDA device here (torch {torch.__version__}, built for CUDA "
+            f"{torch.version.cuda or 'none'}); run it on a machine with an NVIDIA GPU",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     if args.out:
         out = Path(args.out)

@@ -8,6 +8,7 @@ The same measurement as ``train_throughput.py`` (its options apply) with GPU-siz
 batch 128 at 224 px and 256 at 128 px, 10 steps a round, 4 minutes of rounds at most.
 Without a CUDA device it says so on stderr and exits with status 2.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,12 @@ from train_throughput import main
 
 if __name__ == "__main__":
     main(
-        device="cuda", sizes=[(224, 128), (128, 256)], steps=10, rounds=7, warmup=3, max_seconds=240.0,
-        out=os.environ.get("OUT", ".") + "/train_throughput_gpu.md", threads=os.cpu_count() or 1,
+        device="cuda",
+        sizes=[(224, 128), (128, 256)],
+        steps=10,
+        rounds=7,
+        warmup=3,
+        max_seconds=240.0,
+        out=os.environ.get("OUT", ".") + "/train_throughput_gpu.md",
+        threads=os.cpu_count() or 1,
     )

@@ -23,18 +23,34 @@ def tiny_fashion_checkpoint(tmp_path_factory):
     """A 0.25 MobileNet at 32 px trained for one epoch on 8,000 real Fashion-MNIST images (about
     72% top-1, 20 s on one thread): int8 agreement with float only means something on a model
     that has learned; shared by the deploy tests that need one."""
+    from mobilenets.classification import fit
     from mobilenets.train.config import TrainConfig
-    from mobilenets.train.loop import fit
 
     run = tmp_path_factory.mktemp("tiny_fashion")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        fit(TrainConfig(
-            out=str(run), data="fashion-mnist", alpha=0.25, resolution=32, epochs=1, batch_size=64,
-            optimizer="sgd", lr=0.1, schedule="cosine", limit_train=8000, limit_val=500, augment=False,
-            cache=True, seed=0, device="cpu", workers=0,
-        ), progress=False)
+        fit(
+            TrainConfig(
+                out=str(run),
+                data="fashion-mnist",
+                alpha=0.25,
+                resolution=32,
+                epochs=1,
+                batch_size=64,
+                optimizer="sgd",
+                lr=0.1,
+                schedule="cosine",
+                limit_train=8000,
+                limit_val=500,
+                augment=False,
+                cache=True,
+                seed=0,
+                device="cpu",
+                workers=0,
+            ),
+            progress=False,
+        )
     finally:
         torch.set_num_threads(threads)
     return run / "best.pt"

@@ -1,5 +1,6 @@
 """Cost accounting: the reference code's exact counts, torchvision's own published figures,
 and the paper's tables."""
+
 import pytest
 import torch
 import torchvision.models as tvm
@@ -11,7 +12,10 @@ from mobilenets.paper import failures, paper_cells, table_2
 
 @pytest.mark.parametrize(
     ("name", "mult_adds", "conv_weights"),
-    [("mobilenet_v1_100_224", 567_716_352, 3_185_088), ("mobilenet_v1_075_128", 106_002_432, 1_800_144)],
+    [
+        ("mobilenet_v1_100_224", 567_716_352, 3_185_088),
+        ("mobilenet_v1_075_128", 106_002_432, 1_800_144),
+    ],
 )
 def test_reference_body_counts(name: str, mult_adds: int, conv_weights: int) -> None:
     """TF-slim's mobilenet_v1.py docstring: the body without classifier."""
@@ -32,7 +36,11 @@ def test_with_classifier_and_by_type() -> None:
     assert by_type["Conv 3x3"] == {"mult_adds": 3 * 3 * 3 * 32 * 112 * 112, "params": 864}
     first = cost.layers[0]
     assert (first.name, first.stride, first.filter_shape, first.input_size, first.output_size) == (
-        "features.Conv2d_0.conv", (2, 2), (32, 3, 3, 3), (3, 224, 224), (32, 112, 112)
+        "features.Conv2d_0.conv",
+        (2, 2),
+        (32, 3, 3, 3),
+        (3, 224, 224),
+        (32, 112, 112),
     )
 
 
@@ -51,13 +59,25 @@ def test_flattened_cost_is_lateral_plus_two_line_filters() -> None:
     cost = count_cost(mobilenets.mobilenet_v1(variant="flattened", resolution=64, num_classes=0))
     layer = {row.name: row for row in cost.layers}
     vertical = layer["features.Conv2d_2.vertical"]
-    assert vertical.type == "Conv DW 3x1" and vertical.mult_adds == 3 * 128 * 16 * 32  # stride 2 in height only
+    assert (
+        vertical.type == "Conv DW 3x1" and vertical.mult_adds == 3 * 128 * 16 * 32
+    )  # stride 2 in height only
     lateral = layer["features.Conv2d_2.lateral"]
     assert lateral.mult_adds == 64 * 128 * 32 * 32
 
 
 @pytest.mark.parametrize(
-    "name", ["vgg16", "alexnet", "squeezenet1_0", "squeezenet1_1", "googlenet", "inception_v3", "mobilenet_v2", "resnet18"]
+    "name",
+    [
+        "vgg16",
+        "alexnet",
+        "squeezenet1_0",
+        "squeezenet1_1",
+        "googlenet",
+        "inception_v3",
+        "mobilenet_v2",
+        "resnet18",
+    ],
 )
 def test_matches_torchvision_published_figures(name: str) -> None:
     """torchvision publishes each model's parameter count and GMACs ("_ops") in its weights'
@@ -65,7 +85,10 @@ def test_matches_torchvision_published_figures(name: str) -> None:
     meta = tvm.get_model_weights(name).DEFAULT.meta
     resolution = 299 if name == "inception_v3" else 224
     # As published: GoogLeNet's figures leave out its auxiliary heads, Inception V3's keep its one.
-    kwargs = {"googlenet": {"init_weights": False, "aux_logits": False}, "inception_v3": {"init_weights": False}}
+    kwargs = {
+        "googlenet": {"init_weights": False, "aux_logits": False},
+        "inception_v3": {"init_weights": False},
+    }
     kwargs = kwargs.get(name, {})
     with torch.device("meta"):
         model = tvm.get_model(name, weights=None, **kwargs)
@@ -86,7 +109,11 @@ def test_input_size_forms() -> None:
     model = mobilenets.mobilenet_v1(alpha=0.25, resolution=128, in_channels=1)
     expected = count_cost(model).mult_adds
     assert count_cost(model, 128).mult_adds == count_cost(model, (128, 128)).mult_adds == expected
-    assert count_cost(model, (1, 128, 128)).mult_adds == count_cost(model, (1, 1, 128, 128)).mult_adds == expected
+    assert (
+        count_cost(model, (1, 128, 128)).mult_adds
+        == count_cost(model, (1, 1, 128, 128)).mult_adds
+        == expected
+    )
     assert count_cost(model, 256).mult_adds > 3.9 * expected
     with pytest.raises(ValueError, match="input_size"):
         count_cost(model, (2, 1, 128, 128))

@@ -1,4 +1,5 @@
 """Progress output: a live bar on a terminal, plain lines now and then in a log."""
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,13 @@ def test_a_log_gets_plain_lines_not_redraws(monkeypatch) -> None:
     log = io.StringIO()
     for _ in progress_bar(iter(range(3)), desc="no total", file=log):
         pass
-    assert [line.split(" [")[0] for line in log.getvalue().splitlines()] == ["no total: 0", "no total: 1", "no total: 2", "no total: 3", "no total: 3"]
+    assert [line.split(" [")[0] for line in log.getvalue().splitlines()] == [
+        "no total: 0",
+        "no total: 1",
+        "no total: 2",
+        "no total: 3",
+        "no total: 3",
+    ]
 
 
 def test_a_terminal_keeps_tqdms_bar() -> None:
@@ -39,12 +46,40 @@ def test_a_terminal_keeps_tqdms_bar() -> None:
 
 
 def test_training_into_a_log_file_writes_a_few_lines(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "mobilenets", "train", "--data", "fashion-mnist", "--alpha", "0.25", "--resolution", "32",
-               "--epochs", "1", "--limit-train", "1024", "--limit-val", "64", "--batch-size", "16", "--seed", "0",
-               "--out", str(tmp_path / "run")]
+    command = [
+        sys.executable,
+        "-m",
+        "mobilenets",
+        "train",
+        "--data",
+        "fashion-mnist",
+        "--alpha",
+        "0.25",
+        "--resolution",
+        "32",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "1024",
+        "--limit-val",
+        "64",
+        "--batch-size",
+        "16",
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     with open(tmp_path / "train.log", "w") as log:
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=log, check=True,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+        subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
     text = (tmp_path / "train.log").read_text()
     epoch_lines = [line for line in text.splitlines() if line.startswith("epoch 1/1")]
-    assert "\r" not in text and 1 <= len(epoch_lines) <= 4, text[-2000:]  # 64 steps: no line per step
+    assert "\r" not in text and 1 <= len(epoch_lines) <= 4, text[
+        -2000:
+    ]  # 64 steps: no line per step

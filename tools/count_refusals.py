@@ -6,6 +6,7 @@ working at the time limit, or killed for memory).
 
     python tools/count_refusals.py --src /work/main/src [--jobs 3] [--timeout 60] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,15 @@ def run_case(src: str, argv: list[str], names: str, timeout: float) -> str:
         Path(folder, "a_file").write_text("a file, not a folder")
         env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": folder}
         try:
-            done = subprocess.run([sys.executable, "-m", "mobilenets", *argv], cwd=folder, env=env, capture_output=True,
-                                  text=True, timeout=timeout, preexec_fn=_limit_memory)
+            done = subprocess.run(
+                [sys.executable, "-m", "mobilenets", *argv],
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                preexec_fn=_limit_memory,
+            )
         except subprocess.TimeoutExpired:
             return "accepted (still running at the limit)"
         created = sorted(set(os.listdir(folder)) - {"a_file", "mobilenets"})
@@ -58,12 +66,19 @@ def main() -> int:
     args = parser.parse_args()
     cases = corpus()
     with ThreadPoolExecutor(args.jobs) as pool:
-        outcomes = list(pool.map(lambda case: run_case(args.src, case[1], case[2], args.timeout), cases))
+        outcomes = list(
+            pool.map(lambda case: run_case(args.src, case[1], case[2], args.timeout), cases)
+        )
     if args.json:
-        json.dump({case[0]: outcome for case, outcome in zip(cases, outcomes)}, sys.stdout, indent=1)
+        json.dump(
+            {case[0]: outcome for case, outcome in zip(cases, outcomes)}, sys.stdout, indent=1
+        )
         print()
     counts = Counter(outcomes)
-    print(f"{len(cases)} attempts: " + ", ".join(f"{counts[kind]} {kind}" for kind in sorted(counts)), file=sys.stderr)
+    print(
+        f"{len(cases)} attempts: " + ", ".join(f"{counts[kind]} {kind}" for kind in sorted(counts)),
+        file=sys.stderr,
+    )
     return 0
 
 

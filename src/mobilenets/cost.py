@@ -4,6 +4,7 @@ Mult-adds are the multiply-accumulates of convolutions (grouped and depthwise in
 fully connected layers; parameters are every learnable parameter, batch norm included. One
 forward pass with hooks on the leaf modules measures the real shapes, so any network works.
 """
+
 from __future__ import annotations
 
 import math
@@ -107,7 +108,9 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
-def count_cost(model: nn.Module, input_size: int | tuple[int, ...] | None = None, *, example: Any = None) -> Cost:
+def count_cost(
+    model: nn.Module, input_size: int | tuple[int, ...] | None = None, *, example: Any = None
+) -> Cost:
     """Counts one image's mult-adds and the parameters of ``model``.
 
     ``input_size`` is a resolution (square), (H, W), (C, H, W) or (1, C, H, W); with none
@@ -133,16 +136,18 @@ def count_cost(model: nn.Module, input_size: int | tuple[int, ...] | None = None
         weight = getattr(module, "weight", None)
         counted_filter = isinstance(module, (nn.modules.conv._ConvNd, nn.Linear))
         stride = getattr(module, "stride", None)
-        rows.append(LayerCost(
-            name=names.get(module, type(module).__name__),
-            type=layer_type(module),
-            stride=tuple(stride) if isinstance(stride, (tuple, list)) else None,
-            filter_shape=tuple(weight.shape) if counted_filter and weight is not None else None,
-            input_size=tuple(x.shape[1:]) if x is not None else (),
-            output_size=tuple(y.shape[1:]) if y is not None else (),
-            mult_adds=mult_adds,
-            params=params,
-        ))
+        rows.append(
+            LayerCost(
+                name=names.get(module, type(module).__name__),
+                type=layer_type(module),
+                stride=tuple(stride) if isinstance(stride, (tuple, list)) else None,
+                filter_shape=tuple(weight.shape) if counted_filter and weight is not None else None,
+                input_size=tuple(x.shape[1:]) if x is not None else (),
+                output_size=tuple(y.shape[1:]) if y is not None else (),
+                mult_adds=mult_adds,
+                params=params,
+            )
+        )
 
     leaves = [m for m in model.modules() if not list(m.children()) or _own_params(m)]
     handles = [m.register_forward_hook(hook) for m in leaves]
@@ -166,7 +171,9 @@ def _input_shape(model: nn.Module, input_size: int | tuple[int, ...] | None) -> 
     channels = cfg.get("input_size", (3,))[0]
     if input_size is None:
         if "input_size" not in cfg:
-            raise ValueError("input_size is needed for a model without pretrained_cfg['input_size']")
+            raise ValueError(
+                "input_size is needed for a model without pretrained_cfg['input_size']"
+            )
         input_size = tuple(cfg["input_size"])
     if isinstance(input_size, int):
         input_size = (input_size, input_size)

@@ -3,6 +3,7 @@ read timeouts, a size limit, redirects only to http(s), the sha256 computed whil
 and a temporary ``.partial`` file beside the target that is removed on any exit, SIGTERM
 included (SIGKILL cannot be caught: its leftovers are ``.*.partial`` files in the cache).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,9 @@ import signal
 import tempfile
 import threading
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
@@ -32,7 +34,9 @@ def check_scheme(url: str) -> None:
     """Refuses any address but http(s): ``file://`` would copy a local file, ``ftp://`` has no TLS."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in SCHEMES:
-        raise ValueError(f"only http:// and https:// addresses are downloaded; got {scheme or 'no scheme'}:// in {url}")
+        raise ValueError(
+            f"only http:// and https:// addresses are downloaded; got {scheme or 'no scheme'}:// in {url}"
+        )
 
 
 def _setting(value: float | None, variable: str, default: float) -> float:
@@ -61,8 +65,15 @@ class _Terminated(BaseException):
 def _sigterm_unwinds() -> Iterator[None]:
     """Turns SIGTERM into an exception for the block, then lets it act as it would have (the
     previous handler, or the default: the process ends by the signal)."""
-    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-    if previous in (None, signal.SIG_IGN):  # signals are set in the main thread only; ignored stays ignored
+    previous = (
+        signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    if previous in (
+        None,
+        signal.SIG_IGN,
+    ):  # signals are set in the main thread only; ignored stays ignored
         yield
         return
 
@@ -81,8 +92,14 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 
 def download(
-    url: str, target: Path, *, sha256: str | None = None, check: Callable[[Path], None] | None = None,
-    timeout: float | None = None, max_bytes: int | None = None, progress: bool = True,
+    url: str,
+    target: Path,
+    *,
+    sha256: str | None = None,
+    check: Callable[[Path], None] | None = None,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    progress: bool = True,
 ) -> str:
     """Downloads ``url`` to ``target`` and returns its sha256. The file appears at ``target``
     only complete and accepted: matching ``sha256`` when given, else passing ``check`` (which
@@ -96,23 +113,33 @@ def download(
     request = urllib.request.Request(url, headers={"User-Agent": "mobilenets"})
     target.parent.mkdir(parents=True, exist_ok=True)
     with _sigterm_unwinds():
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        handle, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
+        )
         partial = Path(name)
         os.fchmod(handle, user_mode())
         try:
             with os.fdopen(handle, "wb") as out:
-                digest = _stream(opener, request, out, timeout=timeout, limit=limit, progress=progress)
+                digest = _stream(
+                    opener, request, out, timeout=timeout, limit=limit, progress=progress
+                )
             actual = digest.hexdigest()
             if sha256 is not None and actual != sha256:
-                raise ValueError(f"download of {url} failed its sha256 check: got {actual}, expected {sha256}")
+                raise ValueError(
+                    f"download of {url} failed its sha256 check: got {actual}, expected {sha256}"
+                )
             if sha256 is None and check is not None:
                 check(partial)
             os.replace(partial, target)
             return actual
         except HTTPError as error:
-            raise ValueError(f"could not download {url}: HTTP {error.code} {error.reason}") from None
+            raise ValueError(
+                f"could not download {url}: HTTP {error.code} {error.reason}"
+            ) from None
         except URLError as error:
-            raise ValueError(f"could not download {url}: {_timeout_or(error.reason, timeout)}") from None
+            raise ValueError(
+                f"could not download {url}: {_timeout_or(error.reason, timeout)}"
+            ) from None
         except OSError as error:  # timeouts, resets and short reads after the connection is made
             raise ValueError(f"could not download {url}: {_timeout_or(error, timeout)}") from None
         finally:
@@ -125,21 +152,38 @@ def _timeout_or(reason: object, timeout: float) -> str:
     return str(reason) or type(reason).__name__
 
 
-def _stream(opener: urllib.request.OpenerDirector, request: urllib.request.Request, out, *,
-            timeout: float, limit: int, progress: bool) -> Any:
+def _stream(
+    opener: urllib.request.OpenerDirector,
+    request: urllib.request.Request,
+    out,
+    *,
+    timeout: float,
+    limit: int,
+    progress: bool,
+) -> Any:
     digest = hashlib.sha256()
     with opener.open(request, timeout=timeout) as response:
         check_scheme(response.geturl())
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdecimal() else None
         if expected is not None and expected > limit:
-            raise ValueError(f"{request.full_url} is {expected:,} bytes, over the {limit:,}-byte limit ({MAX_BYTES_VARIABLE})")
+            raise ValueError(
+                f"{request.full_url} is {expected:,} bytes, over the {limit:,}-byte limit ({MAX_BYTES_VARIABLE})"
+            )
         received = 0
-        with progress_bar(total=expected, unit="B", unit_scale=True, disable=not progress, desc=Path(request.full_url).name) as bar:
+        with progress_bar(
+            total=expected,
+            unit="B",
+            unit_scale=True,
+            disable=not progress,
+            desc=Path(request.full_url).name,
+        ) as bar:
             while chunk := response.read(_CHUNK):
                 received += len(chunk)
                 if received > limit:
-                    raise ValueError(f"{request.full_url} sent over the {limit:,}-byte limit ({MAX_BYTES_VARIABLE})")
+                    raise ValueError(
+                        f"{request.full_url} sent over the {limit:,}-byte limit ({MAX_BYTES_VARIABLE})"
+                    )
                 digest.update(chunk)
                 out.write(chunk)
                 bar.update(len(chunk))

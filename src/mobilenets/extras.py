@@ -1,5 +1,6 @@
 """Optional dependencies, imported where they are used: the package and its command line work
 without them, and a command that needs one says which extra installs it."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,7 +13,9 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise ValueError(f"{purpose} needs {module.split('.')[0]}: pip install 'mobilenets[{extra}]'") from error
+        raise ValueError(
+            f"{purpose} needs {module.split('.')[0]}: pip install 'mobilenets[{extra}]'"
+        ) from error
 
 
 def installed(module: str) -> bool:

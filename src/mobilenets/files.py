@@ -2,6 +2,7 @@
 write to a temporary beside the target (named ``.NAME.tmp-*``), fsync, then rename over it, so a
 crash leaves the old file or the new one, never half of one; swap folders whole; lock a folder
 while a process works in it. Outputs get the user's umask. A leaf module: every layer may use it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,9 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 LOCK_FILE = ".lock"
 # renameat2(2)'s flag that swaps two paths in one step (Linux 3.15+).
@@ -62,7 +64,9 @@ def _make_parent(target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file where the folder should be
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)) from None
+        raise NotADirectoryError(
+            errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target.parent)
+        ) from None
 
 
 def user_mode(directory: bool = False) -> int:
@@ -82,7 +86,9 @@ def _naming(error: OSError, path: Path) -> OSError:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: str = "") -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike[str], *, force: bool = False, suffix: str = ""
+) -> Iterator[Path]:
     """Yields a temporary path in the target's folder; when the block succeeds it is synced and
     renamed to ``path``, otherwise removed. Raises FileExistsError if ``path`` exists and not
     ``force``."""
@@ -90,7 +96,9 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False, suffix: 
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a file name")
     _make_parent(target)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target), suffix=suffix or target.suffix)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=_temporary_prefix(target), suffix=suffix or target.suffix
+    )
     temporary_path = Path(temporary)
     try:
         os.fchmod(handle, user_mode())
@@ -135,7 +143,10 @@ def _exchange(new: Path, old: Path) -> None:
     ``old`` aside under ``new``'s temporary name first (complete either way)."""
     renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if renameat2 is not None:
-        if renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE) == 0:
+        if (
+            renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE)
+            == 0
+        ):
             return
         code = ctypes.get_errno()
         if code not in (errno.ENOSYS, errno.EINVAL):
@@ -158,10 +169,14 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise BlockingIOError(f"{folder} is in use by {holder}; wait for it to end or stop it") from None
+            raise BlockingIOError(
+                f"{folder} is in use by {holder}; wait for it to end or stop it"
+            ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+        handle.write(
+            f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
+        )
         handle.flush()
         yield
 

@@ -1,5 +1,6 @@
 """The machine a figure was measured on, named the same way by every benchmark and latency table,
 and what its CPU can do."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,21 @@ def cpu_name() -> str:
 # The instruction sets the int8 and bf16 kernels of oneDNN, XNNPACK, MLAS and OpenVINO choose by
 # (x86, then Arm's names).
 KERNEL_FLAGS = (
-    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16",
-    "asimd", "asimddp", "bf16", "i8mm", "sve",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "bf16",
+    "i8mm",
+    "sve",
 )
 
 
@@ -73,7 +87,7 @@ class OtherLoad:
     (``/proc/stat``) less this process's own (``os.times``), in cores (1.0: one core's worth of
     wall time). ``cores`` is None where ``/proc/stat`` is not readable."""
 
-    def __enter__(self) -> "OtherLoad":
+    def __enter__(self) -> OtherLoad:
         self._start = (_busy_seconds(), _own_seconds(), time.perf_counter())
         self.cores: float | None = None
         return self

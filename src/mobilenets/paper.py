@@ -7,12 +7,13 @@ so a cell agrees when the measurement is within ``tolerance`` (relative) of that
 Only MobileNet cells of the paper's own tables are ``checked`` (they decide the exit status of
 ``mobilenets paper``); baselines from torchvision and the released table are shown with notes.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from functools import lru_cache
-from typing import Iterable
+from functools import cache
 
 import torch
 from torch import nn
@@ -62,12 +63,16 @@ class Cell:
         return {**row, "rel_diff": self.rel_diff, "ok": self.ok, "checked": self.checked}
 
 
-@lru_cache(maxsize=None)
-def mobilenet_cost(alpha: float, resolution: int, variant: str = "separable", num_classes: int = 1000) -> Cost:
+@cache
+def mobilenet_cost(
+    alpha: float, resolution: int, variant: str = "separable", num_classes: int = 1000
+) -> Cost:
     """The cost of one MobileNet configuration (cached: several tables repeat a model), counted
     on the meta device: shapes without memory or arithmetic."""
     with torch.device("meta"):
-        model = mobilenet_v1(alpha=alpha, resolution=resolution, variant=variant, num_classes=num_classes)
+        model = mobilenet_v1(
+            alpha=alpha, resolution=resolution, variant=variant, num_classes=num_classes
+        )
     return count_cost(model)
 
 
@@ -83,15 +88,23 @@ def _size(shape: Iterable[int]) -> str:
 # stride corrected to s1 (the paper's s2 is a typo: the reference code and the 7x7 output agree).
 TABLE_1 = (
     ("Conv / s2", "3x3x3x32", "224x224x3"),
-    ("Conv dw / s1", "3x3x32 dw", "112x112x32"), ("Conv / s1", "1x1x32x64", "112x112x32"),
-    ("Conv dw / s2", "3x3x64 dw", "112x112x64"), ("Conv / s1", "1x1x64x128", "56x56x64"),
-    ("Conv dw / s1", "3x3x128 dw", "56x56x128"), ("Conv / s1", "1x1x128x128", "56x56x128"),
-    ("Conv dw / s2", "3x3x128 dw", "56x56x128"), ("Conv / s1", "1x1x128x256", "28x28x128"),
-    ("Conv dw / s1", "3x3x256 dw", "28x28x256"), ("Conv / s1", "1x1x256x256", "28x28x256"),
-    ("Conv dw / s2", "3x3x256 dw", "28x28x256"), ("Conv / s1", "1x1x256x512", "14x14x256"),
+    ("Conv dw / s1", "3x3x32 dw", "112x112x32"),
+    ("Conv / s1", "1x1x32x64", "112x112x32"),
+    ("Conv dw / s2", "3x3x64 dw", "112x112x64"),
+    ("Conv / s1", "1x1x64x128", "56x56x64"),
+    ("Conv dw / s1", "3x3x128 dw", "56x56x128"),
+    ("Conv / s1", "1x1x128x128", "56x56x128"),
+    ("Conv dw / s2", "3x3x128 dw", "56x56x128"),
+    ("Conv / s1", "1x1x128x256", "28x28x128"),
+    ("Conv dw / s1", "3x3x256 dw", "28x28x256"),
+    ("Conv / s1", "1x1x256x256", "28x28x256"),
+    ("Conv dw / s2", "3x3x256 dw", "28x28x256"),
+    ("Conv / s1", "1x1x256x512", "14x14x256"),
     *(("Conv dw / s1", "3x3x512 dw", "14x14x512"), ("Conv / s1", "1x1x512x512", "14x14x512")) * 5,
-    ("Conv dw / s2", "3x3x512 dw", "14x14x512"), ("Conv / s1", "1x1x512x1024", "7x7x512"),
-    ("Conv dw / s1", "3x3x1024 dw", "7x7x1024"), ("Conv / s1", "1x1x1024x1024", "7x7x1024"),
+    ("Conv dw / s2", "3x3x512 dw", "14x14x512"),
+    ("Conv / s1", "1x1x512x1024", "7x7x512"),
+    ("Conv dw / s1", "3x3x1024 dw", "7x7x1024"),
+    ("Conv / s1", "1x1x1024x1024", "7x7x1024"),
     ("FC / s1", "1024x1000", "1x1x1024"),
 )
 
@@ -114,17 +127,36 @@ def table_1() -> list[Cell]:
     """Each layer's filter shape and input size, and the reference code's body counts."""
     rows = [row for row in mobilenet_cost(1.0, 224).layers if row.filter_shape is not None]
     cells = []
-    for number, ((kind, filter_shape, input_size), row) in enumerate(zip(TABLE_1, rows, strict=True)):
+    for number, ((kind, filter_shape, input_size), row) in enumerate(
+        zip(TABLE_1, rows, strict=True)
+    ):
         label = f"{number}: {kind}"
-        cells.append(Cell("1", label, "filter shape", filter_shape, _printed_filter(row.type, row.filter_shape)))
+        cells.append(
+            Cell(
+                "1",
+                label,
+                "filter shape",
+                filter_shape,
+                _printed_filter(row.type, row.filter_shape),
+            )
+        )
         note = "the paper prints s2 for this row: a typo" if number == 25 else ""
-        cells.append(Cell("1", label, "input size", input_size, _printed_input(row.input_size), note=note))
+        cells.append(
+            Cell("1", label, "input size", input_size, _printed_input(row.input_size), note=note)
+        )
     reference = "TF-slim mobilenet_v1.py docstring: body without classifier, conv weights only"
-    for alpha, resolution, mult_adds, weights in ((1.0, 224, "567716352", "3185088"), (0.75, 128, "106002432", "1800144")):
+    for alpha, resolution, mult_adds, weights in (
+        (1.0, 224, "567716352", "3185088"),
+        (0.75, 128, "106002432", "1800144"),
+    ):
         body = mobilenet_cost(alpha, resolution, num_classes=0)
         row = f"{alpha} MobileNet-{resolution} body"
-        cells.append(Cell("1", row, "mult-adds", mult_adds, body.mult_adds, tolerance=0.0, note=reference))
-        cells.append(Cell("1", row, "conv weights", weights, body.weights, tolerance=0.0, note=reference))
+        cells.append(
+            Cell("1", row, "mult-adds", mult_adds, body.mult_adds, tolerance=0.0, note=reference)
+        )
+        cells.append(
+            Cell("1", row, "conv weights", weights, body.weights, tolerance=0.0, note=reference)
+        )
     return cells
 
 
@@ -146,10 +178,19 @@ def table_2() -> list[Cell]:
     cells = []
     for kind, (mult_adds_share, params_share) in TABLE_2.items():
         typo = kind == "Conv 3x3"
-        cells.append(Cell(
-            "2", kind, "mult-adds %", mult_adds_share, 100 * cost.by_type[kind]["mult_adds"] / cost.mult_adds,
-            checked=not typo, note="recomputation gives 1.91%: the paper's 1.19 is likely a digit swap" if typo else "",
-        ))
+        cells.append(
+            Cell(
+                "2",
+                kind,
+                "mult-adds %",
+                mult_adds_share,
+                100 * cost.by_type[kind]["mult_adds"] / cost.mult_adds,
+                checked=not typo,
+                note="recomputation gives 1.91%: the paper's 1.19 is likely a digit swap"
+                if typo
+                else "",
+            )
+        )
         cells.append(Cell("2", kind, "params %", params_share, 100 * weights[kind] / cost.weights))
     return cells
 
@@ -200,30 +241,68 @@ MOBILENET_ROWS = (
 
 # ImageNet top-1 (%) of the MobileNet rows of Tables 4-7, keyed as MOBILENET_ROWS (table, row label).
 ABLATION_TOP1 = {
-    ("4", "Conv MobileNet"): 71.7, ("4", "MobileNet"): 70.6,
-    ("5", "0.75 MobileNet"): 68.4, ("5", "Shallow MobileNet"): 65.3,
-    ("6", "1.0 MobileNet-224"): 70.6, ("6", "0.75 MobileNet-224"): 68.4, ("6", "0.5 MobileNet-224"): 63.7, ("6", "0.25 MobileNet-224"): 50.6,
-    ("7", "1.0 MobileNet-224"): 70.6, ("7", "1.0 MobileNet-192"): 69.1, ("7", "1.0 MobileNet-160"): 67.2, ("7", "1.0 MobileNet-128"): 64.4,
+    ("4", "Conv MobileNet"): 71.7,
+    ("4", "MobileNet"): 70.6,
+    ("5", "0.75 MobileNet"): 68.4,
+    ("5", "Shallow MobileNet"): 65.3,
+    ("6", "1.0 MobileNet-224"): 70.6,
+    ("6", "0.75 MobileNet-224"): 68.4,
+    ("6", "0.5 MobileNet-224"): 63.7,
+    ("6", "0.25 MobileNet-224"): 50.6,
+    ("7", "1.0 MobileNet-224"): 70.6,
+    ("7", "1.0 MobileNet-192"): 69.1,
+    ("7", "1.0 MobileNet-160"): 67.2,
+    ("7", "1.0 MobileNet-128"): 64.4,
 }
 
 # (table, row, torchvision baseline, printed M mult-adds, printed M params, why they differ)
 BASELINE_ROWS = (
-    ("8", "VGG 16", "vgg16", "15300", "138",
-     "torchvision's VGG16 is the paper's network; the paper prints 15.3B for its 15.47B mult-adds"),
-    ("8", "GoogleNet", "googlenet", "1550", "6.8",
-     "torchvision's GoogLeNet uses 3x3 convs in the '5x5' inception branches and no auxiliary heads here: "
-     "a slightly smaller network than the one the paper counted"),
-    ("9", "SqueezeNet", "squeezenet1_0", "1700", "1.25",
-     "parameters agree; 1700M is about twice the measured mult-adds: the paper's figure likely counts "
-     "multiplies and adds separately (FLOPs) for this network"),
-    ("9", "AlexNet", "alexnet", "720", "60",
-     "torchvision's AlexNet is the one-tower variant ('one weird trick'), not the two-tower original the paper counted"),
-    ("10", "Inception V3", "inception_v3", "5000", "23.2",
-     "torchvision's Inception V3 at 299 px without the auxiliary head; the paper prints a round 5000M"),
+    (
+        "8",
+        "VGG 16",
+        "vgg16",
+        "15300",
+        "138",
+        "torchvision's VGG16 is the paper's network; the paper prints 15.3B for its 15.47B mult-adds",
+    ),
+    (
+        "8",
+        "GoogleNet",
+        "googlenet",
+        "1550",
+        "6.8",
+        "torchvision's GoogLeNet uses 3x3 convs in the '5x5' inception branches and no auxiliary heads here: "
+        "a slightly smaller network than the one the paper counted",
+    ),
+    (
+        "9",
+        "SqueezeNet",
+        "squeezenet1_0",
+        "1700",
+        "1.25",
+        "parameters agree; 1700M is about twice the measured mult-adds: the paper's figure likely counts "
+        "multiplies and adds separately (FLOPs) for this network",
+    ),
+    (
+        "9",
+        "AlexNet",
+        "alexnet",
+        "720",
+        "60",
+        "torchvision's AlexNet is the one-tower variant ('one weird trick'), not the two-tower original the paper counted",
+    ),
+    (
+        "10",
+        "Inception V3",
+        "inception_v3",
+        "5000",
+        "23.2",
+        "torchvision's Inception V3 at 299 px without the auxiliary head; the paper prints a round 5000M",
+    ),
 )
 
 # The 16 released checkpoints' printed cost (TF-slim mobilenet_v1.md), 1001 classes:
-# alpha -> resolution -> (M MACs, M params). Their accuracies are in models/releases.py.
+# alpha -> resolution -> (M MACs, M params). Their accuracies are in weights/releases.py.
 RELEASED = {
     1.0: {224: ("569", "4.24"), 192: ("418", "4.24"), 160: ("291", "4.24"), 128: ("186", "4.24")},
     0.75: {224: ("317", "2.59"), 192: ("233", "2.59"), 160: ("162", "2.59"), 128: ("104", "2.59")},
@@ -238,7 +317,9 @@ def mobilenet_tables() -> list[Cell]:
     for table, label, alpha, resolution, variant, classes, mult_adds, params in MOBILENET_ROWS:
         cost = mobilenet_cost(alpha, resolution, variant, classes)
         note = f"{classes} classes (Stanford Dogs)" if classes != 1000 else ""
-        cells.append(Cell(table, label, "M mult-adds", mult_adds, _millions(cost.mult_adds), note=note))
+        cells.append(
+            Cell(table, label, "M mult-adds", mult_adds, _millions(cost.mult_adds), note=note)
+        )
         cells.append(Cell(table, label, "M params", params, _millions(cost.params), note=note))
     return cells
 
@@ -249,8 +330,13 @@ def baseline_tables() -> list[Cell]:
     for table, label, name, mult_adds, params, note in BASELINE_ROWS:
         model, resolution = create_baseline(name)
         cost = count_cost(model, resolution)
-        for column, printed, measured in (("M mult-adds", mult_adds, cost.mult_adds), ("M params", params, cost.params)):
-            cells.append(Cell(table, label, column, printed, _millions(measured), checked=False, note=note))
+        for column, printed, measured in (
+            ("M mult-adds", mult_adds, cost.mult_adds),
+            ("M params", params, cost.params),
+        ):
+            cells.append(
+                Cell(table, label, column, printed, _millions(measured), checked=False, note=note)
+            )
     return cells
 
 
@@ -263,13 +349,20 @@ def released_models() -> list[Cell]:
             macs, params = RELEASED[alpha][resolution]
             cost = mobilenet_cost(alpha, resolution, num_classes=1001)
             row = model_name(alpha, resolution)
-            mac_cell = Cell("released", row, "M MACs", macs, _millions(cost.mult_adds), checked=False)
+            mac_cell = Cell(
+                "released", row, "M MACs", macs, _millions(cost.mult_adds), checked=False
+            )
             if not mac_cell.ok:
                 note = f"Table 1 gives {mac_cell.measured:.1f}M: the release's figure does not follow from the architecture"
                 if alpha == 0.75:
                     note += " (its 0.75 rows sit ~2.7% below the paper's own 325M for 0.75/224)"
-                mac_cell = Cell("released", row, "M MACs", macs, mac_cell.measured, checked=False, note=note)
-            cells += [mac_cell, Cell("released", row, "M params", params, _millions(cost.params), checked=False)]
+                mac_cell = Cell(
+                    "released", row, "M MACs", macs, mac_cell.measured, checked=False, note=note
+                )
+            cells += [
+                mac_cell,
+                Cell("released", row, "M params", params, _millions(cost.params), checked=False),
+            ]
     return cells
 
 
@@ -284,4 +377,3 @@ def paper_cells(baselines: bool = True) -> list[Cell]:
 def failures(cells: Iterable[Cell]) -> list[Cell]:
     """The checked cells that disagree with the paper."""
     return [cell for cell in cells if cell.checked and not cell.ok]
-

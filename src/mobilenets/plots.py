@@ -1,5 +1,6 @@
 """PNG plots beside the numbers: matplotlib is optional, so it is imported on first use (Agg
 backend, no display needed) and its absence costs a warning and the plot, never the result."""
+
 from __future__ import annotations
 
 import io
@@ -16,7 +17,10 @@ def pyplot(what: str, extra: str = "train") -> Any | None:
     try:
         import matplotlib
     except ImportError:
-        warnings.warn(f"matplotlib is not installed: no {what} PNG (pip install 'mobilenets[{extra}]')", stacklevel=3)
+        warnings.warn(
+            f"matplotlib is not installed: no {what} PNG (pip install 'mobilenets[{extra}]')",
+            stacklevel=3,
+        )
         return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,10 +1,12 @@
 """Progress bars: tqdm's bar (rate and ETA) on a terminal; elsewhere (CI, Ray, cluster and
 redirected logs) a plain line at most every ``LOG_INTERVAL`` seconds instead of a redraw per
 update, which in a file is one endless line of carriage returns."""
+
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Iterable
+from collections.abc import Iterable
+from typing import IO, Any
 
 from tqdm import tqdm
 
@@ -41,7 +43,15 @@ def progress_bar(iterable: Iterable[Any] | None = None, **options: Any) -> tqdm:
     stream = options.pop("file", None) or sys.stderr
     if not _is_terminal(stream):
         counted = options.get("total") is not None or hasattr(iterable, "__len__")
-        share = "{percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, " if counted else "{n_fmt} [{elapsed}, "
-        options.update(mininterval=LOG_INTERVAL, dynamic_ncols=False, bar_format="{desc}: " + share + "{rate_fmt}{postfix}]")
+        share = (
+            "{percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, "
+            if counted
+            else "{n_fmt} [{elapsed}, "
+        )
+        options.update(
+            mininterval=LOG_INTERVAL,
+            dynamic_ncols=False,
+            bar_format="{desc}: " + share + "{rate_fmt}{postfix}]",
+        )
         stream = _Lines(stream)
     return tqdm(iterable, file=stream, **options)

@@ -5,6 +5,7 @@ clear line for a refused, truncated or foreign file. A TorchScript archive is a 
 TorchScript's interpreter (not Python): loaded only where a command takes one by name and the
 file is one (``is_torchscript``). A leaf module: every layer may use it; nothing else in the
 package calls ``torch.load`` or ``torch.jit.load``."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,11 @@ import torch
 # the uint32 dtype class; only inside ``load_pt``, never globally.
 _reconstruct = np.zeros(0).__reduce__()[0]
 LEGACY_NUMPY_ARRAYS = [
-    (_reconstruct, "numpy._core.multiarray._reconstruct"), (_reconstruct, "numpy.core.multiarray._reconstruct"),
-    np.ndarray, np.dtype, type(np.dtype(np.uint32)),
+    (_reconstruct, "numpy._core.multiarray._reconstruct"),
+    (_reconstruct, "numpy.core.multiarray._reconstruct"),
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.uint32)),
 ]
 
 
@@ -55,14 +59,18 @@ def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
         named = re.search(r"GLOBAL (\S+)", str(error))
         if named is None:
             detail = str(error).split("WeightsUnpickler error:", 1)[-1]
-            stopped = next((line.strip() for line in detail.splitlines() if line.strip()), "not a pickle")
+            stopped = next(
+                (line.strip() for line in detail.splitlines() if line.strip()), "not a pickle"
+            )
             raise ValueError(f"{path} is not a readable {what} ({printable(stopped)})") from None
         raise ValueError(
             f"{path} was refused as a {what}: it is not plain data (tensors, numbers, strings, containers) and "
             f"loading it would call or build something else (it asks for {printable(named.group(1))})"
         ) from None
     except Exception as error:  # torch raises many types for a truncated, empty or foreign file
-        raise ValueError(f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error))})") from None
+        raise ValueError(
+            f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error))})"
+        ) from None
 
 
 def is_torchscript(path: str | os.PathLike[str]) -> bool:
@@ -73,7 +81,9 @@ def is_torchscript(path: str | os.PathLike[str]) -> bool:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return False
-    return any(name.endswith("/constants.pkl") for name in names) and any("/code/" in name for name in names)
+    return any(name.endswith("/constants.pkl") for name in names) and any(
+        "/code/" in name for name in names
+    )
 
 
 def load_torchscript(path: str | os.PathLike[str]) -> torch.jit.ScriptModule:

@@ -1,6 +1,7 @@
 """The values a numeric setting allows, declared beside the setting and checked in one way
 everywhere: by the model and training configs (ValueError) and while parsing the command line
 (``mobilenets.cli.common.number``), with the same message naming the allowed range."""
+
 from __future__ import annotations
 
 import math
@@ -69,14 +70,28 @@ def check_declared(settings: Any) -> None:
             continue
         choices, allowed = declared.metadata.get("choices"), declared.metadata.get("range")
         if choices is not None and value not in choices:
-            raise ValueError(f"{declared.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+            raise ValueError(
+                f"{declared.name} must be one of {', '.join(map(str, choices))}; got {value!r}"
+            )
         if allowed is not None:
             allowed.check(declared.name, value)
 
 
-def declared(default: Any, allowed: Range | None = None, choices: tuple[Any, ...] | None = None) -> Any:
+def declared(
+    default: Any, allowed: Range | None = None, choices: tuple[Any, ...] | None = None
+) -> Any:
     """A dataclass field whose allowed values ``check_declared`` checks."""
     return field(default=default, metadata={"range": allowed, "choices": choices})
 
 
-__all__ = ["FRACTION", "NON_NEGATIVE", "OPEN_UNIT", "POSITIVE", "Range", "SHARE", "check_declared", "count", "declared"]
+__all__ = [
+    "FRACTION",
+    "NON_NEGATIVE",
+    "OPEN_UNIT",
+    "POSITIVE",
+    "Range",
+    "SHARE",
+    "check_declared",
+    "count",
+    "declared",
+]

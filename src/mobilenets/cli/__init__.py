@@ -5,6 +5,7 @@ mistake (ValueError, a missing file) or an OS error (a read-only or full folder)
 line on stderr naming the problem and exit status 2. SIGTERM unwinds like Ctrl-C, so every
 temporary file is removed on the way out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,12 +13,23 @@ import importlib
 import os
 import signal
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from .common import non_empty, printable
 
 # Sub-command modules, in the order `mobilenets --help` lists them.
-COMMAND_MODULES = ("models", "paper", "train", "weights", "deploy", "detection", "embedding", "geo", "sweep")
+COMMAND_MODULES = (
+    "models",
+    "paper",
+    "train",
+    "weights",
+    "deploy",
+    "detection",
+    "embedding",
+    "geo",
+    "sweep",
+)
 
 USER_ERRORS = (ValueError, OSError)
 
@@ -45,7 +57,10 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="mobilenets", description="MobileNets (Howard et al., 2017) on PyTorch: models, cost, training, deployment.")
+    parser = ArgumentParser(
+        prog="mobilenets",
+        description="MobileNets (Howard et al., 2017) on PyTorch: models, cost, training, deployment.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
@@ -60,14 +75,18 @@ def _refuse_empty_text(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for child in set(action.choices.values()):
                 _refuse_empty_text(child)
-        elif action.type is None and action.nargs != 0 and isinstance(action, argparse._StoreAction):
+        elif (
+            action.type is None and action.nargs != 0 and isinstance(action, argparse._StoreAction)
+        ):
             action.type = non_empty
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # a refused command line (already reported in one line) is a return value too
+    except (
+        SystemExit
+    ) as stop:  # a refused command line (already reported in one line) is a return value too
         if not stop.code:  # --help
             raise
         return int(stop.code)

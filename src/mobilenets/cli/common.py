@@ -1,19 +1,30 @@
 """What several sub-commands share: JSON or text output, parsing numbers and paths, and
 choosing a model."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from torch import nn
 
-from ..models import ALPHA, NUM_CLASSES, RESOLUTION, VARIANTS, create_model, model_defaults, model_name, mobilenet_v1
+from ..models import (
+    ALPHA,
+    NUM_CLASSES,
+    RESOLUTION,
+    VARIANTS,
+    mobilenet_v1,
+    model_defaults,
+    model_name,
+)
 from ..ranges import Range
 from ..train.config import BATCH_SIZE, config_fields, field_type
+from ..weights import create_model
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -33,7 +44,8 @@ def printable(value: Any, keep: str = "") -> Any:
     terminal escape sequence or a fake line in a file's class names is shown, never obeyed."""
     if isinstance(value, str):
         return "".join(
-            char if char in keep or unicodedata.category(char) not in _UNPRINTABLE
+            char
+            if char in keep or unicodedata.category(char) not in _UNPRINTABLE
             else char.encode("unicode_escape").decode("ascii")
             for char in value
         )
@@ -57,19 +69,36 @@ def data_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParser
     parser = subparsers.choices.get("data")
     if parser is None:
         parser = subparsers.add_parser("data", help="make built-in datasets")
-        parser.set_defaults(data_commands=parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND"))
+        parser.set_defaults(
+            data_commands=parser.add_subparsers(
+                dest="data_command", required=True, metavar="COMMAND"
+            )
+        )
     return parser.get_default("data_commands")
 
 
 # The loop's settings every training command offers; each command adds its task's own.
 LOOP_SETTINGS = (
-    "epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_epochs", "augment",
-    "limit_train", "limit_val", "workers", "seed", "device",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "augment",
+    "limit_train",
+    "limit_val",
+    "workers",
+    "seed",
+    "device",
 )
 
 
 def add_config_arguments(
-    parser: argparse.ArgumentParser, names: Iterable[str], defaults: Mapping[str, Any] | None = None,
+    parser: argparse.ArgumentParser,
+    names: Iterable[str],
+    defaults: Mapping[str, Any] | None = None,
     help: Mapping[str, str] | None = None,
 ) -> None:
     """One flag per TrainConfig field in ``names`` (``--batch-size``; ``--augment/--no-augment``
@@ -83,14 +112,18 @@ def add_config_arguments(
         setting = declared[name]
         meta, kind = setting.metadata, field_type(setting)
         default = defaults.get(name, setting.default)
-        text = (help or {}).get(name, meta["help"]) + ("" if default is None else f" (default {_shown(default)})")
+        text = (help or {}).get(name, meta["help"]) + (
+            "" if default is None else f" (default {_shown(default)})"
+        )
         options: dict[str, Any] = {"help": text.replace("%", "%%"), "default": None}
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
             options["type"] = _parse_setting(name, kind, meta["range"])
             options["choices"], options["metavar"] = meta["choices"], meta["metavar"]
-        group = groups.get(meta["group"]) or groups.setdefault(meta["group"], parser.add_argument_group(meta["group"]))
+        group = groups.get(meta["group"]) or groups.setdefault(
+            meta["group"], parser.add_argument_group(meta["group"])
+        )
         group.add_argument(f"--{name.replace('_', '-')}", **options)
 
 
@@ -140,19 +173,25 @@ def output_path(text: str) -> str:
     for parent in path.parents:
         if parent.exists() or parent.is_symlink():
             if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{text!r} is under {str(parent)!r}, which is a file, not a folder")
+                raise argparse.ArgumentTypeError(
+                    f"{text!r} is under {str(parent)!r}, which is a file, not a folder"
+                )
             break
     return text
 
 
-def config_arguments(args: argparse.Namespace, names: Iterable[str] | None = None) -> dict[str, Any]:
+def config_arguments(
+    args: argparse.Namespace, names: Iterable[str] | None = None
+) -> dict[str, Any]:
     """The TrainConfig fields (of ``names``; default all) given on the command line; the rest
     keep the Python API's defaults."""
     wanted = set(config_fields() if names is None else names)
     return {key: value for key, value in vars(args).items() if key in wanted and value is not None}
 
 
-def add_teacher_outputs_arguments(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:
+def add_teacher_outputs_arguments(
+    parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]
+) -> None:
     """What the commands that write a teacher's outputs once share: the inference batch, the
     file, ``--force``, ``--json`` and the handler."""
     parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=256)
@@ -164,7 +203,9 @@ def add_teacher_outputs_arguments(parser: argparse.ArgumentParser, handler: Call
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--resume RUN_DIR`` and ``--force``, for every training command."""
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped")
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped"
+    )
     parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
 
 
@@ -182,11 +223,23 @@ def add_model_arguments(
     ``--pretrained`` weights to load into it."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="a registered name (see `mobilenets list`)")
-    group.add_argument("--alpha", type=number(ALPHA), help="width multiplier (default 1.0; at most 4, 16x the parameters of 1.0)")
-    group.add_argument("--resolution", type=number(RESOLUTION), help="input size in pixels (default 224)")
-    group.add_argument("--variant", choices=VARIANTS, help="architecture variant (default separable)")
+    group.add_argument(
+        "--alpha",
+        type=number(ALPHA),
+        help="width multiplier (default 1.0; at most 4, 16x the parameters of 1.0)",
+    )
+    group.add_argument(
+        "--resolution", type=number(RESOLUTION), help="input size in pixels (default 224)"
+    )
+    group.add_argument(
+        "--variant", choices=VARIANTS, help="architecture variant (default separable)"
+    )
     if num_classes is not None:
-        group.add_argument("--num-classes", type=number(NUM_CLASSES), help=f"classifier size, 0 for none (default {num_classes})")
+        group.add_argument(
+            "--num-classes",
+            type=number(NUM_CLASSES),
+            help=f"classifier size, 0 for none (default {num_classes})",
+        )
     if pretrained:
         add_pretrained_arguments(group)
 
@@ -194,8 +247,14 @@ def add_model_arguments(
 def add_pretrained_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--pretrained SOURCE|best|keras|timm`` and ``--drop-background``, for commands that build a model."""
     declared = config_fields()
-    parser.add_argument("--pretrained", metavar=declared["pretrained"].metadata["metavar"], help=declared["pretrained"].metadata["help"])
-    parser.add_argument("--drop-background", action="store_true", help=declared["drop_background"].metadata["help"])
+    parser.add_argument(
+        "--pretrained",
+        metavar=declared["pretrained"].metadata["metavar"],
+        help=declared["pretrained"].metadata["help"],
+    )
+    parser.add_argument(
+        "--drop-background", action="store_true", help=declared["drop_background"].metadata["help"]
+    )
 
 
 def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -225,17 +284,36 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
         for key, value in overrides.items():
             if key != "num_classes" and key in named and named[key] != value:
                 flag = f"--{key.replace('_', '-')}"
-                raise ValueError(f"{flag} {value} contradicts --model {args.model} ({key} {named[key]}); give one or the other")
+                raise ValueError(
+                    f"{flag} {value} contradicts --model {args.model} ({key} {named[key]}); give one or the other"
+                )
     if args.model or weights:
-        name = args.model or model_name(overrides.get("alpha", 1.0), overrides.get("resolution", 224))
+        name = args.model or model_name(
+            overrides.get("alpha", 1.0), overrides.get("resolution", 224)
+        )
         return create_model(name, **overrides, **weights), name
     model = mobilenet_v1(**overrides)
     return model, model_name(model.alpha, model.resolution, model.variant)
 
 
 __all__ = [
-    "LOOP_SETTINGS", "MODEL_KNOBS", "add_config_arguments", "add_json_argument", "add_run_arguments",
-    "add_teacher_outputs_arguments", "config_arguments", "add_model_arguments", "add_pretrained_arguments", "data_commands",
-    "emit", "model_from_args", "model_knobs", "non_empty", "number", "output_path", "pretrained_overrides", "printable",
+    "LOOP_SETTINGS",
+    "MODEL_KNOBS",
+    "add_config_arguments",
+    "add_json_argument",
+    "add_run_arguments",
+    "add_teacher_outputs_arguments",
+    "config_arguments",
+    "add_model_arguments",
+    "add_pretrained_arguments",
+    "data_commands",
+    "emit",
+    "model_from_args",
+    "model_knobs",
+    "non_empty",
+    "number",
+    "output_path",
+    "pretrained_overrides",
+    "printable",
     "require_for_new_run",
 ]

@@ -1,5 +1,6 @@
 """`mobilenets data make-geo`, `train-geo`, `eval-geo` and `locate`: PlaNet geolocation over S2
 cells with a MobileNet (Table 11)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,69 +16,155 @@ from ..geo.training import DEFAULTS, resume, train
 from ..ranges import OPEN_UNIT, POSITIVE, SHARE, count
 from ..train.config import BATCH_SIZE, SEED
 from .common import (
-    LOOP_SETTINGS, number, output_path, add_config_arguments, add_json_argument, add_run_arguments, config_arguments, data_commands, emit,
+    LOOP_SETTINGS,
+    add_config_arguments,
+    add_json_argument,
+    add_run_arguments,
+    config_arguments,
+    data_commands,
+    emit,
+    number,
+    output_path,
     require_for_new_run,
 )
 
 # The TrainConfig fields train-geo offers.
 SETTINGS = ("alpha", "resolution", *LOOP_SETTINGS, "label_smoothing", "strict")
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = data_commands(subparsers).add_parser(
-        "make-geo", help="real Fashion-MNIST images geotagged near world cities chosen by class (path,lat,lng CSVs)"
+        "make-geo",
+        help="real Fashion-MNIST images geotagged near world cities chosen by class (path,lat,lng CSVs)",
     )
-    parser.add_argument("--out", type=output_path, required=True, help="the dataset folder to create")
+    parser.add_argument(
+        "--out", type=output_path, required=True, help="the dataset folder to create"
+    )
     # Fashion-MNIST holds 70,000 items, each used once.
-    parser.add_argument("--images", type=number(count(2, 70_000)), required=True, help="images in all (20%% held out for val), at most 70000")
-    parser.add_argument("--second-city", type=number(SHARE), default=0.3, help="share of each class placed at its second city (default 0.3)")
+    parser.add_argument(
+        "--images",
+        type=number(count(2, 70_000)),
+        required=True,
+        help="images in all (20%% held out for val), at most 70000",
+    )
+    parser.add_argument(
+        "--second-city",
+        type=number(SHARE),
+        default=0.3,
+        help="share of each class placed at its second city (default 0.3)",
+    )
     parser.add_argument("--seed", type=number(SEED), default=0)
     parser.add_argument("--val-fraction", type=number(OPEN_UNIT), default=0.2)
     parser.add_argument("--force", action="store_true", help="replace an existing folder")
     add_json_argument(parser)
     parser.set_defaults(handler=run_make_geo)
 
-    parser = subparsers.add_parser("train-geo", help="train a PlaNet MobileNet over S2 cells on geotagged images")
+    parser = subparsers.add_parser(
+        "train-geo", help="train a PlaNet MobileNet over S2 cells on geotagged images"
+    )
     parser.add_argument("--data", help="folder with train.csv and val.csv of path,lat,lng rows")
-    parser.add_argument("--out", type=output_path, metavar="RUN_DIR", help="run folder (checkpoints, cells.json, metrics.jsonl, summary.json)")
-    parser.add_argument("--max-photos", type=number(count(1)), default=10_000, help="split a cell holding more photos (PlaNet's t1, default 10000)")
-    parser.add_argument("--min-photos", type=number(count(1)), default=50, help="drop a cell holding fewer photos (PlaNet's t2, default 50)")
-    parser.add_argument("--location", choices=LOCATIONS, default="mean",
-                        help="a cell's predicted place: its training photos' mean (default) or its centre (PlaNet's)")
+    parser.add_argument(
+        "--out",
+        type=output_path,
+        metavar="RUN_DIR",
+        help="run folder (checkpoints, cells.json, metrics.jsonl, summary.json)",
+    )
+    parser.add_argument(
+        "--max-photos",
+        type=number(count(1)),
+        default=10_000,
+        help="split a cell holding more photos (PlaNet's t1, default 10000)",
+    )
+    parser.add_argument(
+        "--min-photos",
+        type=number(count(1)),
+        default=50,
+        help="drop a cell holding fewer photos (PlaNet's t2, default 50)",
+    )
+    parser.add_argument(
+        "--location",
+        choices=LOCATIONS,
+        default="mean",
+        help="a cell's predicted place: its training photos' mean (default) or its centre (PlaNet's)",
+    )
     add_run_arguments(parser)
     add_config_arguments(parser, SETTINGS, DEFAULTS)
     add_json_argument(parser)
     parser.set_defaults(handler=run_train)
 
-    parser = subparsers.add_parser("eval-geo", help="Table 11: share of photos within 1/25/200/750/2500 km")
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)")
+    parser = subparsers.add_parser(
+        "eval-geo", help="Table 11: share of photos within 1/25/200/750/2500 km"
+    )
+    parser.add_argument(
+        "--checkpoint", required=True, help="a checkpoint file or run folder (best.pt)"
+    )
     parser.add_argument("--data", help="geotagged folder (default: the data it was trained on)")
     parser.add_argument("--split", default="val", choices=("train", "val"))
     parser.add_argument("--limit", type=number(count(1)), help="the first N readable photos")
-    parser.add_argument("--location", choices=LOCATIONS, help="override the run's choice of a cell's place")
+    parser.add_argument(
+        "--location", choices=LOCATIONS, help="override the run's choice of a cell's place"
+    )
     parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=64)
-    parser.add_argument("--out", type=output_path, metavar="PNG", help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)")
+    parser.add_argument(
+        "--out",
+        type=output_path,
+        metavar="PNG",
+        help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
-    parser.add_argument("--baseline", choices=("knn",), help="knn: Im2GPS's nearest training photos in the network's features, not its cells")
-    parser.add_argument("--k", type=number(count(1)), default=1, help="knn: neighbours; the densest of them within --radius-km wins (default 1)")
-    parser.add_argument("--radius-km", type=number(POSITIVE), default=200.0, help="knn: how near two neighbours count as one place (default 200)")
-    parser.add_argument("--limit-train", type=number(count(1)), help="knn: the first N readable training photos as references")
+    parser.add_argument(
+        "--baseline",
+        choices=("knn",),
+        help="knn: Im2GPS's nearest training photos in the network's features, not its cells",
+    )
+    parser.add_argument(
+        "--k",
+        type=number(count(1)),
+        default=1,
+        help="knn: neighbours; the densest of them within --radius-km wins (default 1)",
+    )
+    parser.add_argument(
+        "--radius-km",
+        type=number(POSITIVE),
+        default=200.0,
+        help="knn: how near two neighbours count as one place (default 200)",
+    )
+    parser.add_argument(
+        "--limit-train",
+        type=number(count(1)),
+        help="knn: the first N readable training photos as references",
+    )
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
-    parser = subparsers.add_parser("locate", help="where images were taken: cell, latitude, longitude, probability")
+    parser = subparsers.add_parser(
+        "locate", help="where images were taken: cell, latitude, longitude, probability"
+    )
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--top", type=number(count(1)), default=1, help="the N most likely cells (default 1)")
+    parser.add_argument(
+        "--top", type=number(count(1)), default=1, help="the N most likely cells (default 1)"
+    )
     add_json_argument(parser)
     parser.set_defaults(handler=run_locate)
 
 
 def run_make_geo(args: argparse.Namespace) -> int:
-    summary = make_geo(args.out, args.images, seed=args.seed, val_fraction=args.val_fraction,
-                       second_city=args.second_city, force=args.force)
-    emit(summary, args.json, lambda s: (
-        f"{s['out']}: {s['train']['images']} train and {s['val']['images']} val images near {s['cities']} cities"
-    ))
+    summary = make_geo(
+        args.out,
+        args.images,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        second_city=args.second_city,
+        force=args.force,
+    )
+    emit(
+        summary,
+        args.json,
+        lambda s: (
+            f"{s['out']}: {s['train']['images']} train and {s['val']['images']} val images near {s['cities']} cities"
+        ),
+    )
     return 0
 
 
@@ -86,8 +173,15 @@ def run_train(args: argparse.Namespace) -> int:
         summary = resume(args.resume, **config_arguments(args, SETTINGS))
     else:
         require_for_new_run(args, ("data", "out"))
-        summary = train(args.data, args.out, max_photos=args.max_photos, min_photos=args.min_photos,
-                        location=args.location, force=args.force, **config_arguments(args, SETTINGS))
+        summary = train(
+            args.data,
+            args.out,
+            max_photos=args.max_photos,
+            min_photos=args.min_photos,
+            location=args.location,
+            force=args.force,
+            **config_arguments(args, SETTINGS),
+        )
     emit(summary, args.json, format_train)
     return 0
 
@@ -102,18 +196,37 @@ def format_train(summary: dict[str, Any]) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     if args.baseline == "knn":
-        result = evaluate_knn(args.checkpoint, args.data, split=args.split, limit=args.limit, limit_train=args.limit_train,
-                              k=args.k, radius_km=args.radius_km, batch_size=args.batch_size)
+        result = evaluate_knn(
+            args.checkpoint,
+            args.data,
+            split=args.split,
+            limit=args.limit,
+            limit_train=args.limit_train,
+            k=args.k,
+            radius_km=args.radius_km,
+            batch_size=args.batch_size,
+        )
         emit(result, args.json, format_knn)
         return 0
-    result = evaluate(args.checkpoint, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
-                      location=args.location, plot=args.out, force=args.force)
+    result = evaluate(
+        args.checkpoint,
+        args.data,
+        split=args.split,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        location=args.location,
+        plot=args.out,
+        force=args.force,
+    )
     emit(result, args.json, format_eval)
     return 0
 
 
 # Table 11's paper columns, as a result's rows may carry them.
-PAPER_COLUMNS = (("paper_im2gps", "Im2GPS (paper)"), ("paper_planet_mobilenet", "PlaNet MobileNet (paper)"))
+PAPER_COLUMNS = (
+    ("paper_im2gps", "Im2GPS (paper)"),
+    ("paper_planet_mobilenet", "PlaNet MobileNet (paper)"),
+)
 
 
 def table_11_lines(result: dict[str, Any], ours: str) -> list[str]:
@@ -122,7 +235,10 @@ def table_11_lines(result: dict[str, Any], ours: str) -> list[str]:
     lines = [f"{'scale':<22} {ours:>10}" + "".join(f" {title:>25}" for _, title in columns)]
     for row in result["table_11"]:
         scale = f"{row['scale'].capitalize()} ({row['km']:g} km)"
-        lines.append(f"{scale:<22} {row['share']:>10.1%}" + "".join(f" {row[key]:>25.1%}" for key, _ in columns))
+        lines.append(
+            f"{scale:<22} {row['share']:>10.1%}"
+            + "".join(f" {row[key]:>25.1%}" for key, _ in columns)
+        )
     return lines
 
 
@@ -149,10 +265,16 @@ def format_knn(result: dict[str, Any]) -> str:
 
 def run_locate(args: argparse.Namespace) -> int:
     rows = predict(args.checkpoint, args.images, top_k=args.top)
-    emit(rows, args.json, lambda found: "\n".join(
-        f"{row['image']}: " + "; ".join(
-            f"{top['lat']:.4f}, {top['lng']:.4f} (cell {top['cell']}, p {top['probability']:.3f})" for top in row["top"]
-        )
-        for row in found
-    ))
+    emit(
+        rows,
+        args.json,
+        lambda found: "\n".join(
+            f"{row['image']}: "
+            + "; ".join(
+                f"{top['lat']:.4f}, {top['lng']:.4f} (cell {top['cell']}, p {top['probability']:.3f})"
+                for top in row["top"]
+            )
+            for row in found
+        ),
+    )
     return 0

@@ -1,27 +1,41 @@
 """`mobilenets list` and `mobilenets cost`."""
+
 from __future__ import annotations
 
 import argparse
 import fnmatch
 
 from ..cost import Cost, count_cost
-from ..models import list_models, list_releases, model_defaults
-from ..models.releases import FORMAT_EXTRA
+from ..models import list_models, model_defaults
+from ..weights import list_releases
+from ..weights.releases import FORMAT_EXTRA
 from .common import add_json_argument, add_model_arguments, emit, model_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("list", help="list the registered model names (--weights: the released weights)")
-    parser.add_argument("pattern", nargs="?", help="shell-style filter, e.g. 'mobilenet_v1_050_*' (with --weights: "
-                        "on the weights' or the model's name, e.g. 'timm:*')")
-    parser.add_argument("--weights", action="store_true", help="list every released weight set this package loads: "
-                        "model, source, published ImageNet accuracy and its source, licence")
+    parser = subparsers.add_parser(
+        "list", help="list the registered model names (--weights: the released weights)"
+    )
+    parser.add_argument(
+        "pattern",
+        nargs="?",
+        help="shell-style filter, e.g. 'mobilenet_v1_050_*' (with --weights: "
+        "on the weights' or the model's name, e.g. 'timm:*')",
+    )
+    parser.add_argument(
+        "--weights",
+        action="store_true",
+        help="list every released weight set this package loads: "
+        "model, source, published ImageNet accuracy and its source, licence",
+    )
     add_json_argument(parser)
     parser.set_defaults(handler=run_list)
 
     parser = subparsers.add_parser("cost", help="mult-adds and parameters, per layer and in total")
     add_model_arguments(parser)
-    parser.add_argument("--per-layer", action="store_true", help="print every layer, not only totals")
+    parser.add_argument(
+        "--per-layer", action="store_true", help="print every layer, not only totals"
+    )
     add_json_argument(parser)
     parser.set_defaults(handler=run_cost)
 
@@ -37,8 +51,13 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_list_weights(args: argparse.Namespace) -> int:
-    releases = [release for release in list_releases()
-                if args.pattern is None or fnmatch.fnmatch(release.name, args.pattern) or fnmatch.fnmatch(release.model, args.pattern)]
+    releases = [
+        release
+        for release in list_releases()
+        if args.pattern is None
+        or fnmatch.fnmatch(release.name, args.pattern)
+        or fnmatch.fnmatch(release.model, args.pattern)
+    ]
     if not releases:
         raise ValueError(f"no released weights match {args.pattern!r}")
     emit([release.to_dict() for release in releases], args.json, format_releases)
@@ -48,6 +67,7 @@ def run_list_weights(args: argparse.Namespace) -> int:
 def format_releases(rows: list[dict]) -> str:
     """One line per release: name, model, published top-1/top-5, source and licence, whether it
     can be loaded here (or what it needs), and a star on what ``pretrained=True`` picks."""
+
     def score(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
@@ -57,12 +77,19 @@ def format_releases(rows: list[dict]) -> str:
         return "" if row["available"] else f"needs mobilenets[{FORMAT_EXTRA[row['format']]}]"
 
     width = max(len(row["name"]) for row in rows)
-    lines = [f"  {'weights':<{width}}  {'model':<22} {'top-1':>5} {'top-5':>5}  {'licence':<10} source"]
+    lines = [
+        f"  {'weights':<{width}}  {'model':<22} {'top-1':>5} {'top-5':>5}  {'licence':<10} source"
+    ]
     for row in rows:
-        lines.append(f"{'*' if row['default'] else ' '} {row['name']:<{width}}  {row['model']:<22} {score(row['top1']):>5} {score(row['top5']):>5}  "
-                     f"{row['license']:<10} {row['source']}" + (f" [{status(row)}]" if status(row) else ""))
+        lines.append(
+            f"{'*' if row['default'] else ' '} {row['name']:<{width}}  {row['model']:<22} {score(row['top1']):>5} {score(row['top5']):>5}  "
+            f"{row['license']:<10} {row['source']}" + (f" [{status(row)}]" if status(row) else "")
+        )
     sources = sorted({row["accuracy_source"] for row in rows})
-    lines.append("* what pretrained=True (--pretrained best) loads for the model here; accuracy: " + "; ".join(sources))
+    lines.append(
+        "* what pretrained=True (--pretrained best) loads for the model here; accuracy: "
+        + "; ".join(sources)
+    )
     return "\n".join(lines)
 
 
@@ -104,5 +131,7 @@ def format_cost(name: str, cost: Cost, per_layer: bool) -> str:
             f"{kind:<18} {entry['mult_adds'] / 1e6:>9.2f}M {100 * entry['mult_adds'] / max(cost.mult_adds, 1):>6.2f}% "
             f"{entry['params']:>11,} {100 * entry['params'] / max(cost.params, 1):>6.2f}%"
         )
-    lines.append(f"{name}: {cost.mult_adds:,} mult-adds ({cost.mult_adds / 1e6:.1f}M), {cost.params:,} parameters ({cost.params / 1e6:.2f}M)")
+    lines.append(
+        f"{name}: {cost.mult_adds:,} mult-adds ({cost.mult_adds / 1e6:.1f}M), {cost.params:,} parameters ({cost.params / 1e6:.2f}M)"
+    )
     return "\n".join(lines)

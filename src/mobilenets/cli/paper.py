@@ -1,4 +1,5 @@
 """`mobilenets paper`: every architecture-determined cost cell of the paper beside what is measured."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,12 @@ from .common import add_json_argument, emit
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "paper", help="the paper's cost tables vs measured; exit 1 if a MobileNet cell is off by > 1%%"
+        "paper",
+        help="the paper's cost tables vs measured; exit 1 if a MobileNet cell is off by > 1%%",
     )
-    parser.add_argument("--no-baselines", action="store_true", help="skip the torchvision comparison networks")
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="skip the torchvision comparison networks"
+    )
     add_json_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -29,8 +33,11 @@ def run(args: argparse.Namespace) -> int:
     emit([cell.to_dict() for cell in cells], args.json, lambda _: format_cells(cells))
     wrong = failures(cells)
     for cell in wrong:
-        print(f"mobilenets paper: Table {cell.table}, {cell.row}, {cell.column}: paper {cell.paper}, "
-              f"measured {cell.measured}", file=sys.stderr)
+        print(
+            f"mobilenets paper: Table {cell.table}, {cell.row}, {cell.column}: paper {cell.paper}, "
+            f"measured {cell.measured}",
+            file=sys.stderr,
+        )
     return 1 if wrong else 0
 
 
@@ -41,7 +48,9 @@ def _measured(cell: Cell) -> str:
 
 
 def format_cells(cells: list[Cell]) -> str:
-    lines = [f"{'table':<9}{'row':<30}{'column':<14}{'paper':>12}{'measured':>14}{'diff':>8}  status"]
+    lines = [
+        f"{'table':<9}{'row':<30}{'column':<14}{'paper':>12}{'measured':>14}{'diff':>8}  status"
+    ]
     table = None
     for cell in cells:
         if cell.table != table:
@@ -52,7 +61,10 @@ def format_cells(cells: list[Cell]) -> str:
         line = f"{cell.table:<9}{cell.row[:29]:<30}{cell.column:<14}{cell.paper:>12}{_measured(cell):>14}{diff:>8}  {status}"
         lines.append(line + (f"  ({cell.note})" if cell.note and not cell.ok else ""))
     checked = [cell for cell in cells if cell.checked]
-    lines += ["", f"{sum(cell.ok for cell in checked)} of {len(checked)} checked MobileNet cells agree with the paper "
-              f"(beyond the printed figure's truncation, within 1%; Table 13's detectors within 10%); "
-              f"{sum(not c.checked for c in cells)} cells shown for reference."]
+    lines += [
+        "",
+        f"{sum(cell.ok for cell in checked)} of {len(checked)} checked MobileNet cells agree with the paper "
+        f"(beyond the printed figure's truncation, within 1%; Table 13's detectors within 10%); "
+        f"{sum(not c.checked for c in cells)} cells shown for reference.",
+    ]
     return "\n".join(lines)

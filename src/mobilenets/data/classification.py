@@ -1,10 +1,12 @@
 """Classification data in one call: Fashion-MNIST, an image-folder tree or CSV manifests,
 with the transforms for a resolution and the dataset's normalization."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from torch.utils.data import Dataset, Subset
 
@@ -14,7 +16,14 @@ from .images import late_failure_count
 from .tensor_images import BatchTransform, TensorImages
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
 
-__all__ = ["DataBundle", "build_datasets", "build_transforms", "evaluation_samples", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD"]
+__all__ = [
+    "DataBundle",
+    "build_datasets",
+    "build_transforms",
+    "evaluation_samples",
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_STD",
+]
 
 # Pixel mean and standard deviation of the 60,000 Fashion-MNIST training images (in [0, 1]),
 # computed once from the real set; tests/test_data.py recomputes them.
@@ -83,18 +92,28 @@ def build_datasets(
     elif in_channels == 1 and (mean, std) == (IMAGENET_MEAN, IMAGENET_STD):
         # Colour images read as grey (PIL's ITU-R 601 luma): weight the colour statistics alike
         # (exact for the mean, an approximation for the standard deviation).
-        mean, std = (sum(w * m for w, m in zip(LUMA, mean)),), (sum(w * s for w, s in zip(LUMA, std)),)
+        mean, std = (
+            (sum(w * m for w, m in zip(LUMA, mean)),),
+            (sum(w * s for w, s in zip(LUMA, std)),),
+        )
     crop_pct = crop_pct if crop_pct is not None else 1.0 if builtin else 0.875
-    common = dict(in_channels=in_channels, mean=mean, std=std, min_crop_area=min_crop_area, crop_pct=crop_pct)
+    common = dict(
+        in_channels=in_channels, mean=mean, std=std, min_crop_area=min_crop_area, crop_pct=crop_pct
+    )
     val_transform = build_transforms(resolution, False, **common)
     if builtin:
         # The training images are in memory as one uint8 tensor: augmented a batch at a time.
         # Validation keeps the PIL transform that `eval` and `predict` apply to image files.
         source = fashion_mnist(train=True)
-        train = TensorImages(source.data, source.targets, BatchTransform(resolution, True, **common))
+        train = TensorImages(
+            source.data, source.targets, BatchTransform(resolution, True, **common)
+        )
         val = fashion_mnist(train=False, transform=val_transform)
         bundle_args = dict(
-            train=_first(train, limit_train), val=_first(val, limit_val), classes=list(FASHION_MNIST_CLASSES), skipped=[],
+            train=_first(train, limit_train),
+            val=_first(val, limit_val),
+            classes=list(FASHION_MNIST_CLASSES),
+            skipped=[],
             plain_train_transform=BatchTransform(resolution, False, **common),
         )
     else:
@@ -102,9 +121,14 @@ def build_datasets(
         check_classes(data, train_candidates, classes)
         train_samples, skipped_train = keep_readable(train_candidates, limit_train, strict)
         val_samples, skipped_val = keep_readable(val_candidates, limit_val, strict)
-        for split, samples, skipped in (("train", train_samples, skipped_train), ("val", val_samples, skipped_val)):
+        for split, samples, skipped in (
+            ("train", train_samples, skipped_train),
+            ("val", val_samples, skipped_val),
+        ):
             if not samples:
-                raise ValueError(f"{data}: no readable {split} images ({len(skipped)} unreadable files skipped)")
+                raise ValueError(
+                    f"{data}: no readable {split} images ({len(skipped)} unreadable files skipped)"
+                )
         if limit_train is None:  # with a limit, the first N images may leave classes out on purpose
             check_classes(data, train_samples, classes, "readable training images")
         bundle_args = dict(
@@ -115,11 +139,18 @@ def build_datasets(
             plain_train_transform=val_transform,
         )
     return DataBundle(
-        num_classes=len(bundle_args["classes"]), mean=mean, std=std, in_channels=in_channels, crop_pct=crop_pct, **bundle_args
+        num_classes=len(bundle_args["classes"]),
+        mean=mean,
+        std=std,
+        in_channels=in_channels,
+        crop_pct=crop_pct,
+        **bundle_args,
     )
 
 
-def evaluation_samples(data: str, *, limit: int | None = None, strict: bool = False) -> tuple[list[Sample], list[str], list[str]]:
+def evaluation_samples(
+    data: str, *, limit: int | None = None, strict: bool = False
+) -> tuple[list[Sample], list[str], list[str]]:
     """(readable validation samples, classes, skipped paths) of ``data``: a folder tree or CSV
     manifests as ``build_datasets`` takes, or a folder of class folders alone (such as ImageNet's
     ``val/``, one folder per synset). Training images are never opened (and, in folders, not listed)."""
@@ -130,21 +161,28 @@ def evaluation_samples(data: str, *, limit: int | None = None, strict: bool = Fa
         _, candidates, classes = _file_samples(data)
     samples, skipped = keep_readable(candidates, limit, strict)
     if not samples:
-        raise ValueError(f"{data}: no readable validation images ({len(skipped)} unreadable files skipped)")
+        raise ValueError(
+            f"{data}: no readable validation images ({len(skipped)} unreadable files skipped)"
+        )
     return samples, classes, skipped
 
 
-def check_classes(data: str, samples: Sequence[Sample], classes: Sequence[str], what: str = "training images") -> None:
+def check_classes(
+    data: str, samples: Sequence[Sample], classes: Sequence[str], what: str = "training images"
+) -> None:
     """Refuses training data with fewer than two classes or a class without training images:
     either trains a classifier that cannot be right (one class) or one with an output that is
     never taught (usually a misspelt or empty folder)."""
     if len(classes) < 2:
-        raise ValueError(f"{data}: classification needs at least 2 classes; the training data has {len(classes)} ({', '.join(classes)})")
+        raise ValueError(
+            f"{data}: classification needs at least 2 classes; the training data has {len(classes)} ({', '.join(classes)})"
+        )
     present = {target for _, target in samples}
     empty = [name for index, name in enumerate(classes) if index not in present]
     if empty:
         raise ValueError(
-            f"{data}: class {empty[0]!r} has no {what}" + (f" (nor do {len(empty) - 1} more)" if len(empty) > 1 else "")
+            f"{data}: class {empty[0]!r} has no {what}"
+            + (f" (nor do {len(empty) - 1} more)" if len(empty) > 1 else "")
         )
 
 
@@ -165,9 +203,15 @@ def _file_samples(data: str) -> tuple[list[Sample], list[Sample], list[str]]:
         train, classes = folder_samples(root / "train")
         val, val_classes = folder_samples(root / "val")
         if val_classes != classes:
-            raise ValueError(f"{root}/val has classes {val_classes} but {root}/train has {classes}; they must be the same")
+            raise ValueError(
+                f"{root}/val has classes {val_classes} but {root}/train has {classes}; they must be the same"
+            )
         return train, val, classes
     if (root / "train.csv").is_file() and (root / "val.csv").is_file():
         return manifest_samples(root / "train.csv", root / "val.csv")
-    what = "has neither train/ and val/ folders nor train.csv and val.csv" if root.is_dir() else "is not a folder"
+    what = (
+        "has neither train/ and val/ folders nor train.csv and val.csv"
+        if root.is_dir()
+        else "is not a folder"
+    )
     raise ValueError(f"unknown data {data!r}: it {what}; --data takes {DATA_HELP}")

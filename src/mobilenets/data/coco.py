@@ -8,6 +8,7 @@ the image) and missing image files are left out and counted; boxes reaching outs
 are clipped; for training, images left without boxes are skipped and counted; an image that
 becomes unreadable while in use is skipped and counted.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,7 +45,10 @@ class CocoReport:
 
     def to_dict(self) -> dict[str, int]:
         counts = {key: value for key, value in self.__dict__.items() if key != "late_failures"}
-        return {**counts, "skipped_unreadable_images": self.late_failures.count if self.late_failures else 0}
+        return {
+            **counts,
+            "skipped_unreadable_images": self.late_failures.count if self.late_failures else 0,
+        }
 
 
 @dataclass
@@ -80,7 +84,8 @@ class CheckedCocoDetection(CocoDetection):
         return [
             {**ann, "bbox": box}
             for ann in super()._load_target(id)
-            if not ann.get("iscrowd", 0) and (box := clipped_box(ann["bbox"], info["width"], info["height"]))
+            if not ann.get("iscrowd", 0)
+            and (box := clipped_box(ann["bbox"], info["width"], info["height"]))
         ]
 
 
@@ -101,12 +106,18 @@ class ReadableImages(Dataset):
 def clipped_box(bbox: list[float], width: float, height: float) -> list[float] | None:
     """An [x, y, w, h] box clipped to the image, or None when nothing of positive area is left."""
     x0, y0 = max(float(bbox[0]), 0.0), max(float(bbox[1]), 0.0)
-    x1, y1 = min(float(bbox[0]) + float(bbox[2]), width), min(float(bbox[1]) + float(bbox[3]), height)
+    x1, y1 = (
+        min(float(bbox[0]) + float(bbox[2]), width),
+        min(float(bbox[1]) + float(bbox[3]), height),
+    )
     return [x0, y0, x1 - x0, y1 - y0] if x1 > x0 and y1 > y0 else None
 
 
 def open_coco(
-    images: str | os.PathLike[str], annotations: str | os.PathLike[str], transforms: Any = None, *,
+    images: str | os.PathLike[str],
+    annotations: str | os.PathLike[str],
+    transforms: Any = None,
+    *,
     skip_empty: bool = True,
 ) -> CocoData:
     """Opens a COCO-format dataset; ``skip_empty`` leaves out images without usable boxes
@@ -123,9 +134,13 @@ def open_coco(
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress on stdout
         coco.createIndex()
     dataset = CheckedCocoDetection(str(images), coco, transforms=transforms)
-    categories = {int(cat["id"]): str(cat.get("name", cat["id"])) for cat in instances["categories"]}
+    categories = {
+        int(cat["id"]): str(cat.get("name", cat["id"])) for cat in instances["categories"]
+    }
     if not categories:
-        raise ValueError(f"{annotations}: categories must be given, with ids from 1 (0 is the background)")
+        raise ValueError(
+            f"{annotations}: categories must be given, with ids from 1 (0 is the background)"
+        )
     report = CocoReport()
     usable: dict[int, int] = {}
     for ann in instances["annotations"]:
@@ -186,19 +201,33 @@ def detection_transforms(size: int | None, train: bool) -> T.Compose:
     return T.Compose(steps)
 
 
-def collate_detection(items: list[tuple[Any, dict[str, Any]]]) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
+def collate_detection(
+    items: list[tuple[Any, dict[str, Any]]],
+) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
     """A batch as torchvision detectors take it: a list of images and a list of target dicts
     (plain tensors; an image without boxes gets an empty (0, 4) box tensor)."""
     images, targets = [], []
     for image, target in items:
         images.append(image.as_subclass(torch.Tensor))
         boxes = target.get("boxes")
-        targets.append({
-            "boxes": boxes.as_subclass(torch.Tensor).float() if boxes is not None else torch.zeros(0, 4),
-            "labels": target.get("labels", torch.zeros(0, dtype=torch.int64)).long(),
-            "image_id": torch.tensor(int(target["image_id"])),
-        })
+        targets.append(
+            {
+                "boxes": boxes.as_subclass(torch.Tensor).float()
+                if boxes is not None
+                else torch.zeros(0, 4),
+                "labels": target.get("labels", torch.zeros(0, dtype=torch.int64)).long(),
+                "image_id": torch.tensor(int(target["image_id"])),
+            }
+        )
     return images, targets
 
 
-__all__ = ["CocoData", "CocoReport", "clipped_box", "coco_split", "collate_detection", "detection_transforms", "open_coco"]
+__all__ = [
+    "CocoData",
+    "CocoReport",
+    "clipped_box",
+    "coco_split",
+    "collate_detection",
+    "detection_transforms",
+    "open_coco",
+]

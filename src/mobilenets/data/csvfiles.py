@@ -2,6 +2,7 @@
 reported as one ValueError naming the file and line: not UTF-8, NUL bytes, a field over the
 size limit, a quote left open. A UTF-8 byte-order mark (what spreadsheet programs write) is
 accepted and dropped."""
+
 from __future__ import annotations
 
 import codecs
@@ -9,8 +10,8 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 # Longest field accepted (characters): far above any path or label, far below what would make
 # a malformed file (one quote left open) swallow the rest of the file into one cell.
@@ -41,7 +42,11 @@ def csv_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
                 yield reader.line_num, row
     except csv.Error as error:
         # The csv module's own limit (131,072) is met first by a quote left open.
-        reason = f"a field longer than {MAX_FIELD} characters" if "field limit" in str(error) else str(error)
+        reason = (
+            f"a field longer than {MAX_FIELD} characters"
+            if "field limit" in str(error)
+            else str(error)
+        )
         raise ValueError(f"{path}:{reader.line_num}: {reason} (is a quote left open?)") from None
 
 

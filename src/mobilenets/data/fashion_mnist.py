@@ -3,14 +3,15 @@
 Read from Debian's ``dataset-fashion-mnist`` package when installed (no network needed),
 otherwise downloaded from torchvision's mirrors into the cache directory.
 """
+
 from __future__ import annotations
 
 import gzip
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from torchvision.datasets import FashionMNIST
 from torchvision.datasets.utils import check_md5
@@ -20,7 +21,12 @@ from ..files import atomic_output, cache_dir
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES: tuple[str, ...] = tuple(FashionMNIST.classes)
-_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def _unpack(packed: Path, raw: Path) -> None:
@@ -41,9 +47,11 @@ def _download(raw: Path) -> None:
     raw.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=raw) as staging:
         for name, md5 in FashionMNIST.resources:
+
             def matches(path: Path, md5: str = md5) -> None:
                 if not check_md5(str(path), md5):
                     raise ValueError(f"{path.name} does not have Fashion-MNIST's md5 {md5}")
+
             errors = []
             for mirror in FashionMNIST.mirrors:
                 try:

@@ -1,14 +1,15 @@
 """Image-file datasets: an image-folder tree or CSV manifests, with unreadable files filtered out
 when scanned (so DataLoader workers rarely meet them and the count is exact); a file that goes
 bad after the scan is skipped and counted by ``LateFailures``."""
+
 from __future__ import annotations
 
 import itertools
 import logging
 import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
@@ -26,7 +27,9 @@ class ImageFiles(Dataset):
     """A list of (image path, class index) samples, read by ``read_image`` and transformed; a
     file that went bad after the scan is skipped and counted (``late_failures``)."""
 
-    def __init__(self, samples: Sequence[Sample], classes: Sequence[str], transform: Callable | None = None) -> None:
+    def __init__(
+        self, samples: Sequence[Sample], classes: Sequence[str], transform: Callable | None = None
+    ) -> None:
         self.samples = list(samples)
         self.targets = [target for _, target in self.samples]
         self.classes = list(classes)
@@ -45,7 +48,9 @@ class ImageFiles(Dataset):
         return (self.transform(image) if self.transform is not None else image), target
 
 
-def keep_readable(candidates: Iterable[Sample], limit: int | None, strict: bool, *, chunk: int = 256) -> tuple[list[Sample], list[str]]:
+def keep_readable(
+    candidates: Iterable[Sample], limit: int | None, strict: bool, *, chunk: int = 256
+) -> tuple[list[Sample], list[str]]:
     """The first ``limit`` readable samples of ``candidates`` and the unreadable paths met on the
     way (each logged as a warning); ``strict`` raises ValueError at the first unreadable file."""
     kept: list[Sample] = []
@@ -53,14 +58,22 @@ def keep_readable(candidates: Iterable[Sample], limit: int | None, strict: bool,
     iterator = iter(candidates)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         while limit is None or len(kept) < limit:
-            batch = list(itertools.islice(iterator, chunk if limit is None else min(chunk, limit - len(kept))))
+            batch = list(
+                itertools.islice(
+                    iterator, chunk if limit is None else min(chunk, limit - len(kept))
+                )
+            )
             if not batch:
                 break
-            for sample, reason in zip(batch, pool.map(unreadable_reason, [path for path, _ in batch])):
+            for sample, reason in zip(
+                batch, pool.map(unreadable_reason, [path for path, _ in batch])
+            ):
                 if reason is None:
                     kept.append(sample)
                 elif strict:
-                    raise ValueError(f"unreadable image: {reason} (drop --strict to skip such files)")
+                    raise ValueError(
+                        f"unreadable image: {reason} (drop --strict to skip such files)"
+                    )
                 else:
                     log.warning("skipping unreadable image: %s", reason)
                     skipped.append(sample[0])
@@ -74,15 +87,24 @@ def folder_samples(root: Path) -> tuple[list[Sample], list[str]]:
     per_class = []
     for name in classes:
         files = sorted(
-            str(path) for path in (root / name).rglob("*") if path.is_file() and path.name.lower().endswith(IMG_EXTENSIONS)
+            str(path)
+            for path in (root / name).rglob("*")
+            if path.is_file() and path.name.lower().endswith(IMG_EXTENSIONS)
         )
         per_class.append([(path, class_to_idx[name]) for path in files])
-    interleaved = [sample for group in itertools.zip_longest(*per_class) for sample in group if sample is not None]
+    interleaved = [
+        sample
+        for group in itertools.zip_longest(*per_class)
+        for sample in group
+        if sample is not None
+    ]
     return interleaved, classes
 
 
 def read_manifest(
-    path: Path, columns: Sequence[str] = ("path", "label"), check: Callable[[Sequence[str]], None] | None = None,
+    path: Path,
+    columns: Sequence[str] = ("path", "label"),
+    check: Callable[[Sequence[str]], None] | None = None,
 ) -> list[tuple[str, ...]]:
     """(image path, *other columns) rows of a CSV with ``columns`` (the first is the image path,
     relative to the CSV's folder); a first row naming the columns is a header. ``check`` gets
@@ -93,7 +115,9 @@ def read_manifest(
         if not rows and [cell.lower() for cell in cells] == list(columns):
             continue
         if len(row) != len(columns) or not all(cells):
-            raise ValueError(f"{path}:{line}: expected '{','.join(columns)}', got {','.join(row)!r}")
+            raise ValueError(
+                f"{path}:{line}: expected '{','.join(columns)}', got {','.join(row)!r}"
+            )
         try:
             if check is not None:
                 check(cells)
@@ -115,11 +139,16 @@ def check_latlng_row(cells: Sequence[str]) -> None:
     parse_number(cells[2], "lng", -180, 180)
 
 
-def manifest_samples(train_csv: Path, val_csv: Path) -> tuple[list[Sample], list[Sample], list[str]]:
+def manifest_samples(
+    train_csv: Path, val_csv: Path
+) -> tuple[list[Sample], list[Sample], list[str]]:
     """Train and val samples of two CSV manifests and the class names. Labels that are all
     non-negative integers are class indices (classes "0".."max"); otherwise they are class names,
     sorted, taken from the training manifest."""
-    train_rows, val_rows = read_manifest(train_csv, check=_check_label), read_manifest(val_csv, check=_check_label)
+    train_rows, val_rows = (
+        read_manifest(train_csv, check=_check_label),
+        read_manifest(val_csv, check=_check_label),
+    )
     labels = [label for _, label in train_rows + val_rows]
     if all(label.isdecimal() for label in labels):
         classes = [str(index) for index in range(max(map(int, labels), default=-1) + 1)]
@@ -130,4 +159,8 @@ def manifest_samples(train_csv: Path, val_csv: Path) -> tuple[list[Sample], list
         unknown = sorted({label for _, label in val_rows} - set(classes))
         if unknown:
             raise ValueError(f"{val_csv}: labels not in {train_csv}: {', '.join(unknown[:5])}")
-    return [(p, index[label]) for p, label in train_rows], [(p, index[label]) for p, label in val_rows], classes
+    return (
+        [(p, index[label]) for p, label in train_rows],
+        [(p, index[label]) for p, label in val_rows],
+        classes,
+    )

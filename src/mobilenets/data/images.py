@@ -6,13 +6,15 @@ Scans (``unreadable_reason``) use the same checks, so a file that passes a scan 
 ``read_image`` reads; a file that goes bad after the scan is skipped and counted by
 ``LateFailures`` instead of ending an epoch with a traceback.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +75,9 @@ def to_8bit(image: Image.Image, mode: str | None = None) -> Image.Image:
         values = np.asarray(image).astype(np.int64)
         image = Image.fromarray((np.clip(values, 0, 65535) >> 8).astype(np.uint8), "L")
     elif image.mode == "F":
-        image = Image.fromarray(np.clip(np.nan_to_num(np.asarray(image)), 0, 255).astype(np.uint8), "L")
+        image = Image.fromarray(
+            np.clip(np.nan_to_num(np.asarray(image)), 0, 255).astype(np.uint8), "L"
+        )
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     grey = image.mode in ("1", "L", "LA", "La")
@@ -93,7 +97,9 @@ def read_image(path: str | os.PathLike[str], mode: str | None = None) -> Image.I
             return to_8bit(image, mode)
     except UnreadableImage:
         raise
-    except Exception as error:  # truncated data, a broken codec stream, a mode Pillow cannot convert
+    except (
+        Exception
+    ) as error:  # truncated data, a broken codec stream, a mode Pillow cannot convert
         raise UnreadableImage(f"{path} is not a readable image ({_reason(error)})") from None
 
 
@@ -142,7 +148,9 @@ class LateFailures:
             except UnreadableImage as error:
                 self.flags[candidate] = True
                 log.warning("skipping an image that became unreadable after the scan: %s", error)
-        raise ValueError(f"all {size} images of the data set have become unreadable since they were scanned")
+        raise ValueError(
+            f"all {size} images of the data set have become unreadable since they were scanned"
+        )
 
 
 def late_failure_count(*datasets: Any) -> int:

@@ -1,9 +1,11 @@
 """The evaluation preprocessing a model's weights expect, built from its timm-style
 ``pretrained_cfg`` (input size, interpolation, crop_pct, mean, std)."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode

@@ -7,10 +7,11 @@ as torchvision draws them; the crop is resized by ``torchvision.ops.roi_align`` 
 half-pixel centres, as ``F.interpolate(align_corners=False)``; when a crop shrinks, each output
 pixel averages the source pixels under it, an area filter in place of PIL's antialiasing).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.utils.data import Dataset
@@ -26,7 +27,11 @@ _TRIES = 10  # and its number of draws before it falls back to a centre crop
 
 
 def random_resized_boxes(
-    count: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float] = _RATIO,
+    count: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float] = _RATIO,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """``count`` crop boxes (x0, y0, x1, y1) in pixel edges, drawn as torchvision's
@@ -39,7 +44,9 @@ def random_resized_boxes(
     found = torch.zeros(count, dtype=torch.bool)
     for _ in range(_TRIES):
         target = area * torch.empty(count).uniform_(scale[0], scale[1], generator=generator)
-        aspect = torch.exp(torch.empty(count).uniform_(log_ratio[0], log_ratio[1], generator=generator))
+        aspect = torch.exp(
+            torch.empty(count).uniform_(log_ratio[0], log_ratio[1], generator=generator)
+        )
         w = torch.sqrt(target * aspect).round().long()
         h = torch.sqrt(target / aspect).round().long()
         fits = ~found & (w > 0) & (w <= width) & (h > 0) & (h <= height)
@@ -71,8 +78,16 @@ class BatchTransform:
     the PIL evaluation transform does (bilinear with antialiasing)."""
 
     def __init__(
-        self, resolution: int, train: bool, *, in_channels: int, mean: Sequence[float], std: Sequence[float],
-        min_crop_area: float = 0.25, flip: bool = True, crop_pct: float = 0.875,
+        self,
+        resolution: int,
+        train: bool,
+        *,
+        in_channels: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        min_crop_area: float = 0.25,
+        flip: bool = True,
+        crop_pct: float = 0.875,
     ) -> None:
         check_geometry(resolution, min_crop_area, crop_pct)
         mean, std = per_channel(mean, in_channels, "mean"), per_channel(std, in_channels, "std")
@@ -86,11 +101,15 @@ class BatchTransform:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(f"BatchTransform takes uint8 images of shape (B, C, H, W); got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"BatchTransform takes uint8 images of shape (B, C, H, W); got {images.dtype} {tuple(images.shape)}"
+            )
         pixels = images.float()
         if pixels.shape[1] != self.in_channels:
             if pixels.shape[1] != 1:
-                raise ValueError(f"images have {pixels.shape[1]} channels; the model takes {self.in_channels}")
+                raise ValueError(
+                    f"images have {pixels.shape[1]} channels; the model takes {self.in_channels}"
+                )
             pixels = pixels.expand(-1, self.in_channels, -1, -1)
         resized = self._augment(pixels) if self.train else self.resize_and_crop(pixels).contiguous()
         return resized.mul_(self.scale).add_(self.shift)
@@ -99,7 +118,14 @@ class BatchTransform:
         count, _, height, width = pixels.shape
         boxes = random_resized_boxes(count, height, width, (self.min_crop_area, 1.0))
         rois = torch.cat([torch.arange(count, dtype=torch.float32)[:, None], boxes], dim=1)
-        out = roi_align(pixels.contiguous(), rois, output_size=self.resolution, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+        out = roi_align(
+            pixels.contiguous(),
+            rois,
+            output_size=self.resolution,
+            spatial_scale=1.0,
+            sampling_ratio=-1,
+            aligned=True,
+        )
         if self.flip:
             flipped = torch.rand(count) < 0.5
             out[flipped] = out[flipped].flip(-1)
@@ -112,9 +138,13 @@ class TensorImages(Dataset):
     The DataLoader fetches a whole batch through ``__getitems__``, so ``transform`` runs once per
     batch; ``dataset[i]`` still gives one transformed item."""
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor | Sequence[int], transform: BatchTransform) -> None:
+    def __init__(
+        self, images: torch.Tensor, targets: torch.Tensor | Sequence[int], transform: BatchTransform
+    ) -> None:
         if images.dtype != torch.uint8 or images.dim() not in (3, 4):
-            raise ValueError(f"images must be a uint8 tensor (N, H, W) or (N, C, H, W); got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"images must be a uint8 tensor (N, H, W) or (N, C, H, W); got {images.dtype} {tuple(images.shape)}"
+            )
         self.images = images[:, None] if images.dim() == 3 else images
         self.targets = torch.as_tensor(targets, dtype=torch.long)
         if len(self.targets) != len(self.images):

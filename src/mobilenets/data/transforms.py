@@ -1,7 +1,8 @@
 """Classification transforms by resolution (torchvision transforms v2 on PIL images)."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
@@ -55,7 +56,13 @@ def build_transforms(
     else:
         geometry = eval_geometry(resolution, crop_pct)
     return v2.Compose(
-        [convert, *geometry, v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+        [
+            convert,
+            *geometry,
+            v2.PILToTensor(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean, std),
+        ]
     )
 
 

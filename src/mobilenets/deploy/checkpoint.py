@@ -5,6 +5,7 @@ the training loop's (``"model_factory"`` + ``"model_config"`` rebuild the networ
 carries the input normalization it was trained with) and ``mobilenets convert``'s
 (``"config"`` = the :class:`MobileNetV1` constructor arguments). Other keys are ignored.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,7 @@ from typing import Any
 from torch import nn
 
 from ..models import MobileNetV1, builder_name, rebuild
-from ..train.checkpoint import load_checkpoint
-from ..train.checkpoint import model_from_checkpoint
+from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
@@ -34,10 +34,14 @@ def model_from_state(state: dict[str, Any], path: str | os.PathLike[str]) -> nn.
         else:
             raise ValueError("expected 'model_factory'/'model_config' or a MobileNetV1 'config'")
     except (TypeError, RuntimeError, ValueError) as error:
-        raise ValueError(f"{path}: cannot rebuild the model ({str(error).splitlines()[0]})") from error
+        raise ValueError(
+            f"{path}: cannot rebuild the model ({str(error).splitlines()[0]})"
+        ) from error
     task = state.get("task") or {}
     if hasattr(model, "pretrained_cfg"):
-        model.pretrained_cfg.update({key: tuple(task[key]) for key in ("mean", "std") if key in task})
+        model.pretrained_cfg.update(
+            {key: tuple(task[key]) for key in ("mean", "std") if key in task}
+        )
         if "crop_pct" in task:
             model.pretrained_cfg["crop_pct"] = task["crop_pct"]
     return model.eval()

@@ -2,14 +2,16 @@
 batch 1 (``mobile.py``), or as a pretrained folder (``config.json`` + ``model.safetensors``, the
 Hugging Face Hub's layout), and checking every export by running it in its own runtime against
 PyTorch on the same inputs."""
+
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,8 +19,8 @@ from torch import nn
 
 from ..extras import require
 from ..files import atomic_output
-from ..models import from_pretrained, save_pretrained
 from ..pt_files import load_torchscript
+from ..weights import from_pretrained, save_pretrained
 from .fuse import fold_batch_norm
 from .mobile import MOBILE_FORMATS, export_mobile, mobile_runner
 from .qat import convert_qat, is_qat_prepared
@@ -35,7 +37,11 @@ def _example(model: nn.Module) -> torch.Tensor:
 
 
 def export_onnx(
-    model: nn.Module, path: str | os.PathLike[str], *, output_names: Sequence[str] = (OUTPUT_NAME,), force: bool = False,
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    output_names: Sequence[str] = (OUTPUT_NAME,),
+    force: bool = False,
 ) -> Path:
     """Writes ``model`` (BN folded) as ONNX with a dynamic batch dimension; ``output_names``
     names its outputs (several for a feature backbone).
@@ -49,22 +55,33 @@ def export_onnx(
     with atomic_output(path, force=force) as temporary, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            folded, (_example(model),), str(temporary), dynamo=False, opset_version=ONNX_OPSET,
-            input_names=[INPUT_NAME], output_names=list(output_names),
+            folded,
+            (_example(model),),
+            str(temporary),
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=[INPUT_NAME],
+            output_names=list(output_names),
             dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *output_names)},
         )
     return Path(path)
 
 
 def export_torchscript(
-    model: nn.Module, path: str | os.PathLike[str], *, example: torch.Tensor | None = None, force: bool = False,
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    example: torch.Tensor | None = None,
+    force: bool = False,
 ) -> Path:
     """Writes ``model`` as a traced TorchScript file (BN folded when the model is float; an int8
     module from ``quantize.py`` goes as it is, traced on ``example``)."""
     module = model if _is_quantized(model) else fold_batch_norm(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(module, example if example is not None else _example(model), check_trace=False)
+        traced = torch.jit.trace(
+            module, example if example is not None else _example(model), check_trace=False
+        )
         with atomic_output(path, force=force) as temporary:
             torch.jit.save(traced, str(temporary))
     return Path(path)
@@ -94,7 +111,10 @@ def onnx_session(path: str | os.PathLike[str], *, threads: int | None = None):
 
 @contextlib.contextmanager
 def export_runner(
-    path: str | os.PathLike[str], format: str, *, threads: int | None = None,
+    path: str | os.PathLike[str],
+    format: str,
+    *,
+    threads: int | None = None,
 ) -> Iterator[Callable[[torch.Tensor], np.ndarray]]:
     """A function running an exported file on a batch in its own runtime (ONNX Runtime,
     torch.jit, ExecuTorch, LiteRT, or this package for a pretrained folder) with ``threads`` threads (the runtime's default: None)."""
@@ -166,9 +186,13 @@ def write_export(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     qat = is_qat_prepared(model)
     if format == "pretrained" and (qat or int8_calibration is not None):
-        raise ValueError("--format pretrained writes float weights (safetensors); int8 exports as onnx, torchscript, executorch or tflite")
+        raise ValueError(
+            "--format pretrained writes float weights (safetensors); int8 exports as onnx, torchscript, executorch or tflite"
+        )
     if qat and format != "torchscript":
-        raise ValueError("a quantization-aware (QAT) model exports as --format torchscript (PyTorch's x86 int8)")
+        raise ValueError(
+            "a quantization-aware (QAT) model exports as --format torchscript (PyTorch's x86 int8)"
+        )
     model = model.eval()
     if format == "onnx" and int8_calibration is not None:
         with tempfile.TemporaryDirectory() as scratch:
@@ -178,7 +202,9 @@ def write_export(
     elif format == "onnx":
         export_onnx(model, path, force=force)
     elif format in MOBILE_FORMATS:
-        export_mobile(model, path, format, example=example, int8_calibration=int8_calibration, force=force)
+        export_mobile(
+            model, path, format, example=example, int8_calibration=int8_calibration, force=force
+        )
     elif format == "pretrained":
         save_pretrained(model, path, force=force)
     else:
@@ -202,7 +228,9 @@ def export_model(
     """Exports ``model`` (:func:`write_export`), then runs the file on ``verify_inputs`` against
     the float PyTorch model: at two batch sizes (all of them, and one), or image by image for
     the batch-1 mobile formats. Returns the path, format, size and :func:`compare_outputs`."""
-    int8 = write_export(model, path, format, example=verify_inputs, int8_calibration=int8_calibration, force=force)
+    int8 = write_export(
+        model, path, format, example=verify_inputs, int8_calibration=int8_calibration, force=force
+    )
     expected = reference_outputs(model, verify_inputs)
     outputs = run_export(path, format, verify_inputs)
     batch_sizes = [1] if format in MOBILE_FORMATS else [len(verify_inputs), 1]
@@ -210,9 +238,15 @@ def export_model(
         outputs = np.concatenate([outputs, run_export(path, format, verify_inputs[:1])])
         expected = np.concatenate([expected, expected[:1]])
     return {
-        "out": str(path), "format": format, "int8": int8,
-        "bytes": sum(file.stat().st_size for file in Path(path).iterdir()) if Path(path).is_dir() else Path(path).stat().st_size,
-        "verified_batch_sizes": batch_sizes, "verified_images": len(verify_inputs), **compare_outputs(outputs, expected),
+        "out": str(path),
+        "format": format,
+        "int8": int8,
+        "bytes": sum(file.stat().st_size for file in Path(path).iterdir())
+        if Path(path).is_dir()
+        else Path(path).stat().st_size,
+        "verified_batch_sizes": batch_sizes,
+        "verified_images": len(verify_inputs),
+        **compare_outputs(outputs, expected),
     }
 
 

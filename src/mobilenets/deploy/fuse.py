@@ -1,5 +1,6 @@
 """Inference preparation: batch norm folded into the convolution before it, channels_last
 memory layout, and optionally torch.compile."""
+
 from __future__ import annotations
 
 import copy
@@ -29,7 +30,9 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
     return folded
 
 
-def prepare_for_inference(model: nn.Module, *, channels_last: bool = True, compile: bool = False) -> nn.Module:
+def prepare_for_inference(
+    model: nn.Module, *, channels_last: bool = True, compile: bool = False
+) -> nn.Module:
     """The fastest eager PyTorch form of ``model``: BN folded, weights in channels_last
     (NHWC, what oneDNN's convolutions run fastest on), and ``torch.compile`` when asked."""
     prepared = fold_batch_norm(model)

@@ -1,10 +1,11 @@
 """Real inputs for verifying exports and calibrating int8: Fashion-MNIST or a folder of images,
 resized and normalized as the model expects; random inputs when no data is given."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from PIL import Image
@@ -27,7 +28,12 @@ def input_transform(model: nn.Module) -> Callable[[Image.Image], torch.Tensor]:
     config = model.pretrained_cfg
     channels, height, _ = config["input_size"]
     return build_transforms(
-        height, False, in_channels=channels, mean=config["mean"], std=config["std"], crop_pct=config["crop_pct"],
+        height,
+        False,
+        in_channels=channels,
+        mean=config["mean"],
+        std=config["std"],
+        crop_pct=config["crop_pct"],
     )
 
 
@@ -38,7 +44,9 @@ def _folder_images(folder: Path) -> list[Path]:
     return files
 
 
-def real_inputs(model: nn.Module, source: str | os.PathLike[str], count: int, *, train: bool = True) -> torch.Tensor:
+def real_inputs(
+    model: nn.Module, source: str | os.PathLike[str], count: int, *, train: bool = True
+) -> torch.Tensor:
     """``count`` images of ``source`` ("fashion-mnist" or a folder of images) as a batch the
     model takes. Fashion-MNIST gives the first ``count`` of the train split (calibration) or the
     test split (verification)."""
@@ -51,16 +59,24 @@ def real_inputs(model: nn.Module, source: str | os.PathLike[str], count: int, *,
     else:
         folder = Path(source)
         if not folder.is_dir():
-            raise ValueError(f"data must be {FASHION_MNIST!r} or a folder of images; {folder} is neither")
+            raise ValueError(
+                f"data must be {FASHION_MNIST!r} or a folder of images; {folder} is neither"
+            )
         # Unreadable files are skipped (each with a warning) and the next images taken instead.
-        readable, skipped = keep_readable(((str(path), 0) for path in _folder_images(folder)), count, strict=False)
+        readable, skipped = keep_readable(
+            ((str(path), 0) for path in _folder_images(folder)), count, strict=False
+        )
         if not readable:
-            raise ValueError(f"{folder} holds no readable images ({len(skipped)} unreadable files skipped)")
+            raise ValueError(
+                f"{folder} holds no readable images ({len(skipped)} unreadable files skipped)"
+            )
         images = [read_image(path) for path, _ in readable]
     return torch.stack([transform(image) for image in images])
 
 
-def labeled_inputs(model: nn.Module, source: str | os.PathLike[str], count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def labeled_inputs(
+    model: nn.Module, source: str | os.PathLike[str], count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Up to ``count`` held-out images with their labels, as a batch the model takes:
     Fashion-MNIST's test split, or the validation images of a data folder or manifests as
     ``mobilenets eval`` reads them."""
@@ -70,10 +86,14 @@ def labeled_inputs(model: nn.Module, source: str | os.PathLike[str], count: int)
     if str(source) == FASHION_MNIST:
         dataset = fashion_mnist(train=False)
         samples = [dataset[index] for index in range(min(count, len(dataset)))]
-        return torch.stack([transform(image) for image, _ in samples]), torch.tensor([label for _, label in samples])
+        return torch.stack([transform(image) for image, _ in samples]), torch.tensor(
+            [label for _, label in samples]
+        )
     samples, classes, _ = evaluation_samples(str(source), limit=count)
     files = ImageFiles(samples, classes, transform)
-    return torch.stack([files[index][0] for index in range(len(files))]), torch.tensor(files.targets)
+    return torch.stack([files[index][0] for index in range(len(files))]), torch.tensor(
+        files.targets
+    )
 
 
 def random_inputs(model: nn.Module, count: int, *, seed: int = 0) -> torch.Tensor:

@@ -8,14 +8,15 @@ activations calibrated on real images. A LiteRT int8 file takes and returns int8
 integer, what NPUs and microcontrollers want); :func:`mobile_runner` quantizes its input and
 dequantizes its output with the scales the file declares.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -33,7 +34,9 @@ SUFFIXES = {"executorch": ".pte", "tflite": ".tflite"}
 
 def _check(format: str) -> None:
     if format not in MOBILE_FORMATS:
-        raise ValueError(f"mobile format must be one of {', '.join(MOBILE_FORMATS)}; got {format!r}")
+        raise ValueError(
+            f"mobile format must be one of {', '.join(MOBILE_FORMATS)}; got {format!r}"
+        )
 
 
 def _quiet() -> contextlib.ExitStack:
@@ -48,17 +51,23 @@ def _quantizer(format: str):
     if format == "executorch":
         require("executorch", EXTRAS[format], "int8 for ExecuTorch")
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer, get_symmetric_quantization_config,
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
         )
 
         return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     require("litert_torch", EXTRAS[format], "int8 for LiteRT")
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.pt2e_quantizer import (
+        PT2EQuantizer,
+        get_symmetric_quantization_config,
+    )
 
     return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
 
 
-def quantize_pt2e(model: nn.Module, quantizer, calibration: torch.Tensor, *, fold_weights: bool = True) -> nn.Module:
+def quantize_pt2e(
+    model: nn.Module, quantizer, calibration: torch.Tensor, *, fold_weights: bool = True
+) -> nn.Module:
     """``model`` (BN folded) as a PT2E int8 graph: exported at batch 1, observed on each
     calibration image, converted to quantize/dequantize pairs around int8 weights
     (``fold_weights``: stored int8, as XNNPACK's partitioner wants; else float weights with
@@ -67,7 +76,9 @@ def quantize_pt2e(model: nn.Module, quantizer, calibration: torch.Tensor, *, fol
 
     example = (calibration[:1],)
     with _quiet():
-        prepared = prepare_pt2e(torch.export.export(fold_batch_norm(model), example).module(), quantizer)
+        prepared = prepare_pt2e(
+            torch.export.export(fold_batch_norm(model), example).module(), quantizer
+        )
         with torch.no_grad():
             for image in calibration.split(1):
                 prepared(image)
@@ -87,13 +98,19 @@ def export_mobile(
     ``example`` (int8 when ``int8_calibration`` is given). Refuses to overwrite without force."""
     _check(format)
     refuse_existing(path, force=force)  # before minutes of conversion, not after
-    require("executorch" if format == "executorch" else "litert_torch", EXTRAS[format], f"{format} export")
+    require(
+        "executorch" if format == "executorch" else "litert_torch",
+        EXTRAS[format],
+        f"{format} export",
+    )
     example = example[:1]
     model = model.eval()
     with _quiet():
         if int8_calibration is not None:
             quantizer = _quantizer(format)
-            module = quantize_pt2e(model, quantizer, int8_calibration, fold_weights=format == "executorch")
+            module = quantize_pt2e(
+                model, quantizer, int8_calibration, fold_weights=format == "executorch"
+            )
         else:
             quantizer, module = None, fold_batch_norm(model)
         with atomic_output(path, force=force) as temporary:
@@ -111,7 +128,11 @@ def _to_executorch(module: nn.Module, example: torch.Tensor) -> bytes:
     from executorch.exir import to_edge_transform_and_lower
 
     program = torch.export.export(module, (example,))
-    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
+    return (
+        to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        .to_executorch()
+        .buffer
+    )
 
 
 def _to_tflite(module: nn.Module, example: torch.Tensor, quantizer):
@@ -122,11 +143,12 @@ def _to_tflite(module: nn.Module, example: torch.Tensor, quantizer):
     return litert_torch.convert(module, (example,), quant_config=config)
 
 
-
-
 @contextlib.contextmanager
 def mobile_runner(
-    path: str | os.PathLike[str], format: str, *, threads: int | None = None,
+    path: str | os.PathLike[str],
+    format: str,
+    *,
+    threads: int | None = None,
 ) -> Iterator[Callable[[torch.Tensor], np.ndarray | list[np.ndarray]]]:
     """A function running the file at ``path`` in its own runtime on a batch (one image at a
     time, as the file is batch 1) and returning its float output (a list of them for a file
@@ -134,16 +156,24 @@ def mobile_runner(
     _check(format)
     if not Path(path).is_file():
         raise FileNotFoundError(f"{format} file {path} does not exist")
-    single = _executorch_method(path, threads) if format == "executorch" else _litert_interpreter(path, threads)
+    single = (
+        _executorch_method(path, threads)
+        if format == "executorch"
+        else _litert_interpreter(path, threads)
+    )
 
     def run(batch: torch.Tensor) -> np.ndarray | list[np.ndarray]:
-        per_output = [np.concatenate(parts) for parts in zip(*(single(image) for image in batch.split(1)))]
+        per_output = [
+            np.concatenate(parts) for parts in zip(*(single(image) for image in batch.split(1)))
+        ]
         return per_output[0] if len(per_output) == 1 else per_output
 
     yield run
 
 
-def _executorch_method(path: str | os.PathLike[str], threads: int | None) -> Callable[[torch.Tensor], list[np.ndarray]]:
+def _executorch_method(
+    path: str | os.PathLike[str], threads: int | None
+) -> Callable[[torch.Tensor], list[np.ndarray]]:
     require("executorch", EXTRAS["executorch"], "running ExecuTorch files")
     with _quiet():  # "experimental API" on import
         from executorch.runtime import Runtime
@@ -155,17 +185,27 @@ def _executorch_method(path: str | os.PathLike[str], threads: int | None) -> Cal
     try:
         method = Runtime.get().load_program(Path(path)).load_method("forward")
     except Exception as error:  # ExecuTorch raises RuntimeError/ValueError by error code
-        raise ValueError(f"{path} is not a loadable ExecuTorch program: {str(error).splitlines()[0]}") from error
+        raise ValueError(
+            f"{path} is not a loadable ExecuTorch program: {str(error).splitlines()[0]}"
+        ) from error
     return lambda image: [output.numpy() for output in method.execute([image.contiguous()])]
 
 
-def _litert_interpreter(path: str | os.PathLike[str], threads: int | None) -> Callable[[torch.Tensor], list[np.ndarray]]:
-    interpreter_module = require("ai_edge_litert.interpreter", EXTRAS["tflite"], "running LiteRT files")
+def _litert_interpreter(
+    path: str | os.PathLike[str], threads: int | None
+) -> Callable[[torch.Tensor], list[np.ndarray]]:
+    interpreter_module = require(
+        "ai_edge_litert.interpreter", EXTRAS["tflite"], "running LiteRT files"
+    )
     try:
-        interpreter = interpreter_module.Interpreter(model_path=str(path), num_threads=threads or None)
+        interpreter = interpreter_module.Interpreter(
+            model_path=str(path), num_threads=threads or None
+        )
         interpreter.allocate_tensors()
     except Exception as error:
-        raise ValueError(f"{path} is not a loadable LiteRT model: {str(error).splitlines()[0]}") from error
+        raise ValueError(
+            f"{path} is not a loadable LiteRT model: {str(error).splitlines()[0]}"
+        ) from error
     (source,), targets = interpreter.get_input_details(), interpreter.get_output_details()
 
     def run(image: torch.Tensor) -> list[np.ndarray]:
@@ -181,7 +221,9 @@ def _quantize(values: np.ndarray, details: dict) -> np.ndarray:
         return values
     scale, zero_point = details["quantization"]
     limits = np.iinfo(details["dtype"])
-    return np.clip(np.round(values / scale) + zero_point, limits.min, limits.max).astype(details["dtype"])
+    return np.clip(np.round(values / scale) + zero_point, limits.min, limits.max).astype(
+        details["dtype"]
+    )
 
 
 def _dequantize(values: np.ndarray, details: dict) -> np.ndarray:

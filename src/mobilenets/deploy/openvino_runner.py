@@ -4,11 +4,13 @@ ONNX file (QDQ), which OpenVINO runs with its own int8 kernels.
 OpenVINO computes in bf16 by default on CPUs that have it (AVX-512 BF16, AMX), which changes
 the outputs; precision is therefore forced to f32 unless bf16 is asked for.
 """
+
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,12 +23,18 @@ PRECISIONS = ("f32", "bf16")
 
 
 def compile_openvino(
-    source: nn.Module | str | os.PathLike[str], *, example: torch.Tensor, threads: int, precision: str = "f32",
+    source: nn.Module | str | os.PathLike[str],
+    *,
+    example: torch.Tensor,
+    threads: int,
+    precision: str = "f32",
 ) -> Callable[[torch.Tensor], np.ndarray]:
     """A function running ``source`` (a PyTorch model, converted with BN folded, or an ONNX
     file) on OpenVINO's CPU plugin with ``threads`` threads at ``precision``."""
     if precision not in PRECISIONS:
-        raise ValueError(f"OpenVINO precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        raise ValueError(
+            f"OpenVINO precision must be one of {', '.join(PRECISIONS)}; got {precision!r}"
+        )
     openvino = require("openvino", "openvino", "running on OpenVINO")
     core = openvino.Core()
     with warnings.catch_warnings():
@@ -36,7 +44,9 @@ def compile_openvino(
         else:
             network = core.read_model(str(source))
     settings: dict[str, Any] = {
-        "INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": precision,
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",
     }
     compiled = core.compile_model(network, "CPU", settings)
     request = compiled.create_infer_request()

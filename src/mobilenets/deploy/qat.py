@@ -1,5 +1,6 @@
 """Quantization-aware fine-tuning (PyTorch FX graph mode, x86 backend): prepare a float model,
 fine-tune it with the training loop, convert it to int8."""
+
 from __future__ import annotations
 
 import copy
@@ -12,16 +13,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..classification.training import fit, train_config
 from ..models import builder_name, register_builder
 from ..train.checkpoint import load_checkpoint
-from ..train.loop import fit
-from ..train.training import train_config
 from .checkpoint import model_from_state
 from .inputs import random_inputs, real_inputs
 from .quantize import x86_example
 
 
-def prepare_qat(model: nn.Module, calibration: torch.Tensor | None = None, *, batch_size: int = 64) -> nn.Module:
+def prepare_qat(
+    model: nn.Module, calibration: torch.Tensor | None = None, *, batch_size: int = 64
+) -> nn.Module:
     """A copy of a float model ready for quantization-aware fine-tuning: conv+BN+ReLU fused
     into QAT modules whose weights and activations are fake-quantized as the x86 backend will
     quantize them (per-channel weights). Train it as usual, then call :func:`convert_qat`.
@@ -39,7 +41,9 @@ def prepare_qat(model: nn.Module, calibration: torch.Tensor | None = None, *, ba
     torch.backends.quantized.engine = "x86"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's own deprecation notices, not the user's
-        prepared = prepare_qat_fx(copy.deepcopy(model).train(), get_default_qat_qconfig_mapping("x86"), x86_example(model))
+        prepared = prepare_qat_fx(
+            copy.deepcopy(model).train(), get_default_qat_qconfig_mapping("x86"), x86_example(model)
+        )
     prepared.apply(freeze_bn_stats)
     if calibration is not None:
         with torch.no_grad():
@@ -52,15 +56,21 @@ def prepare_qat(model: nn.Module, calibration: torch.Tensor | None = None, *, ba
 
 
 def prepared_model(
-    float_checkpoint: str | os.PathLike[str], calibration_data: str | None = None, calibration_images: int = 256,
+    float_checkpoint: str | os.PathLike[str],
+    calibration_data: str | None = None,
+    calibration_images: int = 256,
 ) -> nn.Module:
     """The QAT-prepared model of a float checkpoint, its observers calibrated on
     ``calibration_images`` of ``calibration_data`` (fashion-mnist or a folder; generated inputs
     when None): what ``mobilenets train --qat --init C`` trains, and the factory its
     checkpoints record (so ``export`` and ``--resume`` can rebuild them)."""
     state = load_checkpoint(float_checkpoint)
-    if state.get("model_factory") == builder_name(prepared_model):  # a file naming itself would recurse forever
-        raise ValueError(f"{float_checkpoint} is a quantization-aware checkpoint; QAT starts from a float network")
+    if state.get("model_factory") == builder_name(
+        prepared_model
+    ):  # a file naming itself would recurse forever
+        raise ValueError(
+            f"{float_checkpoint} is a quantization-aware checkpoint; QAT starts from a float network"
+        )
     model = model_from_state(state, float_checkpoint)
     if calibration_data is None:
         calibration = random_inputs(model, calibration_images)
@@ -83,8 +93,13 @@ def train_qat(*, force: bool = False, progress: bool = True, **settings: Any) ->
     data = config.data if config.data == "fashion-mnist" or Path(config.data).is_dir() else None
     kwargs = {"float_checkpoint": str(Path(config.init).resolve()), "calibration_data": data}
     # The prepared model carries the float weights already; init must not load them again.
-    return fit(dataclasses.replace(config, init=None), model=prepared_model(**kwargs),
-               model_factory=(builder_name(prepared_model), kwargs), force=force, progress=progress)
+    return fit(
+        dataclasses.replace(config, init=None),
+        model=prepared_model(**kwargs),
+        model_factory=(builder_name(prepared_model), kwargs),
+        force=force,
+        progress=progress,
+    )
 
 
 def is_qat_prepared(model: nn.Module) -> bool:

@@ -7,14 +7,15 @@ with a QDQ graph is the fastest on this project's AVX2 machine (ORT fuses each D
 into its NHWC int8 convolution), ahead of QOperator and well ahead of PyTorch's x86 backend,
 so it is what ``--int8`` exports for ONNX and what ``bench --runtime int8`` times.
 """
+
 from __future__ import annotations
 
 import copy
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -60,7 +61,9 @@ def quantize_onnx(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if quant_format not in ONNX_FORMATS:
-        raise ValueError(f"quantization format must be one of {', '.join(ONNX_FORMATS)}; got {quant_format!r}")
+        raise ValueError(
+            f"quantization format must be one of {', '.join(ONNX_FORMATS)}; got {quant_format!r}"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
@@ -86,7 +89,9 @@ def x86_example(model: nn.Module) -> tuple[torch.Tensor]:
     return (torch.randn(1, channels, height, width),)
 
 
-def quantize_torch(model: nn.Module, calibration: torch.Tensor, *, batch_size: int = 32) -> nn.Module:
+def quantize_torch(
+    model: nn.Module, calibration: torch.Tensor, *, batch_size: int = 32
+) -> nn.Module:
     """PyTorch's x86 backend: FX graph mode post-training static quantization (per-channel
     weights), calibrated on ``calibration``. Returns the converted int8 module."""
     from torch.ao.quantization import get_default_qconfig_mapping
@@ -95,7 +100,9 @@ def quantize_torch(model: nn.Module, calibration: torch.Tensor, *, batch_size: i
     torch.backends.quantized.engine = "x86"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's own deprecation notices, not the user's
-        prepared = prepare_fx(copy.deepcopy(model).eval(), get_default_qconfig_mapping("x86"), x86_example(model))
+        prepared = prepare_fx(
+            copy.deepcopy(model).eval(), get_default_qconfig_mapping("x86"), x86_example(model)
+        )
         with torch.inference_mode():
             for batch in calibration.split(batch_size):
                 prepared(batch)

@@ -5,12 +5,14 @@ fp32, SNR) and timed at batch 1; a table and a PNG of top-1 against latency.
 A runtime whose extra is not installed is listed as skipped, with the extra to install, so the
 report covers whatever this machine has.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +47,12 @@ def file_name(format: str, int8: bool) -> str:
 
 @contextlib.contextmanager
 def _row_runner(
-    model: nn.Module, runtime: str, path: Path | None, format: str | None, example: torch.Tensor, threads: int,
+    model: nn.Module,
+    runtime: str,
+    path: Path | None,
+    format: str | None,
+    example: torch.Tensor,
+    threads: int,
 ) -> Iterator[Callable[[torch.Tensor], Any]]:
     if runtime == "pytorch":
         with runner(model, "channels_last", threads=threads) as run:
@@ -85,23 +92,45 @@ def export_report(
                 format, int8 = target
                 path = out_dir / file_name(format, int8)
                 if path not in written:
-                    write_export(model, path, format, example=example, int8_calibration=calibration if int8 else None, force=True)
+                    write_export(
+                        model,
+                        path,
+                        format,
+                        example=example,
+                        int8_calibration=calibration if int8 else None,
+                        force=True,
+                    )
                     written[path] = path.stat().st_size
                 row.update(file=path.name, bytes=written[path])
             with _row_runner(model, runtime, path, format, example, threads) as run:
                 outputs = run(images)
-                times, conditions = timed_calls(lambda: run(example), warmup=warmup, runs=runs, threads=threads)
+                times, conditions = timed_calls(
+                    lambda: run(example), warmup=warmup, runs=runs, threads=threads
+                )
         except ValueError as error:  # a missing extra, named in one line
             row["skipped"] = str(error).splitlines()[0]
             rows.append(row)
             continue
         row.update(summarize(times, 1))
-        row["top1"] = round(100 * float((torch.as_tensor(np.asarray(outputs)).argmax(1) == labels).float().mean()), 2)
-        row.update(compare_outputs(np.asarray(outputs), expected), other_cpu_cores=conditions["other_cpu_cores"], contended=conditions["contended"])
+        row["top1"] = round(
+            100 * float((torch.as_tensor(np.asarray(outputs)).argmax(1) == labels).float().mean()),
+            2,
+        )
+        row.update(
+            compare_outputs(np.asarray(outputs), expected),
+            other_cpu_cores=conditions["other_cpu_cores"],
+            contended=conditions["contended"],
+        )
         rows.append(row)
     report = {
-        "images": len(images), "calibration_images": len(calibration), "threads": threads, "runs": runs,
-        "cpu": conditions["cpu"], "cpu_flags": conditions["cpu_flags"], "rows": rows, "out_dir": str(out_dir),
+        "images": len(images),
+        "calibration_images": len(calibration),
+        "threads": threads,
+        "runs": runs,
+        "cpu": conditions["cpu"],
+        "cpu_flags": conditions["cpu_flags"],
+        "rows": rows,
+        "out_dir": str(out_dir),
     }
     if plot_report(rows, out_dir / "report.png"):
         report["plot"] = str(out_dir / "report.png")
@@ -117,11 +146,21 @@ def plot_report(rows: list[dict[str, Any]], path: Path) -> bool:
         return False
     measured = [row for row in rows if "skipped" not in row]
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    colours = {runtime: f"C{index}" for index, runtime in enumerate(dict.fromkeys(row["runtime"] for row in rows))}
+    colours = {
+        runtime: f"C{index}"
+        for index, runtime in enumerate(dict.fromkeys(row["runtime"] for row in rows))
+    }
     for row in measured:
         # Points often coincide (same kernels, same numbers): a legend names them, not labels.
-        axis.scatter(row["median_ms"], row["top1"], marker="o" if row["precision"] == "fp32" else "s", s=60,
-                     facecolors="none", edgecolors=colours[row["runtime"]], label=f"{row['runtime']} {row['precision']}")
+        axis.scatter(
+            row["median_ms"],
+            row["top1"],
+            marker="o" if row["precision"] == "fp32" else "s",
+            s=60,
+            facecolors="none",
+            edgecolors=colours[row["runtime"]],
+            label=f"{row['runtime']} {row['precision']}",
+        )
     axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     axis.set_xscale("log")
     axis.set_xlabel("latency (ms, batch 1, median)")

@@ -1,6 +1,7 @@
 """Choosing alpha and rho for a budget: the 16 width x resolution MobileNets, their cost on
 this machine (latency measured once and cached) and their accuracy, the Pareto frontier, and
 the most accurate model that fits."""
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,21 @@ import torch
 from ..data.csvfiles import csv_rows
 from ..files import atomic_output, cache_dir, refuse_existing
 from ..machine import cpu_flags, cpu_name
-from ..models import RESOLUTIONS, WIDTHS, create_model, model_name
-from ..models.releases import most_accurate
+from ..models import RESOLUTIONS, WIDTHS, model_name
 from ..paper import mobilenet_cost
 from ..plots import pyplot, save_png
 from ..progress import progress_bar
+from ..weights import create_model
+from ..weights.releases import most_accurate
 from .latency import benchmark, check_runtime
 
 CANDIDATES = [(alpha, resolution) for alpha in WIDTHS for resolution in RESOLUTIONS]
 # The published ImageNet top-1 of the best released weights of each of the 16 models (timm's for
-# 1.0 at 224 px, Google's for the others: models/releases.py), the default accuracy to choose by.
-RELEASED_WEIGHTS = {model_name(alpha, resolution): most_accurate(model_name(alpha, resolution)) for alpha, resolution in CANDIDATES}
+# 1.0 at 224 px, Google's for the others: weights/releases.py), the default accuracy to choose by.
+RELEASED_WEIGHTS = {
+    model_name(alpha, resolution): most_accurate(model_name(alpha, resolution))
+    for alpha, resolution in CANDIDATES
+}
 RELEASED_TOP1: dict[str, float] = {name: release.top1 for name, release in RELEASED_WEIGHTS.items()}
 BUDGETS = ("latency_ms", "mult_adds", "params")
 DEFAULT_RUNTIME = "onnxruntime"
@@ -44,7 +49,11 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(path.read_text())
-            rows = data.items() if isinstance(data, dict) else ((row["model"], row["top1"]) for row in data)
+            rows = (
+                data.items()
+                if isinstance(data, dict)
+                else ((row["model"], row["top1"]) for row in data)
+            )
         else:
             header, *lines = [[cell.strip() for cell in row] for _, row in csv_rows(path)] or [[]]
             rows = [(row[header.index("model")], row[header.index("top1")]) for row in lines]
@@ -53,7 +62,9 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
         raise ValueError(f"{path}: expected columns/keys 'model' and 'top1' ({error})") from error
     unknown = set(table).difference(candidate_names())
     if unknown:
-        raise ValueError(f"{path}: unknown model(s) {', '.join(sorted(unknown))}; expected names like {candidate_names()[0]}")
+        raise ValueError(
+            f"{path}: unknown model(s) {', '.join(sorted(unknown))}; expected names like {candidate_names()[0]}"
+        )
     if not table:
         raise ValueError(f"{path} lists no models")
     return table
@@ -61,7 +72,10 @@ def read_accuracy_table(path: str | os.PathLike[str]) -> dict[str, float]:
 
 # The package whose version a runtime's latency depends on, beside torch's.
 RUNTIME_PACKAGES = {
-    "onnxruntime": "onnxruntime", "int8": "onnxruntime", "executorch": "executorch", "tflite": "ai-edge-litert",
+    "onnxruntime": "onnxruntime",
+    "int8": "onnxruntime",
+    "executorch": "executorch",
+    "tflite": "ai-edge-litert",
     "openvino": "openvino",
 }
 
@@ -85,7 +99,12 @@ def latency_cache_path() -> Path:
 
 
 def measure_latencies(
-    names: list[str], runtime: str, threads: int, *, runs: int = 20, accept_contention: bool = False,
+    names: list[str],
+    runtime: str,
+    threads: int,
+    *,
+    runs: int = 20,
+    accept_contention: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
     """Median batch-1 milliseconds of each named model, from the cache or measured now (and
     then cached under :func:`machine_key`), and the names measured while other processes took
@@ -100,7 +119,9 @@ def measure_latencies(
     entry = cache.setdefault(key, {})
     missing = [name for name in names if name not in entry]
     latencies, contended = {name: entry[name] for name in names if name in entry}, []
-    for name in progress_bar(missing, desc=f"timing ({runtime})", unit="model", disable=not missing):
+    for name in progress_bar(
+        missing, desc=f"timing ({runtime})", unit="model", disable=not missing
+    ):
         result = benchmark(create_model(name), runtime, threads=threads, runs=runs, warmup=3)
         latencies[name] = result["median_ms"]
         if result["contended"] and not accept_contention:
@@ -111,7 +132,8 @@ def measure_latencies(
         print(
             f"note: {len(contended)} of {len(missing)} models were timed while other processes took the CPU; "
             "their latencies are used now but not cached: rerun select when the machine is quiet "
-            "(or pass --accept-contention to cache them anyway)", file=sys.stderr,
+            "(or pass --accept-contention to cache them anyway)",
+            file=sys.stderr,
         )
     if len(contended) < len(missing):
         with atomic_output(path, force=True) as temporary:
@@ -164,17 +186,25 @@ def select_model(
         name = model_name(alpha, resolution)
         if name in accuracy:
             cost = mobilenet_cost(alpha, resolution)  # counted on the meta device: no arithmetic
-            rows.append({
-                "model": name, "alpha": alpha, "resolution": resolution, "top1": accuracy[name],
-                "mult_adds": cost.mult_adds, "params": cost.params,
-            })
+            rows.append(
+                {
+                    "model": name,
+                    "alpha": alpha,
+                    "resolution": resolution,
+                    "top1": accuracy[name],
+                    "mult_adds": cost.mult_adds,
+                    "params": cost.params,
+                }
+            )
             if accuracy is RELEASED_TOP1:
                 rows[-1]["weights"] = RELEASED_WEIGHTS[name].name
     names = [row["model"] for row in rows]
     timed = budget == "latency_ms"
     if timed:
         threads = threads or torch.get_num_threads()
-        latencies, contended = measure_latencies(names, runtime, threads, runs=runs, accept_contention=accept_contention)
+        latencies, contended = measure_latencies(
+            names, runtime, threads, runs=runs, accept_contention=accept_contention
+        )
         for row, latency in zip(rows, latencies.values()):
             row["latency_ms"] = latency
     fitting = [row for row in rows if row[budget] <= limit]
@@ -186,19 +216,32 @@ def select_model(
         )
     chosen = max(fitting, key=lambda row: (row["top1"], -row[budget]))
     result: dict[str, Any] = {
-        "budget": budget, "limit": limit, "chosen": chosen,
-        "frontier": pareto_frontier(rows, budget), "candidates": rows,
+        "budget": budget,
+        "limit": limit,
+        "chosen": chosen,
+        "frontier": pareto_frontier(rows, budget),
+        "candidates": rows,
     }
     if timed:
-        result.update(runtime=runtime, threads=threads, machine=machine_key(runtime, threads), uncached_contended=contended)
+        result.update(
+            runtime=runtime,
+            threads=threads,
+            machine=machine_key(runtime, threads),
+            uncached_contended=contended,
+        )
     if plot is not None and plot_tradeoffs(rows, chosen, plot, force=force):
         result["plot"] = str(plot)
     return result
 
 
 def plot_tradeoffs(
-    rows: list[dict[str, Any]], chosen: dict[str, Any] | None, path: str | os.PathLike[str], *, force: bool = False,
-    accuracy_scale: float = 1.0, label_key: str = "model",
+    rows: list[dict[str, Any]],
+    chosen: dict[str, Any] | None,
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    accuracy_scale: float = 1.0,
+    label_key: str = "model",
 ) -> bool:
     """Accuracy against mult-adds and, when measured, against latency (log-scale x, as the
     paper's Figures 4 and 5): one series per width (and variant, when not separable), the
@@ -216,16 +259,39 @@ def plot_tradeoffs(
     for axis, (key, label, scale) in zip(axes[0], axes_keys):
         measured = [row for row in rows if row.get(key) is not None and row.get("top1") is not None]
         series: dict[str, list[dict[str, Any]]] = {}
-        for row in sorted(measured, key=lambda row: (row.get("variant", "separable"), -row["alpha"])):
+        for row in sorted(
+            measured, key=lambda row: (row.get("variant", "separable"), -row["alpha"])
+        ):
             variant = row.get("variant", "separable")
-            series.setdefault(f"alpha {row['alpha']:g}" if variant == "separable" else f"{variant} alpha {row['alpha']:g}", []).append(row)
+            series.setdefault(
+                f"alpha {row['alpha']:g}"
+                if variant == "separable"
+                else f"{variant} alpha {row['alpha']:g}",
+                [],
+            ).append(row)
         for name, group in series.items():
-            axis.scatter([row[key] * scale for row in group], [row["top1"] * accuracy_scale for row in group], label=name)
+            axis.scatter(
+                [row[key] * scale for row in group],
+                [row["top1"] * accuracy_scale for row in group],
+                label=name,
+            )
         frontier = pareto_frontier(measured, key)
-        axis.plot([row[key] * scale for row in frontier], [row["top1"] * accuracy_scale for row in frontier], "k--", linewidth=0.8, label="Pareto frontier")
+        axis.plot(
+            [row[key] * scale for row in frontier],
+            [row["top1"] * accuracy_scale for row in frontier],
+            "k--",
+            linewidth=0.8,
+            label="Pareto frontier",
+        )
         if chosen is not None:
-            axis.scatter([chosen[key] * scale], [chosen["top1"] * accuracy_scale], s=160, facecolors="none", edgecolors="red",
-                         label=f"chosen: {chosen[label_key]}")
+            axis.scatter(
+                [chosen[key] * scale],
+                [chosen["top1"] * accuracy_scale],
+                s=160,
+                facecolors="none",
+                edgecolors="red",
+                label=f"chosen: {chosen[label_key]}",
+            )
         axis.set_xscale("log")
         axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
         axis.xaxis.set_minor_formatter(ticker.NullFormatter())

@@ -2,6 +2,7 @@
 evaluation and ONNX export. Importing this package registers the detectors' names in the
 model registry (``create_model("ssd300_mobilenet_v1")``); the registry imports it on a lookup,
 so the names work whatever was imported first and ``mobilenets.models`` loads without it."""
+
 from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.ssd import SSD
 
@@ -20,15 +21,39 @@ for _name, (_constructor, _defaults) in DETECTORS.items():
     register_model(_name, _constructor, num_classes=91, **_defaults)
 # What a detector checkpoint records is the class and its ``config``; the torchvision arguments
 # each class sets itself (and modules, which a checkpoint cannot hold) are not the checkpoint's to give.
-register_builder(MobileNetSSD, detector_arguments(
-    MobileNetSSD, SSD, ("backbone", "anchor_generator", "size", "num_classes", "image_mean", "image_std", "head")))
-register_builder(MobileNetFasterRCNN, detector_arguments(
-    MobileNetFasterRCNN, FasterRCNN,
-    ("backbone", "num_classes", "image_mean", "image_std", "rpn_anchor_generator", "rpn_head", "box_roi_pool", "box_head",
-     "box_predictor"),
-))
+register_builder(
+    MobileNetSSD,
+    detector_arguments(
+        MobileNetSSD,
+        SSD,
+        ("backbone", "anchor_generator", "size", "num_classes", "image_mean", "image_std", "head"),
+    ),
+)
+register_builder(
+    MobileNetFasterRCNN,
+    detector_arguments(
+        MobileNetFasterRCNN,
+        FasterRCNN,
+        (
+            "backbone",
+            "num_classes",
+            "image_mean",
+            "image_std",
+            "rpn_anchor_generator",
+            "rpn_head",
+            "box_roi_pool",
+            "box_head",
+            "box_predictor",
+        ),
+    ),
+)
 
 __all__ = [
-    "DETECTORS", "MobileNetDetector", "MobileNetFasterRCNN", "MobileNetSSD", "frcnn_mobilenet_v1",
-    "ssd300_mobilenet_v1", "ssdlite300_mobilenet_v1",
+    "DETECTORS",
+    "MobileNetDetector",
+    "MobileNetFasterRCNN",
+    "MobileNetSSD",
+    "frcnn_mobilenet_v1",
+    "ssd300_mobilenet_v1",
+    "ssdlite300_mobilenet_v1",
 ]

@@ -1,5 +1,6 @@
 """What every MobileNet detector shares: the body it is built on, the arguments it was built
 with (to rebuild it from a checkpoint) and an example input for cost accounting."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,7 +28,9 @@ class MobileNetDetector:
     def _describe(self, config: dict[str, Any], resolution: int) -> None:
         self.config = config
         self.pretrained_cfg = dict(
-            input_size=(3, resolution, resolution), mean=tuple(IMAGE_MEAN), std=tuple(IMAGE_STD),
+            input_size=(3, resolution, resolution),
+            mean=tuple(IMAGE_MEAN),
+            std=tuple(IMAGE_STD),
             num_classes=config["num_classes"],
         )
 
@@ -41,37 +44,53 @@ class MobileNetDetector:
 BODY_DEFAULTS: dict[str, Any] = {"activation": "relu6", "padding": "symmetric", "bn_eps": 1e-3}
 
 
-def detector_arguments(detector: type, torchvision_detector: type, set_by_detector: tuple[str, ...]) -> list[str]:
+def detector_arguments(
+    detector: type, torchvision_detector: type, set_by_detector: tuple[str, ...]
+) -> list[str]:
     """The keyword arguments a checkpoint may give ``detector``: its own, its body's options
     (BODY_DEFAULTS) and the options of torchvision's ``torchvision_detector`` it leaves to the caller."""
     return [
-        *parameter_names(detector), *BODY_DEFAULTS,
+        *parameter_names(detector),
+        *BODY_DEFAULTS,
         *(name for name in parameter_names(torchvision_detector) if name not in set_by_detector),
     ]
 
 
 def detector_body(
-    num_classes: Any, alpha: float, resolution: int, variant: str,
-    backbone_state: Mapping[str, torch.Tensor] | None, options: dict[str, Any],
+    num_classes: Any,
+    alpha: float,
+    resolution: int,
+    variant: str,
+    backbone_state: Mapping[str, torch.Tensor] | None,
+    options: dict[str, Any],
 ) -> tuple[MobileNetV1, dict[str, Any]]:
     """Checks the class count and builds a detector's body; the body's own options (see
     BODY_DEFAULTS) are taken out of ``options`` and returned, the rest left for torchvision."""
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
         raise ValueError(f"num_classes must count the background too (>= 2); got {num_classes!r}")
     body_options = {key: options.pop(key, default) for key, default in BODY_DEFAULTS.items()}
-    body = mobilenet_body(alpha, resolution, variant, backbone_state, min_depth=DETECTION_MIN_DEPTH, **body_options)
+    body = mobilenet_body(
+        alpha, resolution, variant, backbone_state, min_depth=DETECTION_MIN_DEPTH, **body_options
+    )
     return body, body_options
 
 
 def mobilenet_body(
-    alpha: float, resolution: int, variant: str, backbone_state: Mapping[str, torch.Tensor] | None,
+    alpha: float,
+    resolution: int,
+    variant: str,
+    backbone_state: Mapping[str, torch.Tensor] | None,
     **options: Any,
 ) -> MobileNetV1:
     """A classifier-free MobileNet v1, optionally initialised from a classification state dict
     (its classifier, if any, is left out)."""
-    body = MobileNetV1(alpha=alpha, resolution=resolution, num_classes=0, variant=variant, **options)
+    body = MobileNetV1(
+        alpha=alpha, resolution=resolution, num_classes=0, variant=variant, **options
+    )
     if backbone_state is not None:
-        state = {key: value for key, value in backbone_state.items() if not key.startswith("classifier.")}
+        state = {
+            key: value for key, value in backbone_state.items() if not key.startswith("classifier.")
+        }
         try:
             body.load_state_dict(state)
         except RuntimeError as error:

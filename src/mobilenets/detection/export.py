@@ -4,6 +4,7 @@ class scores for every default box. Non-maximum suppression stays outside the gr
 differ in NMS support); ``select_detections`` applies the detector's own selection (score
 threshold, top-k per class, batched NMS) to those outputs, from PyTorch or any runtime.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,9 @@ class DecodedSSD(nn.Module):
         probe = torch.zeros(1, 3, height, width)
         with torch.no_grad():
             features = list(model.backbone(probe).values())
-        self.register_buffer("anchors", model.anchor_generator(ImageList(probe, [self.size]), features)[0])
+        self.register_buffer(
+            "anchors", model.anchor_generator(ImageList(probe, [self.size]), features)[0]
+        )
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) images in [0, 1] -> boxes (N, A, 4) xyxy pixels and scores (N, A, classes)."""
@@ -46,7 +49,9 @@ class DecodedSSD(nn.Module):
         return clip_boxes_to_image(boxes, self.size), F.softmax(head["cls_logits"], dim=-1)
 
 
-def select_detections(model: SSD, boxes: torch.Tensor, scores: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+def select_detections(
+    model: SSD, boxes: torch.Tensor, scores: torch.Tensor
+) -> list[dict[str, torch.Tensor]]:
     """The detector's own post-processing on decoded outputs: with zero regression against the
     decoded boxes and the scores' logarithms as logits, SSD.postprocess_detections selects
     exactly what the model itself would."""
@@ -72,9 +77,14 @@ def export_onnx(model: SSD, path: str | os.PathLike[str], *, force: bool = False
     example = torch.rand(1, 3, *module.size)
     partial = path.with_name(f".{path.name}.partial")
     torch.onnx.export(
-        module, (example,), str(partial), input_names=["images"], output_names=["boxes", "scores"],
+        module,
+        (example,),
+        str(partial),
+        input_names=["images"],
+        output_names=["boxes", "scores"],
         dynamic_axes={"images": {0: "batch"}, "boxes": {0: "batch"}, "scores": {0: "batch"}},
-        opset_version=OPSET, dynamo=False,
+        opset_version=OPSET,
+        dynamo=False,
     )
     os.replace(partial, path)
     return path

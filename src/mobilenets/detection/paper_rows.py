@@ -6,11 +6,12 @@ counts one image, and a layer's batch as one item, so the box head (Conv2d_12 an
 14x14 crop, and the predictors) is counted once. The paper's TF implementation always runs the
 box head on all 300 proposals; its figure is therefore ours plus 299 more box-head passes.
 """
+
 from __future__ import annotations
 
 from ..cost import Cost, count_cost
-from ..models import create_model
 from ..paper import Cell
+from ..weights import create_model
 from .faster_rcnn import PROPOSALS
 
 TOLERANCE = 0.10
@@ -50,7 +51,26 @@ def table13_cells() -> list[Cell]:
         else:
             measured = cost.mult_adds
             note = "Conv2d_11/13 maps + 4 extra layers, 1x1 predictors, 1917 default boxes"
-        cells.append(Cell("13", row, "B mult-adds", paper_mult_adds, measured / 1e9, tolerance=TOLERANCE, note=note))
-        cells.append(Cell("13", row, "M params", paper_params, cost.params / 1e6, tolerance=TOLERANCE,
-                          note="all parameters, batch norm and 91-class predictors included"))
+        cells.append(
+            Cell(
+                "13",
+                row,
+                "B mult-adds",
+                paper_mult_adds,
+                measured / 1e9,
+                tolerance=TOLERANCE,
+                note=note,
+            )
+        )
+        cells.append(
+            Cell(
+                "13",
+                row,
+                "M params",
+                paper_params,
+                cost.params / 1e6,
+                tolerance=TOLERANCE,
+                note="all parameters, batch norm and 91-class predictors included",
+            )
+        )
     return cells

@@ -1,5 +1,6 @@
 """Detection as a task of the project's one training loop (``mobilenets.train.loop.fit``):
 COCO-format data with the SSD augmentation, torchvision's detection losses, COCO mAP."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,11 +10,11 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from ..cost import Cost, count_cost
-from ..models import create_model
-from ..train.checkpoint import load_checkpoint
 from ..data.coco import CocoData, coco_split, collate_detection, detection_transforms, open_coco
+from ..train.checkpoint import load_checkpoint
 from ..train.config import TrainConfig
 from ..train.task import Task
+from ..weights import create_model
 from .evaluation import evaluate_detector
 
 
@@ -35,17 +36,28 @@ class DetectionTask(Task):
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
         size = config.resolution if self.fixed_size else None
         self.data = config.data
-        self.train = open_coco(*coco_split(config.data, "train"), detection_transforms(size, config.augment))
-        self.val = open_coco(*coco_split(config.data, "val"), detection_transforms(None, False), skip_empty=False)
+        self.train = open_coco(
+            *coco_split(config.data, "train"), detection_transforms(size, config.augment)
+        )
+        self.val = open_coco(
+            *coco_split(config.data, "val"), detection_transforms(None, False), skip_empty=False
+        )
         if self.train.categories != self.val.categories:
             raise ValueError(f"{config.data}: the train and val splits list different categories")
-        return _first(self.train.dataset, config.limit_train), _first(self.val.dataset, config.limit_val)
+        return _first(self.train.dataset, config.limit_train), _first(
+            self.val.dataset, config.limit_val
+        )
 
     def build_model(self, config: TrainConfig) -> nn.Module:
         """The registered detector with the data's classes, its MobileNet body optionally
         starting from a classification checkpoint (``backbone_init``)."""
         backbone = load_checkpoint(self.backbone_init)["model"] if self.backbone_init else None
-        return create_model(config.model, alpha=config.alpha, backbone_state=backbone, num_classes=self.train.num_classes)
+        return create_model(
+            config.model,
+            alpha=config.alpha,
+            backbone_state=backbone,
+            num_classes=self.train.num_classes,
+        )
 
     def collate(self, items: list[Any]) -> Any:
         return collate_detection(items)
@@ -63,7 +75,8 @@ class DetectionTask(Task):
     def state(self) -> dict[str, Any]:
         return {
             "categories": {str(key): name for key, name in self.train.categories.items()},
-            "data": self.data, "backbone_init": self.backbone_init,
+            "data": self.data,
+            "backbone_init": self.backbone_init,
         }
 
     def summary(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """``train``: a detector trained by the project's one loop with ``DetectionTask``; ``resume``
 continues one. The defaults here are the detection command's too (``DEFAULTS``)."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,12 @@ ARCHS = {
 }
 # Detection's TrainConfig defaults (small batches of large images, AdamW with a cosine schedule).
 DEFAULTS: dict[str, Any] = {
-    "alpha": 1.0, "batch_size": 16, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine",
+    "alpha": 1.0,
+    "batch_size": 16,
+    "optimizer": "adamw",
+    "lr": 1e-3,
+    "weight_decay": 1e-4,
+    "schedule": "cosine",
 }
 
 
@@ -30,13 +36,21 @@ def model_name(arch: str) -> str:
     return ARCHS[arch]
 
 
-def train_config(arch: str, data: str | os.PathLike[str], out: str | os.PathLike[str], **settings: Any) -> TrainConfig:
+def train_config(
+    arch: str, data: str | os.PathLike[str], out: str | os.PathLike[str], **settings: Any
+) -> TrainConfig:
     """The TrainConfig of a detection run: ``DEFAULTS`` under ``settings`` (TrainConfig fields)."""
     name = model_name(arch)
-    config = TrainConfig(**{
-        **DEFAULTS, "resolution": model_defaults(name)["resolution"], **settings,
-        "out": str(out), "data": str(data), "model": name,
-    }).validate()
+    config = TrainConfig(
+        **{
+            **DEFAULTS,
+            "resolution": model_defaults(name)["resolution"],
+            **settings,
+            "out": str(out),
+            "data": str(data),
+            "model": name,
+        }
+    ).validate()
     # Batch norm in SSD's last extra layer (a 1x1 map) needs two images per batch to normalise.
     if name.startswith("ssd") and config.batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 for SSD; got {config.batch_size}")
@@ -48,8 +62,14 @@ def _task(name: str, backbone_init: str | None = None) -> DetectionTask:
 
 
 def train(
-    arch: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *, backbone_init: str | None = None,
-    force: bool = False, progress: bool = True, **settings: Any,
+    arch: str,
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    backbone_init: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Trains ``arch`` (ssd300, ssdlite300, frcnn300, frcnn600) on a COCO-layout folder, its
     MobileNet body optionally starting from a classification checkpoint ``backbone_init``;
@@ -58,7 +78,14 @@ def train(
     return fit(config, task=_task(config.model, backbone_init), force=force, progress=progress)
 
 
-def resume(run_dir: str | os.PathLike[str], *, progress: bool = True, **changes: Any) -> dict[str, Any]:
+def resume(
+    run_dir: str | os.PathLike[str], *, progress: bool = True, **changes: Any
+) -> dict[str, Any]:
     """Continues a detector run from its last.pt; ``changes`` (e.g. more epochs) as for any run."""
     config, state = resume_state(run_dir, **changes)
-    return fit(config, task=_task(config.model or "", state.get("backbone_init")), resume=True, progress=progress)
+    return fit(
+        config,
+        task=_task(config.model or "", state.get("backbone_init")),
+        resume=True,
+        progress=progress,
+    )

@@ -1,10 +1,11 @@
 """Multi-label attribute data: a CSV manifest per split (``path,ATTR1,ATTR2,...`` with 0/1
 values, a header naming the attributes) or the Fashion-MNIST stand-in (``standin.py``)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch.utils.data import Dataset
@@ -13,8 +14,8 @@ from ..data.classification import LUMA
 from ..data.csvfiles import csv_rows
 from ..data.folders import ImageFiles, keep_readable
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms
-from ..train.classification import default_in_channels, load_data
 from ..train.config import TrainConfig
+from ..train.data import default_in_channels, load_data
 from .standin import FASHION_ATTRIBUTES, ClassAttributes, attribute_table
 
 DATA_HELP = "'fashion-mnist' (the stand-in), a folder with train.csv and val.csv, or 'TRAIN.csv,VAL.csv' (rows path,ATTR1,ATTR2,... of 0/1)"
@@ -47,9 +48,17 @@ def read_attribute_manifest(path: Path) -> tuple[list[str], list[tuple[str, torc
     samples = []
     for line, row in rows[1:]:
         values = [cell.strip() for cell in row[1:]]
-        if len(values) != len(names) or any(value not in ("0", "1") for value in values) or not row[0].strip():
-            raise ValueError(f"{path}:{line}: expected a path and {len(names)} values of 0 or 1, got {','.join(row)!r}")
-        samples.append((str(path.parent / row[0].strip()), torch.tensor([float(v) for v in values])))
+        if (
+            len(values) != len(names)
+            or any(value not in ("0", "1") for value in values)
+            or not row[0].strip()
+        ):
+            raise ValueError(
+                f"{path}:{line}: expected a path and {len(names)} values of 0 or 1, got {','.join(row)!r}"
+            )
+        samples.append(
+            (str(path.parent / row[0].strip()), torch.tensor([float(v) for v in values]))
+        )
     return names, samples
 
 
@@ -71,8 +80,15 @@ def load_attribute_data(config: TrainConfig, *, augment: bool | None = None) -> 
         bundle = load_data(config, augment=augment)
         table, names = attribute_table(), list(FASHION_ATTRIBUTES)
         return AttributeData(
-            ClassAttributes(bundle.train, table, names), ClassAttributes(bundle.val, table, names), names,
-            bundle.mean, bundle.std, bundle.in_channels, bundle.crop_pct, [], table,
+            ClassAttributes(bundle.train, table, names),
+            ClassAttributes(bundle.val, table, names),
+            names,
+            bundle.mean,
+            bundle.std,
+            bundle.in_channels,
+            bundle.crop_pct,
+            [],
+            table,
         )
     train_csv, val_csv = _manifests(config.data)
     names, train_rows = read_attribute_manifest(train_csv)
@@ -89,9 +105,16 @@ def load_attribute_data(config: TrainConfig, *, augment: bool | None = None) -> 
             raise ValueError(f"{config.data}: no readable {split} images")
     train_augment = config.augment if augment is None else augment
     return AttributeData(
-        ImageFiles(train_samples, names, build_transforms(config.resolution, train_augment, **common)),
+        ImageFiles(
+            train_samples, names, build_transforms(config.resolution, train_augment, **common)
+        ),
         ImageFiles(val_samples, names, build_transforms(config.resolution, False, **common)),
-        names, mean, std, in_channels, 0.875, skipped_train + skipped_val,
+        names,
+        mean,
+        std,
+        in_channels,
+        0.875,
+        skipped_train + skipped_val,
     )
 
 
@@ -99,4 +122,6 @@ def _normalization(in_channels: int) -> tuple[Sequence[float], Sequence[float]]:
     """ImageNet's statistics (luma-weighted for grey input, as classification data does)."""
     if in_channels == 3:
         return IMAGENET_MEAN, IMAGENET_STD
-    return (sum(w * m for w, m in zip(LUMA, IMAGENET_MEAN)),), (sum(w * s for w, s in zip(LUMA, IMAGENET_STD)),)
+    return (sum(w * m for w, m in zip(LUMA, IMAGENET_MEAN)),), (
+        sum(w * s for w, s in zip(LUMA, IMAGENET_STD)),
+    )

@@ -1,5 +1,6 @@
 """The student of Table 14: MobileNet v1 whose head is a linear layer to a 128-d embedding,
 L2-normalised as FaceNet's (so squared distances lie in [0, 4])."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,11 @@ class MobileNetEmbedding(MobileNetV1):
     ``embedding_dim`` so checkpoints rebuild it."""
 
     def __init__(self, embedding_dim: int = EMBEDDING_DIM, **kwargs: Any) -> None:
-        if not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 1:
+        if (
+            not isinstance(embedding_dim, int)
+            or isinstance(embedding_dim, bool)
+            or embedding_dim < 1
+        ):
             raise ValueError(f"embedding_dim must be a whole number >= 1; got {embedding_dim!r}")
         # A rebuilt config carries the head's size as num_classes too.
         if kwargs.pop("num_classes", embedding_dim) != embedding_dim:

@@ -1,10 +1,12 @@
 """The two applications' metrics: average precision per attribute (Table 12's mean AP) and
 face-verification rates on all pairs of a set of embeddings (Table 14's accuracy at a false
 accept rate of 1e-4, and the best-threshold accuracy)."""
+
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -39,16 +41,22 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 def mean_average_precision(scores: torch.Tensor, labels: torch.Tensor) -> tuple[float, list[float]]:
     """The mean over attributes (columns) that have a positive label, and every column's AP."""
-    per_attribute = [average_precision(scores[:, column], labels[:, column]) for column in range(scores.shape[1])]
+    per_attribute = [
+        average_precision(scores[:, column], labels[:, column]) for column in range(scores.shape[1])
+    ]
     defined = [ap for ap in per_attribute if not math.isnan(ap)]
     return (sum(defined) / len(defined) if defined else math.nan), per_attribute
 
 
-def pair_distances(embeddings: torch.Tensor, identities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def pair_distances(
+    embeddings: torch.Tensor, identities: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared L2 distances of every unordered pair (i < j) of the embeddings (as FaceNet's
     threshold is on squared distance), and whether each pair is of one identity."""
     if len(embeddings) > MAX_PAIR_IMAGES:
-        raise ValueError(f"{len(embeddings)} images make too many pairs; use at most {MAX_PAIR_IMAGES}")
+        raise ValueError(
+            f"{len(embeddings)} images make too many pairs; use at most {MAX_PAIR_IMAGES}"
+        )
     first, second = torch.triu_indices(len(embeddings), len(embeddings), offset=1)
     embeddings = embeddings.double()
     squared = torch.cdist(embeddings, embeddings).pow(2)
@@ -76,20 +84,30 @@ def verification_curve(distances: torch.Tensor, same: torch.Tensor) -> Verificat
     ordered, is_same = distances[order], same[order].double()
     last_of_tie = _last_of_ties(ordered)
     return VerificationCurve(
-        ordered[last_of_tie], (1 - is_same).cumsum(0)[last_of_tie] / negatives, is_same.cumsum(0)[last_of_tie] / positives,
-        positives, negatives,
+        ordered[last_of_tie],
+        (1 - is_same).cumsum(0)[last_of_tie] / negatives,
+        is_same.cumsum(0)[last_of_tie] / positives,
+        positives,
+        negatives,
     )
 
 
-def operating_points(curve: VerificationCurve, far: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
+def operating_points(
+    curve: VerificationCurve, far: float | Sequence[float] | torch.Tensor
+) -> torch.Tensor:
     """For each false-accept rate in ``far``, the index of the curve's last point whose rate is at
     most it (-1 where even the first point's is higher): FaceNet's VAL at that FAR is its ``tar``."""
     # Whole pairs: the rate of floor(far * #different) false accepts, divided as the curve's are.
-    allowed = torch.floor(torch.as_tensor(far, dtype=torch.double) * curve.different_pairs) / curve.different_pairs
+    allowed = (
+        torch.floor(torch.as_tensor(far, dtype=torch.double) * curve.different_pairs)
+        / curve.different_pairs
+    )
     return torch.searchsorted(curve.far, allowed, right=True) - 1
 
 
-def verification_rates(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-4) -> dict[str, float]:
+def verification_rates(
+    distances: torch.Tensor, same: torch.Tensor, far: float = 1e-4
+) -> dict[str, float]:
     """A pair is accepted (called "same identity") when its distance is below a threshold.
 
     ``tar``: the true-accept rate at the largest threshold whose false-accept rate is <= ``far``
@@ -106,13 +124,22 @@ def curve_rates(curve: VerificationCurve, far: float = 1e-4) -> dict[str, float]
     """``verification_rates`` read off a curve already computed."""
     point = int(operating_points(curve, far))
     # d_(k), the smallest distance whose acceptance passes more than k different pairs: the next point's.
-    threshold = float(curve.thresholds[point + 1]) if point + 1 < len(curve.thresholds) else math.inf
-    tar, far_reached = (float(curve.tar[point]), float(curve.far[point])) if point >= 0 else (0.0, 0.0)
+    threshold = (
+        float(curve.thresholds[point + 1]) if point + 1 < len(curve.thresholds) else math.inf
+    )
+    tar, far_reached = (
+        (float(curve.tar[point]), float(curve.far[point])) if point >= 0 else (0.0, 0.0)
+    )
     balanced = (curve.tar + 1 - curve.far) / 2
     best = int(balanced.argmax())
     accuracy = max(float(balanced[best]), 0.5)  # accepting nothing (or everything) scores 0.5
     return {
-        "tar": tar, "far": far_reached, "far_target": far, "threshold": threshold, "accuracy": accuracy,
+        "tar": tar,
+        "far": far_reached,
+        "far_target": far,
+        "threshold": threshold,
+        "accuracy": accuracy,
         "accuracy_threshold": float(curve.thresholds[best]),
-        "same_pairs": curve.same_pairs, "different_pairs": curve.different_pairs,
+        "same_pairs": curve.same_pairs,
+        "different_pairs": curve.different_pairs,
     }

@@ -1,8 +1,10 @@
 """``predict``: the unit-norm embeddings of image files by a trained embedding student."""
+
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -12,13 +14,22 @@ from .evaluation import load
 
 
 @torch.no_grad()
-def predict(path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, ema: bool = False) -> list[dict[str, Any]]:
+def predict(
+    path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, ema: bool = False
+) -> list[dict[str, Any]]:
     """The unit-norm embedding of each image file."""
     model, checkpoint = load(path, "embedding", ema=ema)
     about = checkpoint["task"]
     transform = build_transforms(
-        checkpoint["model_config"]["resolution"], False, in_channels=about["in_channels"],
-        mean=about["mean"], std=about["std"], crop_pct=about["crop_pct"],
+        checkpoint["model_config"]["resolution"],
+        False,
+        in_channels=about["in_channels"],
+        mean=about["mean"],
+        std=about["std"],
+        crop_pct=about["crop_pct"],
     )
     vectors = model(torch.stack([transform(read_image(image)) for image in images]))
-    return [{"image": str(image), "embedding": vector.tolist()} for image, vector in zip(images, vectors)]
+    return [
+        {"image": str(image), "embedding": vector.tolist()}
+        for image, vector in zip(images, vectors)
+    ]

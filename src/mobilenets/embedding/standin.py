@@ -2,9 +2,11 @@
 follow from the garment class (no face data can be had here). Several attributes hold for most
 images, and some separate classes that look alike (shirt, T-shirt, pullover), so the task is a
 real multi-label one."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -23,7 +25,9 @@ FASHION_ATTRIBUTES: dict[str, tuple[int, ...]] = {
 }
 
 
-def attribute_table(attributes: dict[str, tuple[int, ...]] = FASHION_ATTRIBUTES, num_classes: int = 10) -> torch.Tensor:
+def attribute_table(
+    attributes: dict[str, tuple[int, ...]] = FASHION_ATTRIBUTES, num_classes: int = 10
+) -> torch.Tensor:
     """A (classes x attributes) 0/1 float table: row c holds the attributes of class c."""
     table = torch.zeros(num_classes, len(attributes))
     for column, classes in enumerate(attributes.values()):

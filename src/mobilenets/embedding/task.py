@@ -1,6 +1,7 @@
 """The two applications as tasks of the project's one training loop (``train.loop.fit``):
 ``AttributeTask`` (multi-label attributes, Table 12) and ``EmbeddingTask`` (128-d embeddings
 distilled from a teacher, Table 14). Both learn from a live teacher or its precomputed outputs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.classification import DataBundle
 from ..data.images import late_failure_count
 from ..train.batches import to_device
-from ..train.classification import load_data, unaugmented_train
 from ..train.config import TrainConfig
+from ..train.data import load_data, unaugmented_train
 from ..train.distill import Distillation
 from ..train.task import Task
 from ..train.teacher import Teacher
@@ -45,7 +46,9 @@ def verification(model: nn.Module, loader: Any, far: float = 1e-4) -> dict[str, 
 class _Distilled(Task):
     """What both tasks share: a live teacher or precomputed outputs, looked up per batch."""
 
-    def __init__(self, *, teacher: nn.Module | None = None, teacher_outputs: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, *, teacher: nn.Module | None = None, teacher_outputs: torch.Tensor | None = None
+    ) -> None:
         self.distill = Distillation(teacher=teacher, teacher_outputs=teacher_outputs)
         self.config: TrainConfig  # set by build_datasets, which the loop calls first
 
@@ -56,20 +59,24 @@ class AttributeTask(_Distilled):
 
     primary_metric = "map"
 
-    def __init__(self, *, distill_weight: float = 1.0, temperature: float = 1.0, **teacher: Any) -> None:
+    def __init__(
+        self, *, distill_weight: float = 1.0, temperature: float = 1.0, **teacher: Any
+    ) -> None:
         super().__init__(**teacher)
         self.distill_weight, self.temperature = distill_weight, temperature
         self.data: AttributeData  # set by build_datasets
 
     @classmethod
-    def from_config(cls, config: TrainConfig) -> "AttributeTask":
+    def from_config(cls, config: TrainConfig) -> AttributeTask:
         return cls(distill_weight=config.distill_weight, temperature=config.temperature)
 
     def build_datasets(self, config: TrainConfig) -> tuple[Dataset, Dataset]:
         self.config, self.data = config, load_attribute_data(config)
         names = self.data.names
         if config.teacher and self.distill.teacher is None:
-            self.distill.teacher = attribute_teacher(config.teacher, self.data.val[0][0], len(names), self.data.class_table)
+            self.distill.teacher = attribute_teacher(
+                config.teacher, self.data.val[0][0], len(names), self.data.class_table
+            )
         return self.distill.datasets(self.data.train, self.data.val, config, len(names))
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -79,7 +86,9 @@ class AttributeTask(_Distilled):
         images, labels = batch[0], batch[1]
         logits = model(images)
         target = self.distill.targets(batch, logits)
-        loss = attribute_loss(logits.float(), target, labels, weight=self.distill_weight, temperature=self.temperature)
+        loss = attribute_loss(
+            logits.float(), target, labels, weight=self.distill_weight, temperature=self.temperature
+        )
         accuracy = ((logits > 0) == (labels > 0.5)).float().mean().item()
         return loss, len(labels), {"accuracy": accuracy}
 
@@ -91,8 +100,13 @@ class AttributeTask(_Distilled):
     def state(self) -> dict[str, Any]:
         data = self.data
         return {
-            "attributes": list(data.names), "mean": list(data.mean), "std": list(data.std), "in_channels": data.in_channels,
-            "crop_pct": data.crop_pct, "data": self.config.data, "teacher": self.config.teacher or self.config.teacher_outputs,
+            "attributes": list(data.names),
+            "mean": list(data.mean),
+            "std": list(data.std),
+            "in_channels": data.in_channels,
+            "crop_pct": data.crop_pct,
+            "data": self.config.data,
+            "teacher": self.config.teacher or self.config.teacher_outputs,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -107,7 +121,9 @@ class EmbeddingTask(_Distilled):
 
     primary_metric = "tar"
 
-    def __init__(self, *, embedding_dim: int = EMBEDDING_DIM, far: float = 1e-4, **teacher: Any) -> None:
+    def __init__(
+        self, *, embedding_dim: int = EMBEDDING_DIM, far: float = 1e-4, **teacher: Any
+    ) -> None:
         super().__init__(**teacher)
         self.embedding_dim, self.far = embedding_dim, far
         self.bundle: DataBundle  # set by build_datasets
@@ -117,10 +133,14 @@ class EmbeddingTask(_Distilled):
             config = TrainConfig.from_dict({**config.to_dict(), "limit_val": MAX_PAIR_IMAGES})
         self.config, self.bundle = config, load_data(config)
         if config.teacher and self.distill.teacher is None:
-            teacher = embedding_teacher(config.teacher, unaugmented_train(self.bundle), self.bundle.in_channels)
+            teacher = embedding_teacher(
+                config.teacher, unaugmented_train(self.bundle), self.bundle.in_channels
+            )
             given = output_size(teacher, self.bundle.val[0][0])
             if given != self.embedding_dim:
-                raise ValueError(f"teacher {config.teacher} gives {given}-d embeddings; the student makes {self.embedding_dim}")
+                raise ValueError(
+                    f"teacher {config.teacher} gives {given}-d embeddings; the student makes {self.embedding_dim}"
+                )
             self.distill.teacher = teacher
         return self.distill.datasets(self.bundle.train, self.bundle.val, config, self.embedding_dim)
 
@@ -141,15 +161,22 @@ class EmbeddingTask(_Distilled):
     def state(self) -> dict[str, Any]:
         bundle = self.bundle
         return {
-            "classes": list(bundle.classes), "mean": list(bundle.mean), "std": list(bundle.std),
-            "in_channels": bundle.in_channels, "crop_pct": bundle.crop_pct, "data": self.config.data,
-            "embedding_dim": self.embedding_dim, "teacher": self.config.teacher or self.config.teacher_outputs,
+            "classes": list(bundle.classes),
+            "mean": list(bundle.mean),
+            "std": list(bundle.std),
+            "in_channels": bundle.in_channels,
+            "crop_pct": bundle.crop_pct,
+            "data": self.config.data,
+            "embedding_dim": self.embedding_dim,
+            "teacher": self.config.teacher or self.config.teacher_outputs,
         }
 
     def summary(self) -> dict[str, Any]:
         """The teacher's own verification rates beside the student's (Table 14's FaceNet row)."""
         result: dict[str, Any] = {"skipped_files": self.bundle.skipped_files}
         if isinstance(self.distill.teacher, Teacher):
-            rates = verification(self.distill.teacher, DataLoader(self.bundle.val, batch_size=256), self.far)
+            rates = verification(
+                self.distill.teacher, DataLoader(self.bundle.val, batch_size=256), self.far
+            )
             result.update(teacher_tar=rates["tar"], teacher_accuracy=rates["accuracy"])
         return result

@@ -1,6 +1,7 @@
 """Teachers for the two distillations: whatever a user gives (a checkpoint of this project or a
 TorchScript file) made into a module that outputs what the student learns, attribute logits
 or a unit-norm embedding."""
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,9 @@ class ClassToAttributes(nn.Module):
         self.register_buffer("table", table.float())
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        probability = (self.classifier(images).float().softmax(1) @ self.table).clamp(1e-6, 1 - 1e-6)
+        probability = (self.classifier(images).float().softmax(1) @ self.table).clamp(
+            1e-6, 1 - 1e-6
+        )
         return probability.logit()
 
 
@@ -80,18 +83,26 @@ class _Features(nn.Module):
         return pooled_features(self.model, images)
 
 
-def project_classifier(teacher: Teacher, dataset: Dataset, dim: int = EMBEDDING_DIM, images: int = PROJECTION_IMAGES) -> Teacher:
+def project_classifier(
+    teacher: Teacher, dataset: Dataset, dim: int = EMBEDDING_DIM, images: int = PROJECTION_IMAGES
+) -> Teacher:
     """``ProjectedFeatures`` fitted by PCA on the features of the first ``images`` of ``dataset``."""
     network = teacher.model
     if not hasattr(network, "forward_features"):
-        raise ValueError("an embedding teacher must output embeddings or be a MobileNet classifier of this project")
+        raise ValueError(
+            "an embedding teacher must output embeddings or be a MobileNet classifier of this project"
+        )
     sample = Subset(dataset, range(min(images, len(dataset))))
     features = compute_teacher_outputs(Teacher(_Features(network), teacher.in_channels), sample)
     if min(features.shape) < dim:
-        raise ValueError(f"the teacher's {features.shape[1]} features of {features.shape[0]} images cannot give {dim} principal directions")
+        raise ValueError(
+            f"the teacher's {features.shape[1]} features of {features.shape[0]} images cannot give {dim} principal directions"
+        )
     mean = features.mean(0)
     _, _, directions = torch.linalg.svd(features - mean, full_matrices=False)
-    return Teacher(ProjectedFeatures(network, mean, directions[:dim].contiguous()), teacher.in_channels)
+    return Teacher(
+        ProjectedFeatures(network, mean, directions[:dim].contiguous()), teacher.in_channels
+    )
 
 
 def embedding_teacher(path: str | os.PathLike[str], train: Dataset, in_channels: int) -> Teacher:
@@ -99,7 +110,9 @@ def embedding_teacher(path: str | os.PathLike[str], train: Dataset, in_channels:
     ``train-embedding`` checkpoint, a TorchScript file; its output is L2-normalised), or a
     classifier of this project made into one by ``project_classifier`` on ``train``."""
     teacher = load_module(path, in_channels)
-    if getattr(teacher.model, "config", {}).get("embedding_dim") or isinstance(teacher.model, torch.jit.ScriptModule):
+    if getattr(teacher.model, "config", {}).get("embedding_dim") or isinstance(
+        teacher.model, torch.jit.ScriptModule
+    ):
         return Teacher(_Normalized(teacher.model), teacher.in_channels)
     return project_classifier(teacher, train)
 
@@ -113,7 +126,12 @@ class _Normalized(nn.Module):
         return F.normalize(self.model(images).float(), dim=1)
 
 
-def attribute_teacher(path: str | os.PathLike[str], example: torch.Tensor, attributes: int, class_table: torch.Tensor | None) -> Teacher:
+def attribute_teacher(
+    path: str | os.PathLike[str],
+    example: torch.Tensor,
+    attributes: int,
+    class_table: torch.Tensor | None,
+) -> Teacher:
     """The attribute teacher at ``path``: a model with one logit per attribute, or (with the
     stand-in's ``class_table``) a classifier of its classes made into one by ``ClassToAttributes``."""
     teacher = load_module(path, example.shape[0])
@@ -122,4 +140,6 @@ def attribute_teacher(path: str | os.PathLike[str], example: torch.Tensor, attri
         return teacher
     if class_table is not None and outputs == class_table.shape[0]:
         return Teacher(ClassToAttributes(teacher.model, class_table), teacher.in_channels)
-    raise ValueError(f"teacher {path} gives {outputs} outputs; the data has {attributes} attributes")
+    raise ValueError(
+        f"teacher {path} gives {outputs} outputs; the data has {attributes} attributes"
+    )

@@ -1,6 +1,7 @@
 """``train`` and ``resume``: the two students (attributes, embeddings) trained by the project's
 one loop, and ``teacher_outputs`` to compute a teacher's outputs once for ``--teacher-outputs``.
 The per-task defaults here are the commands' too (``DEFAULTS``)."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,8 @@ from typing import Any
 
 from ..files import refuse_existing
 from ..train.checkpoint import resume_state
-from ..train.classification import load_data
 from ..train.config import TrainConfig
+from ..train.data import load_data
 from ..train.loop import fit
 from ..train.teacher import write_teacher_outputs
 from . import EMBEDDING_MODEL
@@ -31,15 +32,26 @@ def _check_task(task: str) -> None:
         raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
 
 
-def train_config(task: str, data: str | os.PathLike[str], out: str | os.PathLike[str], **settings: Any) -> TrainConfig:
+def train_config(
+    task: str, data: str | os.PathLike[str], out: str | os.PathLike[str], **settings: Any
+) -> TrainConfig:
     """The TrainConfig of an attribute or embedding run: the task's ``DEFAULTS`` under
     ``settings`` (TrainConfig fields)."""
     _check_task(task)
-    return TrainConfig(**{**DEFAULTS[task], **settings, "out": str(out), "data": str(data)}).validate().resolved()
+    return (
+        TrainConfig(**{**DEFAULTS[task], **settings, "out": str(out), "data": str(data)})
+        .validate()
+        .resolved()
+    )
 
 
 def train(
-    task: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, progress: bool = True,
+    task: str,
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    progress: bool = True,
     **settings: Any,
 ) -> dict[str, Any]:
     """Trains a student for ``task``; ``settings`` are TrainConfig fields (teacher,
@@ -60,7 +72,9 @@ def _task(config: TrainConfig) -> AttributeTask | EmbeddingTask:
     return EmbeddingTask() if config.model == EMBEDDING_MODEL else AttributeTask.from_config(config)
 
 
-def resume(run_dir: str | os.PathLike[str], *, progress: bool = True, **changes: Any) -> dict[str, Any]:
+def resume(
+    run_dir: str | os.PathLike[str], *, progress: bool = True, **changes: Any
+) -> dict[str, Any]:
     """Continues an attribute or embedding run from its last.pt; ``changes`` (e.g. more epochs)
     as for any run."""
     config, _ = resume_state(run_dir, **changes)
@@ -68,8 +82,14 @@ def resume(run_dir: str | os.PathLike[str], *, progress: bool = True, **changes:
 
 
 def teacher_outputs(
-    task: str, teacher: str, data: str, out: str | os.PathLike[str], *, batch_size: int = 256,
-    force: bool = False, **settings: Any,
+    task: str,
+    teacher: str,
+    data: str,
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int = 256,
+    force: bool = False,
+    **settings: Any,
 ) -> dict[str, Any]:
     """The teacher's attribute logits or embeddings for the un-augmented training images, in
     index order, saved to ``out`` (the format of ``mobilenets teacher-outputs``)."""
@@ -79,14 +99,23 @@ def teacher_outputs(
     if task == "attributes":
         attributes = load_attribute_data(config, augment=False)
         train_set = attributes.train
-        module = attribute_teacher(teacher, attributes.val[0][0], len(attributes.names), attributes.class_table)
+        module = attribute_teacher(
+            teacher, attributes.val[0][0], len(attributes.names), attributes.class_table
+        )
     else:
         bundle = load_data(config, augment=False)
         train_set = bundle.train
         module = embedding_teacher(teacher, train_set, bundle.in_channels)
     about = {"teacher": teacher, "task": task, "data": data, "resolution": config.resolution}
-    outputs = write_teacher_outputs(module, train_set, out, device=config.device, batch_size=batch_size,
-                                    workers=config.workers, about=about)
+    outputs = write_teacher_outputs(
+        module,
+        train_set,
+        out,
+        device=config.device,
+        batch_size=batch_size,
+        workers=config.workers,
+        about=about,
+    )
     return {"out": str(out), "images": outputs.shape[0], "outputs": outputs.shape[1], **about}
 
 

@@ -9,14 +9,16 @@ A cell predicts a location: by default the mean of its training photos (``"mean"
 sphere), which lies where the photos are; PlaNet used the cell's geometric centre
 (``"center"``), which is farther from them whenever a cell is half sea or half empty.
 """
+
 from __future__ import annotations
 
 import bisect
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,7 +51,10 @@ class CellPartition:
         self.centers = np.asarray(self.centers, np.float64).reshape(-1, 2)
         self.means = np.asarray(self.means, np.float64).reshape(-1, 2)
         ids = [_s2().CellId.from_token(token) for token in self.tokens]
-        self._ranges = ([cell.range_min().id() for cell in ids], [cell.range_max().id() for cell in ids])
+        self._ranges = (
+            [cell.range_min().id() for cell in ids],
+            [cell.range_max().id() for cell in ids],
+        )
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -63,7 +68,10 @@ class CellPartition:
 
     def cells_of(self, latlngs: Sequence[Sequence[float]]) -> np.ndarray:
         """``cell_of`` for each (lat, lng) row, -1 where no kept cell contains the point."""
-        return np.array([-1 if (cell := self.cell_of(lat, lng)) is None else cell for lat, lng in latlngs], np.int64)
+        return np.array(
+            [-1 if (cell := self.cell_of(lat, lng)) is None else cell for lat, lng in latlngs],
+            np.int64,
+        )
 
     def locations(self, location: str = "mean") -> np.ndarray:
         """Each cell's predicted location, ``(K, 2)`` degrees: the photos' mean or the centre."""
@@ -73,13 +81,18 @@ class CellPartition:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "tokens": self.tokens, "counts": self.counts, "centers": self.centers.tolist(), "means": self.means.tolist(),
-            "max_photos": self.max_photos, "min_photos": self.min_photos, "max_level": self.max_level,
+            "tokens": self.tokens,
+            "counts": self.counts,
+            "centers": self.centers.tolist(),
+            "means": self.means.tolist(),
+            "max_photos": self.max_photos,
+            "min_photos": self.min_photos,
+            "max_level": self.max_level,
             "dropped_photos": self.dropped_photos,
         }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "CellPartition":
+    def from_dict(cls, values: dict[str, Any]) -> CellPartition:
         return cls(**values)
 
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
@@ -87,7 +100,7 @@ class CellPartition:
         atomic_write_text(path, json.dumps(self.to_dict()), force=force)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "CellPartition":
+    def load(cls, path: str | os.PathLike[str]) -> CellPartition:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (json.JSONDecodeError, TypeError, KeyError) as error:
@@ -95,7 +108,10 @@ class CellPartition:
 
 
 def partition(
-    latlngs: Sequence[Sequence[float]] | np.ndarray, max_photos: int, min_photos: int, max_level: int = MAX_LEVEL
+    latlngs: Sequence[Sequence[float]] | np.ndarray,
+    max_photos: int,
+    min_photos: int,
+    max_level: int = MAX_LEVEL,
 ) -> CellPartition:
     """PlaNet's partition of the photos at ``latlngs`` (degrees, rows of lat, lng): split every
     cell holding more than ``max_photos`` (down to ``max_level``), drop cells with fewer than
@@ -103,8 +119,10 @@ def partition(
     points = check_latlngs(latlngs)
     if not isinstance(max_photos, int) or max_photos < 1:
         raise ValueError(f"max_photos must be a whole number >= 1; got {max_photos!r}")
-    if not isinstance(min_photos, int) or not 1 <= min_photos:
-        raise ValueError(f"min_photos must be a whole number >= 1 (empty cells are never kept); got {min_photos!r}")
+    if not isinstance(min_photos, int) or not min_photos >= 1:
+        raise ValueError(
+            f"min_photos must be a whole number >= 1 (empty cells are never kept); got {min_photos!r}"
+        )
     if not isinstance(max_level, int) or not 0 <= max_level <= MAX_LEVEL:
         raise ValueError(f"max_level must be a whole number in [0, {MAX_LEVEL}]; got {max_level!r}")
     leaves = [_leaf(lat, lng) for lat, lng in points]
@@ -124,7 +142,9 @@ def partition(
         counts=[len(members) for _, members in kept],
         centers=[_degrees(cell.to_lat_lng()) for cell, _ in kept],
         means=[spherical_mean(points[members]) for _, members in kept],
-        max_photos=max_photos, min_photos=min_photos, max_level=max_level,
+        max_photos=max_photos,
+        min_photos=min_photos,
+        max_level=max_level,
         dropped_photos=len(points) - sum(len(members) for _, members in kept),
     )
 
@@ -134,7 +154,9 @@ def check_latlngs(latlngs: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray
     points = np.asarray(latlngs, np.float64).reshape(-1, 2)
     bad = ~np.isfinite(points).all(1) | (np.abs(points[:, 0]) > 90) | (np.abs(points[:, 1]) > 180)
     if bad.any():
-        raise ValueError(f"point {int(np.argmax(bad))} ({points[bad][0].tolist()}) is not a latitude in [-90, 90] and longitude in [-180, 180]")
+        raise ValueError(
+            f"point {int(np.argmax(bad))} ({points[bad][0].tolist()}) is not a latitude in [-90, 90] and longitude in [-180, 180]"
+        )
     return points
 
 
@@ -142,7 +164,11 @@ def spherical_mean(latlngs: np.ndarray) -> list[float]:
     """The normalised mean of the points' unit vectors, as (lat, lng) degrees: right across the
     antimeridian, where averaging longitudes is not."""
     lat, lng = np.radians(latlngs[:, 0]), np.radians(latlngs[:, 1])
-    x, y, z = (np.cos(lat) * np.cos(lng)).mean(), (np.cos(lat) * np.sin(lng)).mean(), np.sin(lat).mean()
+    x, y, z = (
+        (np.cos(lat) * np.cos(lng)).mean(),
+        (np.cos(lat) * np.sin(lng)).mean(),
+        np.sin(lat).mean(),
+    )
     return [float(np.degrees(np.arctan2(z, np.hypot(x, y)))), float(np.degrees(np.arctan2(y, x)))]
 
 
@@ -155,7 +181,9 @@ def _leaf(lat: float, lng: float) -> s2sphere.CellId:
     return s2.CellId.from_lat_lng(s2.LatLng.from_degrees(float(lat), float(lng)))
 
 
-def _group(leaves: list[s2sphere.CellId], members: Sequence[int], level: int) -> dict[int, list[int]]:
+def _group(
+    leaves: list[s2sphere.CellId], members: Sequence[int], level: int
+) -> dict[int, list[int]]:
     """The photos ``members`` grouped by their cell at ``level`` (cell id -> photo indices)."""
     groups: dict[int, list[int]] = {}
     for index in members:

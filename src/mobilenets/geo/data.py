@@ -1,12 +1,14 @@
 """Geotagged image data: a folder with ``train.csv`` and ``val.csv`` manifests of
 ``path,lat,lng`` rows (image paths relative to the folder), read like the classification
 manifests: unreadable images are skipped and counted (or refused with ``strict``)."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,13 +22,22 @@ from .cells import check_latlngs
 SPLITS = ("train", "val")
 COLUMNS = ("path", "lat", "lng")
 # Photos are read as RGB with ImageNet's statistics; saved in checkpoints so inputs are rebuilt alike.
-NORMALIZATION = {"in_channels": 3, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "crop_pct": 0.875}
+NORMALIZATION = {
+    "in_channels": 3,
+    "mean": list(IMAGENET_MEAN),
+    "std": list(IMAGENET_STD),
+    "crop_pct": 0.875,
+}
 
 
-def geo_transform(resolution: int, train: bool, *, min_crop_area: float = 0.25, **normalization: Any) -> Callable:
+def geo_transform(
+    resolution: int, train: bool, *, min_crop_area: float = 0.25, **normalization: Any
+) -> Callable:
     """PIL image -> network input: the classification transforms with ``NORMALIZATION`` (or a
     checkpoint's own ``normalization``)."""
-    return build_transforms(resolution, train, min_crop_area=min_crop_area, **{**NORMALIZATION, **normalization})
+    return build_transforms(
+        resolution, train, min_crop_area=min_crop_area, **{**NORMALIZATION, **normalization}
+    )
 
 
 @dataclass
@@ -43,15 +54,21 @@ def manifest_path(root: str | os.PathLike[str], split: str) -> Path:
     return Path(root) / f"{split}.csv"
 
 
-def read_split(root: str | os.PathLike[str], split: str, *, limit: int | None = None, strict: bool = False) -> GeoSplit:
+def read_split(
+    root: str | os.PathLike[str], split: str, *, limit: int | None = None, strict: bool = False
+) -> GeoSplit:
     """The first ``limit`` readable photos of ``ROOT/SPLIT.csv`` with their coordinates."""
     path = manifest_path(root, split)
     if not path.is_file():
         what = "is not a folder" if not Path(root).is_dir() else f"has no {path.name}"
-        raise ValueError(f"geotagged data {root} {what}; it needs train.csv and val.csv with 'path,lat,lng' rows")
+        raise ValueError(
+            f"geotagged data {root} {what}; it needs train.csv and val.csv with 'path,lat,lng' rows"
+        )
     rows = read_manifest(path, COLUMNS, check=check_latlng_row)
     latlngs = check_latlngs([[float(lat), float(lng)] for _, lat, lng in rows])
-    kept, skipped = keep_readable(((image, index) for index, (image, _, _) in enumerate(rows)), limit, strict)
+    kept, skipped = keep_readable(
+        ((image, index) for index, (image, _, _) in enumerate(rows)), limit, strict
+    )
     if not kept:
         raise ValueError(f"{path}: no readable images ({len(skipped)} unreadable files skipped)")
     indices = [index for _, index in kept]
@@ -61,8 +78,15 @@ def read_split(root: str | os.PathLike[str], split: str, *, limit: int | None = 
 class GeoImages(Dataset):
     """Items (image tensor, cell index or -1 outside the kept cells, float64 (lat, lng))."""
 
-    def __init__(self, paths: Sequence[str], latlngs: np.ndarray, cells: np.ndarray, transform: Callable) -> None:
-        self.paths, self.latlngs, self.cells, self.transform = list(paths), latlngs, cells, transform
+    def __init__(
+        self, paths: Sequence[str], latlngs: np.ndarray, cells: np.ndarray, transform: Callable
+    ) -> None:
+        self.paths, self.latlngs, self.cells, self.transform = (
+            list(paths),
+            latlngs,
+            cells,
+            transform,
+        )
         self.late_failures = LateFailures(len(self.paths))
 
     def __len__(self) -> int:

@@ -1,5 +1,6 @@
 """Table 11 as a picture: the share of photos located within d km, as a curve over d, with the
 five scales marked and the paper's PlaNet MobileNet column as points."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,9 @@ def error_curve(distances_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return CURVE_KM, cumulative_shares(distances_km, CURVE_KM)
 
 
-def save_geo_plot(distances_km: np.ndarray, path: str | os.PathLike[str], *, title: str, force: bool = False) -> bool:
+def save_geo_plot(
+    distances_km: np.ndarray, path: str | os.PathLike[str], *, title: str, force: bool = False
+) -> bool:
     """The error curve of ``distances_km`` as a PNG at ``path`` (written atomically, refused if it
     exists and not ``force``); False, with a warning, without matplotlib."""
     plt = pyplot("geolocation", extra="geo")
@@ -30,8 +33,14 @@ def save_geo_plot(distances_km: np.ndarray, path: str | os.PathLike[str], *, tit
     figure, axes = plt.subplots(figsize=(7, 4.5))
     axes.plot(km, 100 * shares, label=f"this model ({len(distances_km)} photos)")
     axes.scatter(scales, 100 * shares[np.isin(km, scales)], zorder=3)
-    axes.scatter(scales, [100 * PAPER_PLANET_MOBILENET[name] for name, _ in SCALES], marker="s", color="tab:red",
-                 zorder=3, label="PlaNet MobileNet (paper, Im2GPS)")
+    axes.scatter(
+        scales,
+        [100 * PAPER_PLANET_MOBILENET[name] for name, _ in SCALES],
+        marker="s",
+        color="tab:red",
+        zorder=3,
+        label="PlaNet MobileNet (paper, Im2GPS)",
+    )
     for name, scale in SCALES:
         axes.axvline(scale, color="grey", linestyle=":", linewidth=0.8)
         axes.text(scale, 101, f"{name}\n{scale:g} km", ha="center", va="bottom", fontsize=7)

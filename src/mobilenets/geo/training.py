@@ -5,6 +5,7 @@ The partition is built from the training split, saved in every checkpoint (``tas
 and, once training ends, as ``RUN_DIR/cells.json``, so evaluation and prediction use the cells
 the network was trained on.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,24 +23,42 @@ CELLS_FILE = "cells.json"
 DEFAULTS: dict[str, Any] = {"alpha": 1.0, "resolution": 224}
 
 
-def train_config(data: str | os.PathLike[str], out: str | os.PathLike[str], **settings: Any) -> TrainConfig:
+def train_config(
+    data: str | os.PathLike[str], out: str | os.PathLike[str], **settings: Any
+) -> TrainConfig:
     """The TrainConfig of a geolocation run: ``DEFAULTS`` under ``settings`` (TrainConfig fields)."""
-    return TrainConfig(**{**DEFAULTS, **settings, "out": str(out), "data": str(data)}).validate().resolved()
+    return (
+        TrainConfig(**{**DEFAULTS, **settings, "out": str(out), "data": str(data)})
+        .validate()
+        .resolved()
+    )
 
 
 def train(
-    data: str | os.PathLike[str], out: str | os.PathLike[str], *, max_photos: int = 10_000, min_photos: int = 50,
-    max_level: int = MAX_LEVEL, location: str = "mean", force: bool = False, progress: bool = True, **settings: Any,
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    max_photos: int = 10_000,
+    min_photos: int = 50,
+    max_level: int = MAX_LEVEL,
+    location: str = "mean",
+    force: bool = False,
+    progress: bool = True,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Trains a MobileNetV1 over the cells of the training photos of ``data`` (a folder with
     train.csv / val.csv of ``path,lat,lng``); PlaNet's thresholds are the defaults. ``settings``
     are further TrainConfig fields (alpha, resolution, batch_size, lr, ...)."""
     config = train_config(data, out, **settings)
-    task = GeoTask(max_photos=max_photos, min_photos=min_photos, max_level=max_level, location=location)
+    task = GeoTask(
+        max_photos=max_photos, min_photos=min_photos, max_level=max_level, location=location
+    )
     return _finish(fit(config, task=task, force=force, progress=progress), task)
 
 
-def resume(run_dir: str | os.PathLike[str], *, progress: bool = True, **changes: Any) -> dict[str, Any]:
+def resume(
+    run_dir: str | os.PathLike[str], *, progress: bool = True, **changes: Any
+) -> dict[str, Any]:
     """Continues a geolocation run from its last.pt on its saved cells; ``changes`` (e.g. more
     epochs) as for any run."""
     config, state = resume_state(run_dir, **changes)

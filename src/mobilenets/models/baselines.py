@@ -1,7 +1,8 @@
 """The paper's comparison networks, from torchvision (random weights: for counting cost)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torchvision.models as tvm
@@ -14,7 +15,10 @@ BASELINES: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "alexnet": (lambda: tvm.alexnet(weights=None), 224),
     "squeezenet1_0": (lambda: tvm.squeezenet1_0(weights=None), 224),
     "squeezenet1_1": (lambda: tvm.squeezenet1_1(weights=None), 224),
-    "inception_v3": (lambda: tvm.inception_v3(weights=None, aux_logits=False, init_weights=False), 299),
+    "inception_v3": (
+        lambda: tvm.inception_v3(weights=None, aux_logits=False, init_weights=False),
+        299,
+    ),
 }
 
 

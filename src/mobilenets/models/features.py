@@ -6,10 +6,12 @@ reductions; ``forward_intermediates`` gives the same maps beside the final one.
 The backbone keeps the classifier's layer names (``features.Conv2d_{i}_...``), so a classifier
 checkpoint loads into it with ``strict=False``, and it stops after the deepest level asked for.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,7 +26,11 @@ def feature_levels(model: nn.Module) -> list[dict[str, Any]]:
         raise ValueError(f"feature levels need a MobileNet body; got {type(model).__name__}")
     spec = body_spec(model.variant)
     layers = model.feature_info
-    return [dict(layers[index]) for index in range(len(layers)) if index == len(layers) - 1 or spec[index + 1].stride == 2]
+    return [
+        dict(layers[index])
+        for index in range(len(layers))
+        if index == len(layers) - 1 or spec[index + 1].stride == 2
+    ]
 
 
 def _level_indices(indices: int | Sequence[int] | None, count: int, what: str) -> list[int]:
@@ -37,8 +43,13 @@ def _level_indices(indices: int | Sequence[int] | None, count: int, what: str) -
             raise ValueError(f"{what} as a count must be 1..{count}; got {indices}")
         return list(range(count - indices, count))
     chosen = list(indices)
-    if not chosen or any(not isinstance(index, int) or isinstance(index, bool) or not -count <= index < count for index in chosen):
-        raise ValueError(f"{what} must be level numbers in {-count}..{count - 1} (this model has {count} levels); got {indices!r}")
+    if not chosen or any(
+        not isinstance(index, int) or isinstance(index, bool) or not -count <= index < count
+        for index in chosen
+    ):
+        raise ValueError(
+            f"{what} must be level numbers in {-count}..{count - 1} (this model has {count} levels); got {indices!r}"
+        )
     normalized = [index % count for index in chosen]
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{what} names a level twice: {indices!r}")
@@ -87,10 +98,14 @@ def forward_intermediates(
     ``indices`` and the body's final map (``(final, intermediates)``, or the list alone with
     ``intermediates_only``); ``stop_early`` stops after the deepest level asked for."""
     if output_fmt != "NCHW":
-        raise ValueError(f"output_fmt must be 'NCHW' (MobileNet's convolutions are NCHW); got {output_fmt!r}")
+        raise ValueError(
+            f"output_fmt must be 'NCHW' (MobileNet's convolutions are NCHW); got {output_fmt!r}"
+        )
     levels = feature_levels(model)
     wanted = _level_indices(indices, len(levels), "indices")
-    taps = {levels[index]["module"].split(".", 1)[1]: position for position, index in enumerate(wanted)}
+    taps = {
+        levels[index]["module"].split(".", 1)[1]: position for position, index in enumerate(wanted)
+    }
     outputs: list[torch.Tensor | None] = [None] * len(wanted)
     last = max(taps, key=lambda name: model.endpoint_names.index(name))
     for name, module in model.features.named_children():
@@ -112,11 +127,16 @@ class FeatureMobileNet(nn.Module):
         wanted = _level_indices(out_indices, len(levels), "out_indices")
         self.feature_info = FeatureInfo(levels, wanted)
         self.pretrained_cfg = {**model.pretrained_cfg, "num_classes": 0}
-        self._taps = {name.split(".", 1)[1]: position for position, name in enumerate(self.feature_info.module_name())}
+        self._taps = {
+            name.split(".", 1)[1]: position
+            for position, name in enumerate(self.feature_info.module_name())
+        }
         names = list(model.features._modules)
         deepest = max(names.index(name) for name in self._taps)
         # The classifier's own modules (shared, not copied), under their names.
-        self.features = nn.Sequential(OrderedDict((name, model.features._modules[name]) for name in names[: deepest + 1]))
+        self.features = nn.Sequential(
+            OrderedDict((name, model.features._modules[name]) for name in names[: deepest + 1])
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         outputs: list[torch.Tensor] = [x] * len(self._taps)
@@ -125,4 +145,3 @@ class FeatureMobileNet(nn.Module):
             if name in self._taps:
                 outputs[self._taps[name]] = x
         return outputs
-

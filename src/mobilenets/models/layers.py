@@ -1,5 +1,6 @@
 """The building blocks: conv-BN-activation, depthwise separable and flattened convolutions,
 and TensorFlow's SAME padding (stride-2 convolutions pad right and bottom only)."""
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,9 @@ def _running() -> bool:
     """Run eagerly or under torch.compile, not traced, scripted or exported: exported graphs
     keep the plain convolution (what ONNX, phone runtimes and FX quantization expect)."""
     return not (
-        torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_exporting()
+        torch.jit.is_scripting()
+        or torch.jit.is_tracing()
+        or torch.compiler.is_exporting()
         or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
     )
 
@@ -59,9 +62,14 @@ def whole_window_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:
     (kh, kw), (ph, pw), (sh, sw) = conv.kernel_size, conv.padding, conv.stride
     if conv.dilation != (1, 1) or height + ph > kh or width + pw > kw:
         return None  # some input pixel lies outside the window
-    if height + 2 * ph < kh or width + 2 * pw < kw or height + 2 * ph - kh >= sh or width + 2 * pw - kw >= sw:
+    if (
+        height + 2 * ph < kh
+        or width + 2 * pw < kw
+        or height + 2 * ph - kh >= sh
+        or width + 2 * pw - kw >= sw
+    ):
         return None  # not exactly one output pixel
-    return conv.weight[:, 0, ph:ph + height, pw:pw + width]
+    return conv.weight[:, 0, ph : ph + height, pw : pw + width]
 
 
 class ConvBnAct(nn.Sequential):
@@ -95,11 +103,18 @@ class ConvBnAct(nn.Sequential):
         self.grouped = any(conv.groups > 1 for conv in convs)
         self.strided = any(max(conv.stride) > 1 for conv in convs)
         conv = layers.get("conv")
-        depthwise = isinstance(conv, nn.Conv2d) and conv.groups == conv.in_channels == conv.out_channels > 1
+        depthwise = (
+            isinstance(conv, nn.Conv2d) and conv.groups == conv.in_channels == conv.out_channels > 1
+        )
         self.depthwise = depthwise and "pad" not in layers and isinstance(conv.padding, tuple)
         self.pointwise = (
-            isinstance(conv, nn.Conv2d) and conv.groups == 1 and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
-            and conv.padding == (0, 0) and conv.dilation == (1, 1) and "pad" not in layers
+            isinstance(conv, nn.Conv2d)
+            and conv.groups == 1
+            and conv.kernel_size == (1, 1)
+            and conv.stride == (1, 1)
+            and conv.padding == (0, 0)
+            and conv.dilation == (1, 1)
+            and "pad" not in layers
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,12 +127,18 @@ class ConvBnAct(nn.Sequential):
             # Not under torch.compile: once a size is traced as a symbol (a second size seen by this
             # code, in any model), inductor (torch 2.14) fails on the product's channels-last view
             # ("cannot determine truth value of Relational").
-            if self.pointwise and x.shape[-2] * x.shape[-1] <= SMALL_MAP_PIXELS and not torch.compiler.is_compiling():
+            if (
+                self.pointwise
+                and x.shape[-2] * x.shape[-1] <= SMALL_MAP_PIXELS
+                and not torch.compiler.is_compiling()
+            ):
                 out = F.linear(x.permute(0, 2, 3, 1), self.conv.weight.flatten(1), self.conv.bias)
                 return self.act(self.bn(out.permute(0, 3, 1, 2)))  # NCHW view of channels-last data
         if not self.grouped:
             return super().forward(x)
-        if torch.is_autocast_enabled("cpu") and (self.strided or min(x.shape[-2:]) < SMALL_FEATURE_MAP):
+        if torch.is_autocast_enabled("cpu") and (
+            self.strided or min(x.shape[-2:]) < SMALL_FEATURE_MAP
+        ):
             with torch.autocast("cpu", enabled=False):
                 return self._depthwise_forward(x.float())
         return self._depthwise_forward(x)
@@ -162,8 +183,14 @@ def conv_bn_act(
     else:
         conv_padding = _symmetric_padding(kernel, dilation)
     layers["conv"] = nn.Conv2d(
-        in_channels, out_channels, kernel, stride, conv_padding,
-        dilation=dilation, groups=groups, bias=False,
+        in_channels,
+        out_channels,
+        kernel,
+        stride,
+        conv_padding,
+        dilation=dilation,
+        groups=groups,
+        bias=False,
     )
     layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
     layers["act"] = make_activation(activation)
@@ -192,12 +219,24 @@ def flattened_conv_bn_act(
         pad = _symmetric_padding(kernel, dilation)
     layers["lateral"] = nn.Conv2d(in_channels, out_channels, 1, bias=False)
     layers["vertical"] = nn.Conv2d(
-        out_channels, out_channels, (kernel, 1), (stride, 1), (pad, 0),
-        dilation=(dilation, 1), groups=out_channels, bias=False,
+        out_channels,
+        out_channels,
+        (kernel, 1),
+        (stride, 1),
+        (pad, 0),
+        dilation=(dilation, 1),
+        groups=out_channels,
+        bias=False,
     )
     layers["horizontal"] = nn.Conv2d(
-        out_channels, out_channels, (1, kernel), (1, stride), (0, pad),
-        dilation=(1, dilation), groups=out_channels, bias=False,
+        out_channels,
+        out_channels,
+        (1, kernel),
+        (1, stride),
+        (0, pad),
+        dilation=(1, dilation),
+        groups=out_channels,
+        bias=False,
     )
     layers["bn"] = nn.BatchNorm2d(out_channels, eps=bn_eps)
     layers["act"] = make_activation(activation)
@@ -220,8 +259,13 @@ def depthwise_separable(
     options = dict(padding=padding, activation=activation, bn_eps=bn_eps)
     return OrderedDict(
         depthwise=conv_bn_act(
-            in_channels, in_channels, kernel, stride,
-            dilation=dilation, groups=in_channels, **options,
+            in_channels,
+            in_channels,
+            kernel,
+            stride,
+            dilation=dilation,
+            groups=in_channels,
+            **options,
         ),
         pointwise=conv_bn_act(in_channels, out_channels, 1, **options),
     )

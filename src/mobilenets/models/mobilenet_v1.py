@@ -4,11 +4,13 @@ Layers carry the reference endpoint names (``Conv2d_0``, ``Conv2d_{i}_depthwise`
 ``Conv2d_{i}_pointwise``) that detection heads and weight converters rely on. The model API
 follows timm: ``forward_features``, ``forward_head``, ``reset_classifier``, ``feature_info``.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,7 +51,7 @@ class MobileNetConfig:
     min_depth: int = declared(8, count(1, 1024))
     head_features: int = declared(0, count(0, 65_536))  # 0: no head convolution
 
-    def validate(self) -> "MobileNetConfig":
+    def validate(self) -> MobileNetConfig:
         """Raises ValueError naming the first bad argument and what it allows (None included)."""
         for argument in fields(self):
             if getattr(self, argument.name) is None:
@@ -74,10 +76,16 @@ class MobileNetV1(nn.Module):
         known = [field.name for field in fields(MobileNetConfig)]
         unknown = sorted(set(arguments) - set(known))
         if unknown:  # arguments may come from a file's config: one line, not a TypeError
-            raise ValueError(f"MobileNetV1 takes no argument {', '.join(map(repr, unknown))}; it takes {', '.join(known)}")
+            raise ValueError(
+                f"MobileNetV1 takes no argument {', '.join(map(repr, unknown))}; it takes {', '.join(known)}"
+            )
         settings = MobileNetConfig(**arguments).validate()
         self.config: dict[str, Any] = asdict(settings)
-        self.alpha, self.resolution, self.variant = settings.alpha, settings.resolution, settings.variant
+        self.alpha, self.resolution, self.variant = (
+            settings.alpha,
+            settings.resolution,
+            settings.variant,
+        )
         self.pretrained_cfg: dict[str, Any] = dict(
             input_size=(settings.in_channels, settings.resolution, settings.resolution),
             interpolation="bilinear",
@@ -89,7 +97,9 @@ class MobileNetV1(nn.Module):
         self.feature_info: list[dict[str, Any]] = []
 
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        options = dict(padding=settings.padding, activation=settings.activation, bn_eps=settings.bn_eps)
+        options = dict(
+            padding=settings.padding, activation=settings.activation, bn_eps=settings.bn_eps
+        )
         channels, current_stride, rate = settings.in_channels, 1, 1
         for spec in body_spec(settings.variant):
             depth = scaled_depth(spec.depth, settings.alpha, settings.min_depth)
@@ -101,7 +111,9 @@ class MobileNetV1(nn.Module):
                 current_stride *= spec.stride
             name = f"Conv2d_{spec.index}"
             if isinstance(spec, Separable):
-                block = depthwise_separable(channels, depth, spec.kernel, stride, dilation=dilation, **options)
+                block = depthwise_separable(
+                    channels, depth, spec.kernel, stride, dilation=dilation, **options
+                )
                 for part, module in block.items():
                     layers[f"{name}_{part}"] = module
                 name = f"{name}_pointwise"
@@ -110,11 +122,19 @@ class MobileNetV1(nn.Module):
                     channels, depth, spec.kernel, stride, dilation=dilation, **options
                 )
             elif isinstance(spec, Conv):
-                layers[name] = conv_bn_act(channels, depth, spec.kernel, stride, dilation=dilation, **options)
-            self.feature_info.append(dict(num_chs=depth, reduction=current_stride, module=f"features.{name}"))
+                layers[name] = conv_bn_act(
+                    channels, depth, spec.kernel, stride, dilation=dilation, **options
+                )
+            self.feature_info.append(
+                dict(num_chs=depth, reduction=current_stride, module=f"features.{name}")
+            )
             channels = depth
         self.features = nn.Sequential(layers)
-        self.head = conv_bn_act(channels, settings.head_features, 1, **options) if settings.head_features else nn.Identity()
+        self.head = (
+            conv_bn_act(channels, settings.head_features, 1, **options)
+            if settings.head_features
+            else nn.Identity()
+        )
         self.num_features = settings.head_features or channels
         self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.dropout = nn.Dropout(settings.dropout)
@@ -170,7 +190,9 @@ class MobileNetV1(nn.Module):
         final map (see ``features.forward_intermediates``)."""
         return forward_intermediates(self, x, indices, **options)
 
-    def forward_endpoints(self, x: torch.Tensor, names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+    def forward_endpoints(
+        self, x: torch.Tensor, names: Iterable[str] | None = None
+    ) -> dict[str, torch.Tensor]:
         """The outputs of the named body layers (all of them by default), running the body only
         as far as the last one asked for."""
         wanted = set(self.endpoint_names if names is None else names)

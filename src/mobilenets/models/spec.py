@@ -3,6 +3,7 @@
 The body is a tuple of small layer specs, walked by the builder (as TF-slim's ``_CONV_DEFS``).
 Each spec keeps its row index in Table 1, which names its endpoints (``Conv2d_{index}``).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

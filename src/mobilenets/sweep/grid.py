@@ -1,9 +1,11 @@
 """The cells of a sweep: every alpha x resolution x variant, each trained ``trials_per_cell``
 times with consecutive seeds. A trial is a plain dict (Ray Tune passes it to the worker) and
 has a stable name, which is also its run folder."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..models import VARIANTS
 
@@ -13,15 +15,21 @@ def parse_list(text: str, kind: type, flag: str) -> list[Any]:
     try:
         values = [kind(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise ValueError(f"{flag} takes a comma-separated list of {kind.__name__} values; got {text!r}") from None
+        raise ValueError(
+            f"{flag} takes a comma-separated list of {kind.__name__} values; got {text!r}"
+        ) from None
     if not values:
         raise ValueError(f"{flag} needs at least one value")
     return values
 
 
 def trial_grid(
-    alphas: Sequence[float], resolutions: Sequence[int], variants: Sequence[str] = ("separable",),
-    *, trials_per_cell: int = 1, seed: int = 0,
+    alphas: Sequence[float],
+    resolutions: Sequence[int],
+    variants: Sequence[str] = ("separable",),
+    *,
+    trials_per_cell: int = 1,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Every (variant, alpha, resolution) cell, ``trials_per_cell`` times with seeds ``seed``,
     ``seed + 1``, ...; each trial ``{"alpha", "resolution", "variant", "seed"}``."""
@@ -38,8 +46,10 @@ def trial_grid(
         raise ValueError(f"trials per cell must be at least 1; got {trials_per_cell!r}")
     trials = [
         {"alpha": float(alpha), "resolution": int(resolution), "variant": variant, "seed": seed + k}
-        for variant in dict.fromkeys(variants) for alpha in dict.fromkeys(alphas)
-        for resolution in dict.fromkeys(resolutions) for k in range(trials_per_cell)
+        for variant in dict.fromkeys(variants)
+        for alpha in dict.fromkeys(alphas)
+        for resolution in dict.fromkeys(resolutions)
+        for k in range(trials_per_cell)
     ]
     return trials
 

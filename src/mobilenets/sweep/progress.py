@@ -1,6 +1,7 @@
 """The sweep's progress on stderr, one plain line as each trial starts and ends: trials done,
 running, stopped early and failed, and the current front (top-1 against mult-adds of the
 trials ended so far). A Ray Tune callback, so this module is imported only when a sweep runs."""
+
 from __future__ import annotations
 
 import sys
@@ -31,23 +32,47 @@ class Progress(tune.Callback):
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         self._line(trials, {trial.trial_id: True})
 
-    def _line(self, trials: list[Any], ending: dict[str, bool], starting: str | None = None) -> None:
+    def _line(
+        self, trials: list[Any], ending: dict[str, bool], starting: str | None = None
+    ) -> None:
         """``ending``: the trial this event ends (its status may not say so yet) and whether it failed."""
-        failed = {trial.trial_id: trial.status == "ERROR" for trial in trials if trial.status in ("TERMINATED", "ERROR")}
+        failed = {
+            trial.trial_id: trial.status == "ERROR"
+            for trial in trials
+            if trial.status in ("TERMINATED", "ERROR")
+        }
         failed.update(ending)
         ended = [trial for trial in trials if trial.trial_id in failed]
         for trial in ended:
             if trial.trial_id not in self.rows:
                 name = trial_name(trial.config["trial"])
-                self.rows[trial.trial_id] = trial_row(trial.config["trial"], Path(self.trials_dir) / name, self.epochs,
-                                                      error=failed[trial.trial_id])
+                self.rows[trial.trial_id] = trial_row(
+                    trial.config["trial"],
+                    Path(self.trials_dir) / name,
+                    self.epochs,
+                    error=failed[trial.trial_id],
+                )
         rows = [dict(self.rows[trial.trial_id]) for trial in ended]
-        count = {status: sum(row["status"] == status for row in rows) for status in ("stopped early", "error")}
+        count = {
+            status: sum(row["status"] == status for row in rows)
+            for status in ("stopped early", "error")
+        }
         front = mark_pareto_front(rows, "mult_adds")
-        shown = ", ".join(f"{row['trial']} {100 * row['top1']:.1f}% @ {row['mult_adds'] / 1e6:.2f}M" for row in front) or "-"
-        running = sum((trial.status == "RUNNING" or trial.trial_id == starting) and trial.trial_id not in failed for trial in trials)
+        shown = (
+            ", ".join(
+                f"{row['trial']} {100 * row['top1']:.1f}% @ {row['mult_adds'] / 1e6:.2f}M"
+                for row in front
+            )
+            or "-"
+        )
+        running = sum(
+            (trial.status == "RUNNING" or trial.trial_id == starting)
+            and trial.trial_id not in failed
+            for trial in trials
+        )
         print(
             f"sweep: {len(ended)}/{len(trials)} done ({count['stopped early']} stopped early, {count['error']} failed), "
             f"{running} running; front (top-1 vs mult-adds): {shown}",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )

@@ -1,6 +1,7 @@
 """A sweep's table: one row per trial from its run folder (the best epoch's accuracy, its
 checkpoint, cost and latency here), the accuracy/latency Pareto front, and the most accurate
 trial within a latency budget."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,24 +15,48 @@ from ..train.loop import read_metrics
 from .grid import trial_name
 
 FIELDS = (
-    "trial", "alpha", "resolution", "variant", "top1", "top5", "mult_adds", "params", "latency_ms",
-    "epochs_run", "seed", "checkpoint", "on_pareto_front", "status",
+    "trial",
+    "alpha",
+    "resolution",
+    "variant",
+    "top1",
+    "top5",
+    "mult_adds",
+    "params",
+    "latency_ms",
+    "epochs_run",
+    "seed",
+    "checkpoint",
+    "on_pareto_front",
+    "status",
 )
 STATUSES = ("finished", "stopped early", "error")
 
 
-def trial_row(trial: dict[str, Any], run_dir: Path, epochs: int, *, error: bool = False) -> dict[str, Any]:
+def trial_row(
+    trial: dict[str, Any], run_dir: Path, epochs: int, *, error: bool = False
+) -> dict[str, Any]:
     """``trial``'s row from ``run_dir``: top-1/top-5 of its best epoch (the one ``best.pt``
     holds), epochs run, cost counted on that checkpoint; latency and the front come later."""
     records = read_metrics(run_dir / "metrics.jsonl")
-    best = max(records, key=lambda record: record["top1"], default=None)  # the first best, as best.pt
+    best = max(
+        records, key=lambda record: record["top1"], default=None
+    )  # the first best, as best.pt
     checkpoint = run_dir / "best.pt"
     row: dict[str, Any] = {
-        "trial": trial_name(trial), **trial,
-        "top1": best["top1"] if best else None, "top5": best["top5"] if best else None,
-        "mult_adds": None, "params": None, "latency_ms": None, "epochs_run": len(records),
-        "checkpoint": str(checkpoint) if checkpoint.is_file() else None, "on_pareto_front": False,
-        "status": "error" if error or not records else ("finished" if len(records) >= epochs else "stopped early"),
+        "trial": trial_name(trial),
+        **trial,
+        "top1": best["top1"] if best else None,
+        "top5": best["top5"] if best else None,
+        "mult_adds": None,
+        "params": None,
+        "latency_ms": None,
+        "epochs_run": len(records),
+        "checkpoint": str(checkpoint) if checkpoint.is_file() else None,
+        "on_pareto_front": False,
+        "status": "error"
+        if error or not records
+        else ("finished" if len(records) >= epochs else "stopped early"),
     }
     if row["checkpoint"]:
         cost = count_cost(load_model(checkpoint))
@@ -41,7 +66,9 @@ def trial_row(trial: dict[str, Any], run_dir: Path, epochs: int, *, error: bool 
 
 def measure_latency(row: dict[str, Any], runtime: str, threads: int, *, runs: int = 30) -> float:
     """Median batch-1 milliseconds of the row's checkpoint in ``runtime`` (``bench``'s timing)."""
-    return benchmark(load_model(row["checkpoint"]), runtime, threads=threads, runs=runs, warmup=5)["median_ms"]
+    return benchmark(load_model(row["checkpoint"]), runtime, threads=threads, runs=runs, warmup=5)[
+        "median_ms"
+    ]
 
 
 def mark_pareto_front(rows: list[dict[str, Any]], cost: str = "latency_ms") -> list[dict[str, Any]]:
@@ -60,7 +87,9 @@ def best_within_latency(rows: list[dict[str, Any]], max_latency_ms: float) -> di
     ValueError naming the fastest trial when none fits."""
     timed = [row for row in rows if row["latency_ms"] is not None and row["top1"] is not None]
     if not timed:
-        raise ValueError("no trial was timed (none finished), so no model can be named for the latency budget")
+        raise ValueError(
+            "no trial was timed (none finished), so no model can be named for the latency budget"
+        )
     fitting = [row for row in timed if row["latency_ms"] <= max_latency_ms]
     if not fitting:
         fastest = min(timed, key=lambda row: row["latency_ms"])

@@ -3,6 +3,7 @@
 that ``resume`` (Tune's experiment restore) finishes it without retraining finished trials;
 then every trial's row, latency on this machine, the Pareto front, ``results.json`` and
 ``pareto.png``."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -43,7 +45,9 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
         return
     # Short: Ray's socket paths inside it must stay under the 107 characters Unix allows.
     temporary = None if address else tempfile.mkdtemp(prefix="mn-ray-")
-    options: dict[str, Any] = dict(address=address) if address else dict(num_cpus=os.cpu_count(), _temp_dir=temporary)
+    options: dict[str, Any] = (
+        dict(address=address) if address else dict(num_cpus=os.cpu_count(), _temp_dir=temporary)
+    )
     # Trial output (the loop's own lines) stays in the workers' logs: the sweep prints its own progress.
     ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
@@ -93,33 +97,57 @@ def run_sweep(
     # Ray Tune prints its own tables on stdout, which belongs to the results (--json).
     with contextlib.redirect_stdout(sys.stderr), ray_session(address):
         if resume:
-            tuner = tune.Tuner.restore(str(out / EXPERIMENT), trainable, resume_unfinished=True, resume_errored=True)
+            tuner = tune.Tuner.restore(
+                str(out / EXPERIMENT), trainable, resume_unfinished=True, resume_errored=True
+            )
         else:
             scheduler = None
             if early_stop and epochs > grace_epochs:
                 scheduler = tune.schedulers.ASHAScheduler(
-                    time_attr="epoch", max_t=epochs, grace_period=grace_epochs, reduction_factor=reduction_factor,
+                    time_attr="epoch",
+                    max_t=epochs,
+                    grace_period=grace_epochs,
+                    reduction_factor=reduction_factor,
                 )
             tuner = tune.Tuner(
                 trainable,
-                param_space={"trial": tune.grid_search(spec["trials"]), "settings": spec["settings"], "trials_dir": trials_dir},
+                param_space={
+                    "trial": tune.grid_search(spec["trials"]),
+                    "settings": spec["settings"],
+                    "trials_dir": trials_dir,
+                },
                 tune_config=tune.TuneConfig(metric="top1", mode="max", scheduler=scheduler),
                 run_config=tune.RunConfig(
-                    name=EXPERIMENT, storage_path=str(out), verbose=0, callbacks=[Progress(trials_dir, epochs)],
+                    name=EXPERIMENT,
+                    storage_path=str(out),
+                    verbose=0,
+                    callbacks=[Progress(trials_dir, epochs)],
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
             )
         grid = tuner.fit()
     errors = {trial_name(result.config["trial"]) for result in grid if result.error is not None}
-    rows = [trial_row(trial, Path(trials_dir) / trial_name(trial), epochs, error=trial_name(trial) in errors) for trial in spec["trials"]]
+    rows = [
+        trial_row(
+            trial, Path(trials_dir) / trial_name(trial), epochs, error=trial_name(trial) in errors
+        )
+        for trial in spec["trials"]
+    ]
     threads = threads or torch.get_num_threads()
     timed = [row for row in rows if row["status"] == "finished"]
-    for row in progress_bar(timed, desc=f"latency ({runtime})", unit="model", file=sys.stderr, disable=not timed):
+    for row in progress_bar(
+        timed, desc=f"latency ({runtime})", unit="model", file=sys.stderr, disable=not timed
+    ):
         row["latency_ms"] = measure_latency(row, runtime, threads)
     mark_pareto_front(rows)
     document: dict[str, Any] = {
-        "out": str(out), "epochs": epochs, "runtime": runtime, "threads": threads, "machine": machine_key(runtime, threads),
-        "settings": spec["settings"], "trials": rows,
+        "out": str(out),
+        "epochs": epochs,
+        "runtime": runtime,
+        "threads": threads,
+        "machine": machine_key(runtime, threads),
+        "settings": spec["settings"],
+        "trials": rows,
     }
     chosen, missed = None, None
     if max_latency_ms is not None:
@@ -136,19 +164,30 @@ def run_sweep(
     return document
 
 
-def _spec(out: Path, trials: list[dict[str, Any]] | None, settings: dict[str, Any] | None, *, resume: bool, force: bool) -> dict[str, Any]:
+def _spec(
+    out: Path,
+    trials: list[dict[str, Any]] | None,
+    settings: dict[str, Any] | None,
+    *,
+    resume: bool,
+    force: bool,
+) -> dict[str, Any]:
     """The sweep's trials and shared settings: saved in ``out/sweep.json`` for a new sweep
     (``out`` refused if it exists, unless ``force``), read from it to resume."""
     path = out / SPEC
     if resume:
         if not path.is_file() or not (out / EXPERIMENT).is_dir():
-            raise FileNotFoundError(f"nothing to resume in {out} (no {SPEC} and {EXPERIMENT}/ from an earlier sweep)")
+            raise FileNotFoundError(
+                f"nothing to resume in {out} (no {SPEC} and {EXPERIMENT}/ from an earlier sweep)"
+            )
         return json.loads(path.read_text())
     if not trials:
         raise ValueError("a sweep needs at least one trial (alphas x resolutions x variants)")
     if out.exists() and any(out.iterdir()):
         if not force:
-            raise FileExistsError(f"{out} exists; use --resume to finish that sweep or --force to start over")
+            raise FileExistsError(
+                f"{out} exists; use --resume to finish that sweep or --force to start over"
+            )
         shutil.rmtree(out)
     config = TrainConfig(**(settings or {})).validate()
     if config.data != "fashion-mnist" and Path(config.data).exists():

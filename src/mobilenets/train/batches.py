@@ -1,4 +1,5 @@
 """Moving batches of any shape (tensors inside tuples, lists and dicts) to a device."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,5 +18,8 @@ def to_device(batch: Any, device: torch.device, *, channels_last: bool = False) 
         moved = [to_device(item, device, channels_last=channels_last) for item in batch]
         return type(batch)(moved) if not hasattr(batch, "_fields") else type(batch)(*moved)
     if isinstance(batch, dict):
-        return {key: to_device(value, device, channels_last=channels_last) for key, value in batch.items()}
+        return {
+            key: to_device(value, device, channels_last=channels_last)
+            for key, value in batch.items()
+        }
     return batch

@@ -10,6 +10,7 @@ Checkpoints are data: ``load_checkpoint`` reads with ``torch.load(weights_only=T
 ``mobilenets.pt_files``), and the network is rebuilt only by a builder registered in
 ``mobilenets.models`` (``rebuild``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,7 +28,16 @@ from ..pt_files import first_line, load_pt
 from .config import TrainConfig
 
 # What identifies an architecture in a MobileNetV1-style ``model.config``, in message order.
-ARCHITECTURE_KEYS = ("variant", "alpha", "resolution", "in_channels", "activation", "padding", "output_stride", "min_depth")
+ARCHITECTURE_KEYS = (
+    "variant",
+    "alpha",
+    "resolution",
+    "in_channels",
+    "activation",
+    "padding",
+    "output_stride",
+    "min_depth",
+)
 
 
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> None:
@@ -70,11 +80,15 @@ def last_checkpoint(run_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def resume_state(run_dir: str | os.PathLike[str], **changes: Any) -> tuple[TrainConfig, dict[str, Any]]:
+def resume_state(
+    run_dir: str | os.PathLike[str], **changes: Any
+) -> tuple[TrainConfig, dict[str, Any]]:
     """The config saved in ``run_dir/last.pt`` with ``changes`` (e.g. more epochs) applied, and
     the checkpoint's task entry (what a task needs to continue: categories, a cell partition)."""
     checkpoint = load_checkpoint(last_checkpoint(run_dir))
-    config = dataclasses.replace(TrainConfig.from_dict(checkpoint["config"]), out=str(run_dir), **changes)
+    config = dataclasses.replace(
+        TrainConfig.from_dict(checkpoint["config"]), out=str(run_dir), **changes
+    )
     return config, checkpoint.get("task") or {}
 
 
@@ -92,11 +106,20 @@ def build_model(checkpoint: dict[str, Any]) -> nn.Module:
     """The network a checkpoint describes, untrained: its ``model_factory`` must be a registered
     builder and ``model_config`` arguments that builder takes (see ``mobilenets.models.rebuild``)."""
     if "model_factory" not in checkpoint or "model_config" not in checkpoint:
-        raise ValueError("the checkpoint does not record how to rebuild its model (model_factory, model_config)")
+        raise ValueError(
+            "the checkpoint does not record how to rebuild its model (model_factory, model_config)"
+        )
     try:
         return rebuild(checkpoint["model_factory"], checkpoint["model_config"])
-    except (TypeError, KeyError, AttributeError, RuntimeError) as error:  # arguments of the wrong kind
-        raise ValueError(f"cannot rebuild the model {checkpoint['model_factory']} from the recorded arguments: {first_line(error)}") from None
+    except (
+        TypeError,
+        KeyError,
+        AttributeError,
+        RuntimeError,
+    ) as error:  # arguments of the wrong kind
+        raise ValueError(
+            f"cannot rebuild the model {checkpoint['model_factory']} from the recorded arguments: {first_line(error)}"
+        ) from None
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any], *, ema: bool = False) -> nn.Module:
@@ -108,17 +131,23 @@ def model_from_checkpoint(checkpoint: dict[str, Any], *, ema: bool = False) -> n
             state = ema_weights(checkpoint["ema"])
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as error:
-        raise ValueError(f"the checkpoint's weights do not fit its model {checkpoint['model_factory']}: {first_line(error)}") from None
+        raise ValueError(
+            f"the checkpoint's weights do not fit its model {checkpoint['model_factory']}: {first_line(error)}"
+        ) from None
     return model
 
 
 def ema_weights(ema_state: dict[str, Any]) -> dict[str, Any]:
     """The averaged network's state_dict inside a saved ``ModelEma`` (an AveragedModel)."""
-    return {key.removeprefix("module."): value for key, value in ema_state.items() if key.startswith("module.")}
+    return {
+        key.removeprefix("module."): value
+        for key, value in ema_state.items()
+        if key.startswith("module.")
+    }
 
 
 def describe(config: dict[str, Any]) -> str:
-    """"alpha 0.5, resolution 64, 10 classes": the identifying part of a model config."""
+    """ "alpha 0.5, resolution 64, 10 classes": the identifying part of a model config."""
     parts = [f"{key.replace('_', ' ')} {config[key]}" for key in ARCHITECTURE_KEYS if key in config]
     if "num_classes" in config:
         parts.append(f"{config['num_classes']} classes")
@@ -126,14 +155,20 @@ def describe(config: dict[str, Any]) -> str:
 
 
 def check_compatible(
-    saved: dict[str, Any], wanted: dict[str, Any], *, ignore: tuple[str, ...] = (),
-    what: str = "checkpoint", asked: str = "the model asked for",
+    saved: dict[str, Any],
+    wanted: dict[str, Any],
+    *,
+    ignore: tuple[str, ...] = (),
+    what: str = "checkpoint",
+    asked: str = "the model asked for",
 ) -> None:
     """Refuses a checkpoint whose architecture or class count differs from the model asked for,
     naming every difference: "checkpoint has alpha 0.5, 10 classes; the model asked for has
     alpha 0.25"."""
     keys = [key for key in (*ARCHITECTURE_KEYS, "num_classes") if key not in ignore]
-    different = [key for key in keys if key in saved and key in wanted and saved[key] != wanted[key]]
+    different = [
+        key for key in keys if key in saved and key in wanted and saved[key] != wanted[key]
+    ]
     if different:
         raise ValueError(
             f"{what} has {describe({key: saved[key] for key in different})}; "

@@ -5,6 +5,7 @@ Each field is declared once, with its help, choices and allowed range beside it 
 are derived from these declarations. The whole ``TrainConfig`` is saved in every checkpoint, so a
 run can be resumed, audited or repeated from its ``last.pt`` alone.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,11 +23,22 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def setting(
-    default: Any, help: str, *, choices: tuple[str, ...] | None = None, range: Range | None = None,
-    group: str = "training", metavar: str | None = None,
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    range: Range | None = None,
+    group: str = "training",
+    metavar: str | None = None,
 ) -> Any:
     """A TrainConfig field with what its command-line flag and ``validate()`` need beside it."""
-    metadata = {"help": help, "choices": choices, "range": range, "group": group, "metavar": metavar}
+    metadata = {
+        "help": help,
+        "choices": choices,
+        "range": range,
+        "group": group,
+        "metavar": metavar,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -45,112 +57,254 @@ class TrainConfig:
     data: str = setting("fashion-mnist", "the training data", group="data")
     # The model: a registered name, or alpha/resolution/variant for a MobileNetV1.
     model: str | None = setting(None, "a registered name (see `mobilenets list`)", group="model")
-    alpha: float | None = setting(None, "width multiplier (default: the model name's, else 1.0; at most 4, 16x the parameters of 1.0)", range=ALPHA, group="model")
-    resolution: int | None = setting(None, "input size in pixels (default: the model name's, else 224)", range=RESOLUTION, group="model")
+    alpha: float | None = setting(
+        None,
+        "width multiplier (default: the model name's, else 1.0; at most 4, 16x the parameters of 1.0)",
+        range=ALPHA,
+        group="model",
+    )
+    resolution: int | None = setting(
+        None,
+        "input size in pixels (default: the model name's, else 224)",
+        range=RESOLUTION,
+        group="model",
+    )
     variant: str = setting("separable", "architecture variant", choices=VARIANTS, group="model")
     dropout: float = setting(0.0, "dropout before the classifier", range=FRACTION, group="model")
-    in_channels: int | None = setting(None, "1 (grey) or 3 (default: 1 for fashion-mnist, else 3)", range=IN_CHANNELS, group="data")
+    in_channels: int | None = setting(
+        None,
+        "1 (grey) or 3 (default: 1 for fashion-mnist, else 3)",
+        range=IN_CHANNELS,
+        group="data",
+    )
     # Schedule and optimizer (the paper: RMSprop, asynchronous gradient descent, little decay).
-    epochs: int = setting(10, "training epochs (with --resume: the saved run's unless given)", range=count(1), group="optimization")
-    batch_size: int = setting(64, "the global batch, split evenly across processes", range=BATCH_SIZE, group="optimization")
-    optimizer: str = setting("rmsprop", "rmsprop has TensorFlow semantics, as the paper", choices=OPTIMIZERS, group="optimization")
+    epochs: int = setting(
+        10,
+        "training epochs (with --resume: the saved run's unless given)",
+        range=count(1),
+        group="optimization",
+    )
+    batch_size: int = setting(
+        64,
+        "the global batch, split evenly across processes",
+        range=BATCH_SIZE,
+        group="optimization",
+    )
+    optimizer: str = setting(
+        "rmsprop",
+        "rmsprop has TensorFlow semantics, as the paper",
+        choices=OPTIMIZERS,
+        group="optimization",
+    )
     lr: float = setting(0.01, "peak learning rate", range=POSITIVE, group="optimization")
     momentum: float = setting(0.9, "optimizer momentum", range=FRACTION, group="optimization")
-    weight_decay: float = setting(4e-5, "none on depthwise filters, batch norm and biases", range=NON_NEGATIVE, group="optimization")
-    decay_depthwise: bool = setting(False, "apply weight decay to depthwise filters too (the paper puts little or none)", group="optimization")
-    schedule: str = setting("exponential", "learning-rate schedule", choices=SCHEDULES, group="optimization")
-    decay_rate: float = setting(0.94, "exponential schedule: x decay_rate every decay_epochs", range=Range(0, 1, low_open=True), group="optimization")
-    decay_epochs: float = setting(2.0, "epochs between exponential decays", range=POSITIVE, group="optimization")
+    weight_decay: float = setting(
+        4e-5,
+        "none on depthwise filters, batch norm and biases",
+        range=NON_NEGATIVE,
+        group="optimization",
+    )
+    decay_depthwise: bool = setting(
+        False,
+        "apply weight decay to depthwise filters too (the paper puts little or none)",
+        group="optimization",
+    )
+    schedule: str = setting(
+        "exponential", "learning-rate schedule", choices=SCHEDULES, group="optimization"
+    )
+    decay_rate: float = setting(
+        0.94,
+        "exponential schedule: x decay_rate every decay_epochs",
+        range=Range(0, 1, low_open=True),
+        group="optimization",
+    )
+    decay_epochs: float = setting(
+        2.0, "epochs between exponential decays", range=POSITIVE, group="optimization"
+    )
     warmup_epochs: float = setting(0.0, "linear warm-up", range=NON_NEGATIVE, group="optimization")
-    label_smoothing: float = setting(0.0, "the paper used none", range=FRACTION, group="optimization")
-    ema_decay: float = setting(0.0, "moving average of the weights, e.g. 0.999 (0: off)", range=FRACTION, group="optimization")
-    grad_clip: float = setting(0.0, "largest gradient norm (0: no clipping)", range=NON_NEGATIVE, group="optimization")
+    label_smoothing: float = setting(
+        0.0, "the paper used none", range=FRACTION, group="optimization"
+    )
+    ema_decay: float = setting(
+        0.0,
+        "moving average of the weights, e.g. 0.999 (0: off)",
+        range=FRACTION,
+        group="optimization",
+    )
+    grad_clip: float = setting(
+        0.0, "largest gradient norm (0: no clipping)", range=NON_NEGATIVE, group="optimization"
+    )
     # Data.
-    min_crop_area: float = setting(0.25, "smallest random-crop area, a fraction (the paper: less for small models)",
-                                   range=Range(0, 1, low_open=True), group="data")
-    augment: bool = setting(True, "random crop and flip (or photometric) augmentation of training images", group="data")
-    cache: bool = setting(False, "keep transformed images in memory (with --no-augment and --workers 0)", group="data")
-    limit_train: int | None = setting(None, "use the first N training images", range=count(1), group="data", metavar="N")
-    limit_val: int | None = setting(None, "use the first N validation images", range=count(1), group="data", metavar="N")
+    min_crop_area: float = setting(
+        0.25,
+        "smallest random-crop area, a fraction (the paper: less for small models)",
+        range=Range(0, 1, low_open=True),
+        group="data",
+    )
+    augment: bool = setting(
+        True, "random crop and flip (or photometric) augmentation of training images", group="data"
+    )
+    cache: bool = setting(
+        False, "keep transformed images in memory (with --no-augment and --workers 0)", group="data"
+    )
+    limit_train: int | None = setting(
+        None, "use the first N training images", range=count(1), group="data", metavar="N"
+    )
+    limit_val: int | None = setting(
+        None, "use the first N validation images", range=count(1), group="data", metavar="N"
+    )
     workers: int = setting(0, "data-loading processes", range=WORKERS, group="data")
-    strict: bool = setting(False, "stop on an unreadable image instead of skipping it", group="data")
+    strict: bool = setting(
+        False, "stop on an unreadable image instead of skipping it", group="data"
+    )
     # Reproducibility and hardware.
-    seed: int | None = setting(None, "the same seed gives identical weights on CPU (default: drawn once and recorded)",
-                               range=SEED, group="reproducibility and hardware")
-    device: str = setting("auto", "where to train", choices=DEVICES, group="reproducibility and hardware")
-    precision: str = setting("auto", "auto: bf16 on CPUs with native bf16, else fp32; bf16 (or fp16) on CUDA (measured faster)", choices=PRECISIONS,
-                             group="reproducibility and hardware")
-    channels_last: bool = setting(True, "channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
-                                  group="reproducibility and hardware")
+    seed: int | None = setting(
+        None,
+        "the same seed gives identical weights on CPU (default: drawn once and recorded)",
+        range=SEED,
+        group="reproducibility and hardware",
+    )
+    device: str = setting(
+        "auto", "where to train", choices=DEVICES, group="reproducibility and hardware"
+    )
+    precision: str = setting(
+        "auto",
+        "auto: bf16 on CPUs with native bf16, else fp32; bf16 (or fp16) on CUDA (measured faster)",
+        choices=PRECISIONS,
+        group="reproducibility and hardware",
+    )
+    channels_last: bool = setting(
+        True,
+        "channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
+        group="reproducibility and hardware",
+    )
     compile: bool = setting(False, "torch.compile the model", group="reproducibility and hardware")
-    sync_bn: bool = setting(False, "SyncBatchNorm across processes (CUDA only)", group="reproducibility and hardware")
-    freeze_bn: bool = setting(False, "batch norm keeps its running statistics (small-batch fine-tuning)",
-                              group="reproducibility and hardware")
+    sync_bn: bool = setting(
+        False, "SyncBatchNorm across processes (CUDA only)", group="reproducibility and hardware"
+    )
+    freeze_bn: bool = setting(
+        False,
+        "batch norm keeps its running statistics (small-batch fine-tuning)",
+        group="reproducibility and hardware",
+    )
     # Distillation (section 4.4): a teacher model or its precomputed outputs.
-    teacher: str | None = setting(None, "a checkpoint of this project or a torchvision model name",
-                                  group="distillation", metavar="NAME_OR_CHECKPOINT")
-    teacher_weights: str | None = setting(None, "state_dict file for a torchvision teacher (nothing is downloaded)",
-                                          group="distillation", metavar="FILE")
-    teacher_outputs: str | None = setting(None, "precomputed teacher outputs (`mobilenets teacher-outputs`)",
-                                          group="distillation", metavar="FILE")
-    distill_weight: float = setting(0.5, "w in (1-w)*loss(labels) + w*T^2*loss(teacher); 1 ignores labels",
-                                    range=Range(0, 1), group="distillation")
-    temperature: float = setting(4.0, "distillation temperature T", range=POSITIVE, group="distillation")
+    teacher: str | None = setting(
+        None,
+        "a checkpoint of this project or a torchvision model name",
+        group="distillation",
+        metavar="NAME_OR_CHECKPOINT",
+    )
+    teacher_weights: str | None = setting(
+        None,
+        "state_dict file for a torchvision teacher (nothing is downloaded)",
+        group="distillation",
+        metavar="FILE",
+    )
+    teacher_outputs: str | None = setting(
+        None,
+        "precomputed teacher outputs (`mobilenets teacher-outputs`)",
+        group="distillation",
+        metavar="FILE",
+    )
+    distill_weight: float = setting(
+        0.5,
+        "w in (1-w)*loss(labels) + w*T^2*loss(teacher); 1 ignores labels",
+        range=Range(0, 1),
+        group="distillation",
+    )
+    temperature: float = setting(
+        4.0, "distillation temperature T", range=POSITIVE, group="distillation"
+    )
     # Transfer (fine-grained recognition): start from a trained network.
-    init: str | None = setting(None, "start from a trained network; the classifier is replaced if the class count differs",
-                               group="transfer", metavar="CHECKPOINT")
-    # Or from released weights (models/releases.py, or a file): the architecture they need
+    init: str | None = setting(
+        None,
+        "start from a trained network; the classifier is replaced if the class count differs",
+        group="transfer",
+        metavar="CHECKPOINT",
+    )
+    # Or from released weights (weights/releases.py, or a file): the architecture they need
     # (padding, activation, epsilon, head) with the weights' width; the data's classifier.
     pretrained: str | None = setting(
-        None, "load weights: a Keras .h5, a TF-slim checkpoint prefix, a .pt or .safetensors file, a pretrained folder, "
+        None,
+        "load weights: a Keras .h5, a TF-slim checkpoint prefix, a .pt or .safetensors file, a pretrained folder, "
         "a URL (append #sha256=HEX to check it), hf-hub:OWNER/NAME, a release name (`mobilenets list --weights`, e.g. "
         "timm:mobilenetv1_100.ra4_e3600_r224_in1k); 'best' for the most accurate release of the model, 'keras' / "
-        "'timm' for that source's", group="model", metavar="SOURCE|best|keras|timm",
+        "'timm' for that source's",
+        group="model",
+        metavar="SOURCE|best|keras|timm",
     )
-    drop_background: bool = setting(False, "with TF-slim weights: drop the background class (1001 -> 1000 outputs)", group="model")
+    drop_background: bool = setting(
+        False,
+        "with TF-slim weights: drop the background class (1001 -> 1000 outputs)",
+        group="model",
+    )
     freeze_backbone: bool = setting(False, "train the classifier only", group="transfer")
-    classifier_lr: float | None = setting(None, "learning rate of the classifier (default: --lr)", range=POSITIVE, group="transfer")
+    classifier_lr: float | None = setting(
+        None, "learning rate of the classifier (default: --lr)", range=POSITIVE, group="transfer"
+    )
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raises ValueError naming the first bad hyper-parameter and what is allowed."""
         check_declared(self)
         if not isinstance(self.out, str) or not self.out:
             raise ValueError("out (the run directory) must be a non-empty path")
         if not isinstance(self.data, str) or not self.data:
-            raise ValueError("data must be fashion-mnist, an image-folder directory or a CSV manifest")
+            raise ValueError(
+                "data must be fashion-mnist, an image-folder directory or a CSV manifest"
+            )
         if self.model is not None and not isinstance(self.model, str):
             raise ValueError(f"model must be a registered model name; got {self.model!r}")
         if self.model is not None:
             model_defaults(self.model)  # an unknown name is refused with close matches
         if self.warmup_epochs >= self.epochs:
-            raise ValueError(f"warmup_epochs must be fewer than epochs ({self.epochs}); got {self.warmup_epochs!r}")
+            raise ValueError(
+                f"warmup_epochs must be fewer than epochs ({self.epochs}); got {self.warmup_epochs!r}"
+            )
         if self.cache and (self.augment or self.workers):
-            raise ValueError("cache needs augment off and workers 0 (random crops differ every epoch; workers would each keep a copy)")
+            raise ValueError(
+                "cache needs augment off and workers 0 (random crops differ every epoch; workers would each keep a copy)"
+            )
         if self.teacher and self.teacher_outputs:
             raise ValueError("give a teacher or its precomputed teacher_outputs, not both")
         if self.teacher_weights and not self.teacher:
             raise ValueError("teacher_weights needs a teacher (a torchvision model name)")
         if self.freeze_backbone and not (self.init or self.pretrained):
-            raise ValueError("freeze_backbone needs init or pretrained (trained weights to start from)")
+            raise ValueError(
+                "freeze_backbone needs init or pretrained (trained weights to start from)"
+            )
         if self.pretrained:
             if self.init:
-                raise ValueError("give init (a checkpoint of this project) or pretrained (released weights), not both")
+                raise ValueError(
+                    "give init (a checkpoint of this project) or pretrained (released weights), not both"
+                )
             if self.variant != "separable":
-                raise ValueError(f"pretrained weights exist for the separable MobileNet only, not variant {self.variant!r}")
+                raise ValueError(
+                    f"pretrained weights exist for the separable MobileNet only, not variant {self.variant!r}"
+                )
             if self.pretrained in ("best", "keras", "timm") and not self.model:
-                raise ValueError(f"pretrained {self.pretrained!r} picks the released weights of a model name: give model too "
-                                 "(e.g. mobilenet_v1_050_160)")
+                raise ValueError(
+                    f"pretrained {self.pretrained!r} picks the released weights of a model name: give model too "
+                    "(e.g. mobilenet_v1_050_160)"
+                )
             if self.in_channels not in (None, 3):
-                raise ValueError(f"pretrained weights take colour images: in_channels must be 3; got {self.in_channels!r}")
+                raise ValueError(
+                    f"pretrained weights take colour images: in_channels must be 3; got {self.in_channels!r}"
+                )
         elif self.drop_background:
-            raise ValueError("drop_background needs pretrained (TF-slim weights with a background class)")
+            raise ValueError(
+                "drop_background needs pretrained (TF-slim weights with a background class)"
+            )
         return self
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """A copy with alpha and resolution filled in from the model name (or the defaults).
         With pretrained weights and no model name, alpha stays None: the weights decide it."""
         width = None if self.pretrained else 1.0
-        defaults = {"alpha": width, "resolution": 224, **(model_defaults(self.model) if self.model else {})}
+        defaults = {
+            "alpha": width,
+            "resolution": 224,
+            **(model_defaults(self.model) if self.model else {}),
+        }
         return replace(
             self,
             alpha=self.alpha if self.alpha is not None else defaults["alpha"],
@@ -161,7 +315,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Rebuilds a saved config; unknown keys (from a newer version) are refused by name."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)

@@ -1,5 +1,6 @@
 """Dataset wrappers the tasks share: an in-memory cache of transformed items, and items that
 carry their index (to look up precomputed teacher outputs)."""
+
 from __future__ import annotations
 
 from typing import Any

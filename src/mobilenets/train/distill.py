@@ -1,5 +1,6 @@
 """Knowledge distillation (Hinton et al.; the paper's section 4.4): the loss, and the teacher's
 targets per batch that every distilling task (classification, attributes, embeddings) shares."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,13 +36,18 @@ def distillation_loss(
     if labels is None and weight < 1.0:
         raise ValueError(f"labels are needed unless the distillation weight is 1 (got {weight})")
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher logits {tuple(teacher_logits.shape)} differ in shape")
-    soft = F.kl_div(
-        F.log_softmax(student_logits / temperature, dim=1),
-        F.log_softmax(teacher_logits.detach() / temperature, dim=1),
-        reduction="batchmean",
-        log_target=True,
-    ) * temperature**2
+        raise ValueError(
+            f"student logits {tuple(student_logits.shape)} and teacher logits {tuple(teacher_logits.shape)} differ in shape"
+        )
+    soft = (
+        F.kl_div(
+            F.log_softmax(student_logits / temperature, dim=1),
+            F.log_softmax(teacher_logits.detach() / temperature, dim=1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temperature**2
+    )
     if weight == 1.0:
         return soft
     hard = F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing)
@@ -52,15 +58,21 @@ class Distillation:
     """A live teacher or a teacher's precomputed outputs (one row per training image, looked up
     by index), and the training datasets arranged for them."""
 
-    def __init__(self, *, teacher: nn.Module | None = None, teacher_outputs: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, *, teacher: nn.Module | None = None, teacher_outputs: torch.Tensor | None = None
+    ) -> None:
         self.teacher, self.teacher_outputs = teacher, teacher_outputs
 
-    def datasets(self, train: Dataset, val: Dataset, config: TrainConfig, num_outputs: int) -> tuple[Dataset, Dataset]:
+    def datasets(
+        self, train: Dataset, val: Dataset, config: TrainConfig, num_outputs: int
+    ) -> tuple[Dataset, Dataset]:
         """Loads ``config.teacher_outputs`` (checked against the training set and
         ``num_outputs``), caches with ``config.cache``, and indexes the training items when
         outputs are looked up."""
         if config.teacher_outputs and self.teacher_outputs is None:
-            self.teacher_outputs = load_teacher_outputs(config.teacher_outputs, num_images=len(train), num_classes=num_outputs)
+            self.teacher_outputs = load_teacher_outputs(
+                config.teacher_outputs, num_images=len(train), num_classes=num_outputs
+            )
         if config.cache:
             train, val = Cached(train), Cached(val)
         return (Indexed(train) if self.teacher_outputs is not None else train), val

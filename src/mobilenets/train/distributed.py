@@ -2,6 +2,7 @@
 
 Without torchrun (no WORLD_SIZE, or WORLD_SIZE=1) everything here degrades to one process.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,9 @@ class Distributed:
         if not self.enabled or not values:
             return dict(values)
         keys = sorted(values)
-        tensor = torch.tensor([float(values[key]) for key in keys], dtype=torch.float64, device=self.device)
+        tensor = torch.tensor(
+            [float(values[key]) for key in keys], dtype=torch.float64, device=self.device
+        )
         dist.all_reduce(tensor)
         return dict(zip(keys, tensor.tolist()))
 

@@ -1,4 +1,5 @@
 """An exponential moving average of a model's weights and buffers, evaluated alongside it."""
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,14 @@ class ModelEma(AveragedModel):
     update count.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.9999, *, warmup: bool = True, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        decay: float = 0.9999,
+        *,
+        warmup: bool = True,
+        device: torch.device | str | None = None,
+    ) -> None:
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"EMA decay must be in [0, 1], got {decay}")
         super().__init__(model, device=device, use_buffers=True)

@@ -1,12 +1,12 @@
 """The training loop: one loop for every task (classification, detection, quantization-aware
 fine-tuning), on one CPU or many GPUs, that never loses a run.
 
-``fit(config, *, model=None, task=None, model_factory=None, resume=False, force=False, on_epoch=None)``
+``fit(config, *, task, model=None, model_factory=None, resume=False, force=False, on_epoch=None)``
 
 * ``config`` (``TrainConfig``) is validated before any work; the whole of it goes into every
   checkpoint.
-* ``task`` (a ``mobilenets.train.task.Task``; default ``ClassificationTask`` built from the
-  config) supplies datasets, the model (``build_model``), the loss, evaluation and the metric
+* ``task`` (a ``mobilenets.train.task.Task``, or a function that builds one from the resolved
+  config, as ``ClassificationTask.from_config``) supplies datasets, the model (``build_model``), the loss, evaluation and the metric
   that selects ``best.pt``. The order: the resume checkpoint is read, the config resolved, the
   data opened, the model built, and only then is the run folder changed.
 * ``model`` replaces the MobileNetV1 the config describes (a QAT-prepared network, a detector).
@@ -40,6 +40,7 @@ epoch, so a kill before it leaves the previous epoch, and a kill after it is com
 A non-finite loss raises FloatingPointError before the optimizer steps, so the last good
 checkpoint stays as it was.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,21 +52,35 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ..files import LOCK_FILE, atomic_write_bytes, atomic_write_json, atomic_write_text, folder_lock, remove_temporaries
+from ..files import (
+    LOCK_FILE,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    folder_lock,
+    remove_temporaries,
+)
 from ..machine import native_bf16
 from ..progress import progress_bar
 from .batches import to_device
-from .checkpoint import build_model, check_compatible, factory_name, last_checkpoint, load_checkpoint, resume_config
-from .classification import ClassificationTask
+from .checkpoint import (
+    build_model,
+    check_compatible,
+    factory_name,
+    last_checkpoint,
+    load_checkpoint,
+    resume_config,
+)
 from .config import TrainConfig
 from .distributed import Distributed, setup, teardown
 from .ema import ModelEma
@@ -86,8 +101,8 @@ ModelFactory = tuple[str, dict[str, Any]]
 def fit(
     config: TrainConfig,
     *,
+    task: Task | Callable[[TrainConfig], Task],
     model: nn.Module | None = None,
-    task: Task | None = None,
     model_factory: ModelFactory | None = None,
     resume: bool = False,
     force: bool = False,
@@ -99,7 +114,9 @@ def fit(
     state = setup(config.device)
     try:
         with contextlib.ExitStack() as held:  # the run folder's lock, for the whole run
-            return _Run(config, state, model, task, model_factory, resume, force, progress, held).run(on_epoch)
+            return _Run(
+                config, state, model, task, model_factory, resume, force, progress, held
+            ).run(on_epoch)
     finally:
         teardown(state)
 
@@ -111,7 +128,10 @@ class _TensorBoard:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            warnings.warn("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", stacklevel=3)
+            warnings.warn(
+                "tensorboard is not installed: no TensorBoard logs (pip install tensorboard)",
+                stacklevel=3,
+            )
             self.writer = None
             return
         self.writer = SummaryWriter(str(run_dir), purge_step=first_epoch + 1)
@@ -133,8 +153,16 @@ class _Run:
     """One call of ``fit``: set-up, the epochs, the summary."""
 
     def __init__(
-        self, config: TrainConfig, dist: Distributed, model: nn.Module | None, task: Task | None,
-        model_factory: ModelFactory | None, resume: bool, force: bool, progress: bool, held: contextlib.ExitStack,
+        self,
+        config: TrainConfig,
+        dist: Distributed,
+        model: nn.Module | None,
+        task: Task | Callable[[TrainConfig], Task],
+        model_factory: ModelFactory | None,
+        resume: bool,
+        force: bool,
+        progress: bool,
+        held: contextlib.ExitStack,
     ) -> None:
         # The lifecycle: lock the run folder (if it exists), read what to resume, resolve the
         # config, open the data, build the model; only then is the run folder changed, so a
@@ -151,13 +179,17 @@ class _Run:
         else:
             self._refuse_existing_run_dir(force)
         if config.seed is None:
-            config = dataclasses.replace(config, seed=dist.broadcast(random.SystemRandom().randrange(2**31)))
+            config = dataclasses.replace(
+                config, seed=dist.broadcast(random.SystemRandom().randrange(2**31))
+            )
         self.config = config
-        self.task = task if task is not None else ClassificationTask.from_config(config)
+        self.task = task if isinstance(task, Task) else task(config)
         self.device = dist.device
         self.channels_last = config.channels_last
 
-        seed_everything(derive_seed(config.seed, 0xC0FFEE))  # the same initial weights on every rank
+        seed_everything(
+            derive_seed(config.seed, 0xC0FFEE)
+        )  # the same initial weights on every rank
         train_set, val_set = self.task.build_datasets(config)
         self.model, self.model_factory = self._build_model(model, model_factory)
         self.autocast, fp16 = self._precision()
@@ -182,12 +214,15 @@ class _Run:
                 for name in RUN_FILES:
                     remove_temporaries(self.run_dir / name)
         if not self.dist.all_true(refused is None):
-            raise refused or BlockingIOError(f"{self.run_dir} is in use by another process (rank 0 says who)")
+            raise refused or BlockingIOError(
+                f"{self.run_dir} is in use by another process (rank 0 says who)"
+            )
         self.locked = True
 
     def _refuse_existing_run_dir(self, force: bool) -> None:
         exists = self.run_dir.exists() and (
-            not self.run_dir.is_dir() or any(path.name != LOCK_FILE for path in self.run_dir.iterdir())
+            not self.run_dir.is_dir()
+            or any(path.name != LOCK_FILE for path in self.run_dir.iterdir())
         )
         if exists and not force:
             raise FileExistsError(
@@ -201,7 +236,9 @@ class _Run:
         if not self.locked:
             self._lock_run_dir()
         if self.dist.is_main:
-            for name in RUN_FILES:  # last.pt first: a kill midway leaves no run to resume, not a mixed one
+            for (
+                name
+            ) in RUN_FILES:  # last.pt first: a kill midway leaves no run to resume, not a mixed one
                 (self.run_dir / name).unlink(missing_ok=True)
 
     @staticmethod
@@ -212,7 +249,8 @@ class _Run:
         different = [
             f"{field.name} {getattr(saved, field.name)!r} (asked for {getattr(config, field.name)!r})"
             for field in dataclasses.fields(TrainConfig)
-            if field.name not in RESUMABLE_CHANGES and getattr(saved, field.name) != getattr(config, field.name)
+            if field.name not in RESUMABLE_CHANGES
+            and getattr(saved, field.name) != getattr(config, field.name)
         ]
         if different:
             raise ValueError(
@@ -229,7 +267,9 @@ class _Run:
             # faster than fp32 at 64-128 px, BENCHMARKS.md), fp32 elsewhere (emulated bf16 was
             # about 9x slower). CUDA: bf16 where supported, else fp16 with loss scaling.
             # A quantization-aware model stays fp32: its fake-quantize modules take fp32 only.
-            quantizing = any(isinstance(m, torch.ao.quantization.FakeQuantizeBase) for m in self.model.modules())
+            quantizing = any(
+                isinstance(m, torch.ao.quantization.FakeQuantizeBase) for m in self.model.modules()
+            )
             if device.type == "cpu":
                 precision = "bf16" if native_bf16() and not quantizing else "fp32"
             else:
@@ -242,7 +282,9 @@ class _Run:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
         return (lambda: torch.autocast(device.type, dtype=dtype)), precision == "fp16"
 
-    def _build_model(self, model: nn.Module | None, factory: ModelFactory | None) -> tuple[nn.Module, ModelFactory | None]:
+    def _build_model(
+        self, model: nn.Module | None, factory: ModelFactory | None
+    ) -> tuple[nn.Module, ModelFactory | None]:
         config, checkpoint = self.config, self.checkpoint
         given = model is not None
         if model is None and checkpoint is not None and checkpoint.get("model_factory"):
@@ -253,11 +295,15 @@ class _Run:
             factory = (factory_name(model), dict(model.config))
         if checkpoint is not None:
             if factory is not None and checkpoint.get("model_config"):
-                check_compatible(checkpoint["model_config"], factory[1], what="the checkpoint to resume")
+                check_compatible(
+                    checkpoint["model_config"], factory[1], what="the checkpoint to resume"
+                )
             try:
                 model.load_state_dict(checkpoint["model"])
             except RuntimeError as error:
-                raise ValueError(f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}") from None
+                raise ValueError(
+                    f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}"
+                ) from None
         elif config.init and not given:  # a caller's model comes with its weights loaded
             load_initial_weights(model, config.init)
         if config.freeze_backbone:
@@ -267,20 +313,34 @@ class _Run:
     def _build_loaders(self, train_set: Any, val_set: Any) -> None:
         config, dist = self.config, self.dist
         if config.batch_size % dist.world_size:
-            raise ValueError(f"batch_size {config.batch_size} must be a multiple of the {dist.world_size} processes")
+            raise ValueError(
+                f"batch_size {config.batch_size} must be a multiple of the {dist.world_size} processes"
+            )
         per_rank = config.batch_size // dist.world_size
         if len(train_set) < config.batch_size:
-            raise ValueError(f"the training set has {len(train_set)} images, fewer than one batch ({config.batch_size})")
+            raise ValueError(
+                f"the training set has {len(train_set)} images, fewer than one batch ({config.batch_size})"
+            )
         # One sampler definition for 1 or N processes: rank r takes every N-th index of the same
         # seeded permutation, so N processes see the same global batches as one.
-        self.sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed)
+        self.sampler = DistributedSampler(
+            train_set, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed
+        )
         self.generator = torch.Generator()
         common = dict(
-            num_workers=config.workers, collate_fn=self.task.collate, pin_memory=self.device.type == "cuda",
-            worker_init_fn=seed_worker, persistent_workers=False,
+            num_workers=config.workers,
+            collate_fn=self.task.collate,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=seed_worker,
+            persistent_workers=False,
         )
         self.train_loader = DataLoader(
-            train_set, batch_size=per_rank, sampler=self.sampler, drop_last=True, generator=self.generator, **common
+            train_set,
+            batch_size=per_rank,
+            sampler=self.sampler,
+            drop_last=True,
+            generator=self.generator,
+            **common,
         )
         self.val_loader = DataLoader(val_set, batch_size=max(per_rank, 64), shuffle=False, **common)
 
@@ -288,21 +348,37 @@ class _Run:
         config, model = self.config, self.model
         if config.sync_bn and self.dist.enabled:
             if self.device.type != "cuda":
-                raise ValueError("sync_bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU); use --freeze-bn or plain batch norm")
+                raise ValueError(
+                    "sync_bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU); use --freeze-bn or plain batch norm"
+                )
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         self.model = model
-        head = model.get_classifier() if hasattr(model, "get_classifier") else getattr(model, "classifier", None)
-        groups = param_groups(
-            model, config.weight_decay, decay_depthwise=config.decay_depthwise,
-            classifier_lr=config.classifier_lr, classifier=head,
+        head = (
+            model.get_classifier()
+            if hasattr(model, "get_classifier")
+            else getattr(model, "classifier", None)
         )
-        self.optimizer = build_optimizer(groups, config.optimizer, config.lr, config.weight_decay, config.momentum)
+        groups = param_groups(
+            model,
+            config.weight_decay,
+            decay_depthwise=config.decay_depthwise,
+            classifier_lr=config.classifier_lr,
+            classifier=head,
+        )
+        self.optimizer = build_optimizer(
+            groups, config.optimizer, config.lr, config.weight_decay, config.momentum
+        )
         self.scheduler = build_scheduler(
-            self.optimizer, config.schedule, epochs=config.epochs, steps_per_epoch=len(self.train_loader),
-            warmup_epochs=config.warmup_epochs, decay_rate=config.decay_rate, decay_epochs=config.decay_epochs,
+            self.optimizer,
+            config.schedule,
+            epochs=config.epochs,
+            steps_per_epoch=len(self.train_loader),
+            warmup_epochs=config.warmup_epochs,
+            decay_rate=config.decay_rate,
+            decay_epochs=config.decay_epochs,
         )
         self.ema = ModelEma(model, config.ema_decay) if config.ema_decay else None
         self.epoch, self.step, self.best, self.best_epoch, self.records = 0, 0, -math.inf, None, []
@@ -311,8 +387,11 @@ class _Run:
         if config.compile:
             model.compile()
         self.train_model = (
-            DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-            if self.dist.enabled else model
+            DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+            if self.dist.enabled
+            else model
         )
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
@@ -331,7 +410,9 @@ class _Run:
             set_rng_state(states[self.dist.rank])
         self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
         if "history" not in checkpoint:
-            raise ValueError(f"{self.run_dir / 'last.pt'} was written by an older mobilenets (no metrics history); start over with --force")
+            raise ValueError(
+                f"{self.run_dir / 'last.pt'} was written by an older mobilenets (no metrics history); start over with --force"
+            )
         self.best, self.best_epoch = checkpoint["best"]["value"], checkpoint["best"]["epoch"]
         self.records = list(checkpoint["history"])
         if self.dist.is_main:  # a kill may have come between last.pt and the files that follow it
@@ -373,8 +454,13 @@ class _Run:
         sums: dict[str, float] = {"loss": 0.0}
         count = 0
         bar = progress_bar(
-            total=len(self.train_loader) * config.batch_size, desc=f"epoch {self.epoch + 1}/{config.epochs}",
-            unit="img", unit_scale=True, dynamic_ncols=True, file=sys.stderr, disable=not (self.progress and dist.is_main),
+            total=len(self.train_loader) * config.batch_size,
+            desc=f"epoch {self.epoch + 1}/{config.epochs}",
+            unit="img",
+            unit_scale=True,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            disable=not (self.progress and dist.is_main),
         )
         start = time.perf_counter()
         for batch in self.train_loader:
@@ -405,7 +491,9 @@ class _Run:
             for key, metric in metrics.items():
                 sums[key] = sums.get(key, 0.0) + float(metric) * size
             bar.update(size * dist.world_size)
-            bar.set_postfix({key: f"{total / count:.4g}" for key, total in sums.items()}, refresh=False)
+            bar.set_postfix(
+                {key: f"{total / count:.4g}" for key, total in sums.items()}, refresh=False
+            )
         seconds = time.perf_counter() - start
         bar.close()
         totals = dist.sum({**sums, "count": count})
@@ -426,9 +514,18 @@ class _Run:
         with torch.no_grad():
             result = self.task.evaluate(self.model.eval(), self.val_loader)
             if self.ema is not None:
-                result.update({f"ema_{k}": v for k, v in self.task.evaluate(self.ema.module.eval(), self.val_loader).items()})
+                result.update(
+                    {
+                        f"ema_{k}": v
+                        for k, v in self.task.evaluate(
+                            self.ema.module.eval(), self.val_loader
+                        ).items()
+                    }
+                )
         if self.task.primary_metric not in result:
-            raise KeyError(f"the task's evaluate() returned no {self.task.primary_metric!r} (its primary metric)")
+            raise KeyError(
+                f"the task's evaluate() returned no {self.task.primary_metric!r} (its primary metric)"
+            )
         return result
 
     # ----------------------------------------------------------------- saving
@@ -463,15 +560,23 @@ class _Run:
         epoch is the best) and metrics.jsonl (its history)."""
         if self.best_epoch == self.epoch:
             atomic_write_bytes(self.run_dir / "best.pt", last_pt())
-        atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.records))
+        atomic_write_text(
+            self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.records)
+        )
 
     def _summary(self) -> dict[str, Any]:
         last = self.records[-1] if self.records else {}
-        best = max(self.records, key=lambda r: r.get(self.task.primary_metric, -math.inf), default={})
+        best = max(
+            self.records, key=lambda r: r.get(self.task.primary_metric, -math.inf), default={}
+        )
         images = sum(r.get("train_images", 0) for r in self.records)
         seconds = sum(r.get("epoch_seconds", 0.0) for r in self.records)
         summary = {
-            **{key: value for key, value in last.items() if key not in ("step", "epoch_seconds", "train_images")},
+            **{
+                key: value
+                for key, value in last.items()
+                if key not in ("step", "epoch_seconds", "train_images")
+            },
             "epochs": self.epoch,
             "images_per_second": images / seconds if seconds else None,
             "train_seconds": seconds,

@@ -1,7 +1,9 @@
 """Classification metrics over a data loader: top-1, top-5, loss, per-class accuracy, confusion."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +13,9 @@ from .batches import to_device
 
 
 @torch.no_grad()
-def classification_metrics(model: nn.Module, loader: Iterable[Any], num_classes: int) -> dict[str, Any]:
+def classification_metrics(
+    model: nn.Module, loader: Iterable[Any], num_classes: int
+) -> dict[str, Any]:
     """Evaluates ``model`` (put in eval mode here) on batches whose first two entries are images
     and labels. Returns top1, top5 (top-k with k = min(5, classes)), mean cross-entropy loss,
     count, and the confusion matrix (rows: true class, columns: predicted)."""
@@ -25,7 +29,9 @@ def classification_metrics(model: nn.Module, loader: Iterable[Any], num_classes:
         logits = model(images).float().cpu()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
         top5_hits += (logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).sum().item()
-        confusion += torch.bincount(labels * num_classes + logits.argmax(1), minlength=num_classes**2).view(num_classes, num_classes)
+        confusion += torch.bincount(
+            labels * num_classes + logits.argmax(1), minlength=num_classes**2
+        ).view(num_classes, num_classes)
         count += labels.numel()
     if count == 0:
         raise ValueError("no images to evaluate")

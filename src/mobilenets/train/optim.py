@@ -5,9 +5,11 @@ ways that change the trajectory: the mean square starts at one (not zero), epsil
 the square root, and the learning rate is folded into the momentum buffer (so a learning-rate
 change only takes effect gradually through the momentum).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,7 +48,10 @@ class RMSpropTF(torch.optim.Optimizer):
             raise ValueError(f"rho must be in [0, 1), got {rho}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        super().__init__(params, {"lr": lr, "rho": rho, "momentum": momentum, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(
+            params,
+            {"lr": lr, "rho": rho, "momentum": momentum, "eps": eps, "weight_decay": weight_decay},
+        )
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
@@ -64,7 +69,9 @@ class RMSpropTF(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:
                     state["mean_square"] = torch.ones_like(p, memory_format=torch.preserve_format)
-                    state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["momentum_buffer"] = torch.zeros_like(
+                        p, memory_format=torch.preserve_format
+                    )
             grads = [p.grad for p in params]
             if group["weight_decay"]:
                 grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
@@ -87,7 +94,11 @@ def _check_hyper(name: str, value: float, *, positive: bool = False) -> None:
 
 def is_depthwise(module: nn.Module) -> bool:
     """A depthwise convolution: one filter per input channel (groups == in == out channels)."""
-    return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels == module.out_channels
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.groups > 1
+        and module.groups == module.in_channels == module.out_channels
+    )
 
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
@@ -116,7 +127,9 @@ def param_groups(
         _check_hyper("classifier_lr", classifier_lr, positive=True)
         head = classifier if classifier is not None else getattr(model, "classifier", None)
         if head is None:
-            raise ValueError("classifier_lr needs a classifier: pass classifier= or use a model with .classifier")
+            raise ValueError(
+                "classifier_lr needs a classifier: pass classifier= or use a model with .classifier"
+            )
         classifier_ids = {id(p) for p in head.parameters()}
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     seen: set[int] = set()
@@ -165,16 +178,45 @@ def build_optimizer(
     _check_hyper("weight_decay", weight_decay)
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    groups = param_groups(model_or_groups, weight_decay) if isinstance(model_or_groups, nn.Module) else model_or_groups
+    groups = (
+        param_groups(model_or_groups, weight_decay)
+        if isinstance(model_or_groups, nn.Module)
+        else model_or_groups
+    )
     if name == "rmsprop":
-        return RMSpropTF(groups, lr=lr, rho=rho, momentum=momentum, eps=RMSPROP_DEFAULTS["eps"] if eps is None else eps, weight_decay=weight_decay)
+        return RMSpropTF(
+            groups,
+            lr=lr,
+            rho=rho,
+            momentum=momentum,
+            eps=RMSPROP_DEFAULTS["eps"] if eps is None else eps,
+            weight_decay=weight_decay,
+        )
     kernel = {"fused": True} if _fused_supported(groups) else {"foreach": True}
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay, **kernel)
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=1e-8 if eps is None else eps, weight_decay=weight_decay, **kernel)
+        return torch.optim.SGD(
+            groups,
+            lr=lr,
+            momentum=momentum,
+            nesterov=momentum > 0,
+            weight_decay=weight_decay,
+            **kernel,
+        )
+    return torch.optim.AdamW(
+        groups,
+        lr=lr,
+        betas=betas,
+        eps=1e-8 if eps is None else eps,
+        weight_decay=weight_decay,
+        **kernel,
+    )
 
 
 def _fused_supported(groups: list[dict[str, Any]]) -> bool:
     """Whether torch's fused SGD/AdamW kernels take these parameters (floating point, on CPU or
     CUDA). On CPU they step 2-7x faster than the foreach ones (benchmarks/optimizer_step.py)."""
-    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for group in groups for p in group["params"])
+    return all(
+        p.is_floating_point() and p.device.type in ("cpu", "cuda")
+        for group in groups
+        for p in group["params"]
+    )

@@ -1,5 +1,6 @@
 """Per-step learning-rate schedules: linear warm-up, then the reference recipe's staircase
 exponential decay (x0.94 every 2 epochs, TF-slim's train_image_classifier), cosine, or constant."""
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,9 @@ class LrFactor:
         if self.name == "exponential":
             return warmup * self.decay_rate ** math.floor(step / self.decay_steps)
         if self.name == "cosine":
-            progress = min(1.0, max(0, step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+            progress = min(
+                1.0, max(0, step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+            )
             return warmup * 0.5 * (1.0 + math.cos(math.pi * progress))
         return warmup
 
@@ -52,7 +55,9 @@ def build_scheduler(
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
     if epochs < 1 or steps_per_epoch < 1:
-        raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {epochs} and {steps_per_epoch}")
+        raise ValueError(
+            f"epochs and steps_per_epoch must be >= 1, got {epochs} and {steps_per_epoch}"
+        )
     if not 0 <= warmup_epochs <= epochs:
         raise ValueError(f"warmup_epochs must be in [0, epochs={epochs}], got {warmup_epochs}")
     if not 0.0 < decay_rate <= 1.0:

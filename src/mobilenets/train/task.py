@@ -45,6 +45,7 @@ checkpoints and resume. A task owns only what differs between problems:
     model before training; the default feeds one (in_channels, resolution, resolution) image.
     Detection overrides it to pass ``example=`` to ``count_cost``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,7 +55,8 @@ from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from ..cost import Cost, count_cost
-from ..models import create_model, mobilenet_v1
+from ..models import mobilenet_v1
+from ..weights import create_model
 from .config import TrainConfig
 from .transfer import pretrained_start
 
