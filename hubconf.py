@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
 
-from mobilenets.models import create_model, list_models  # noqa: E402
+from mobilenets import create_model, list_models  # noqa: E402
 
 dependencies = ["torch", "torchvision"]
 

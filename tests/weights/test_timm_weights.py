@@ -260,7 +260,7 @@ def test_timm_release_from_the_hub_cache_offline(timm_100, offline_hub, capsys) 
         warnings.simplefilter("always")
         best = mobilenets.create_model("mobilenet_v1_100_224", pretrained=True)
     chosen = [
-        str(w.message) for w in caught if issubclass(w.category, mobilenets.models.WeightsChoice)
+        str(w.message) for w in caught if issubclass(w.category, mobilenets.WeightsChoice)
     ]
     assert chosen == [
         f"mobilenet_v1_100_224: pretrained=True loads timm:{TAG_100} (timm (Hugging Face Hub, safetensors), "
