@@ -212,23 +212,28 @@ def markdown(report: dict[str, Any]) -> str:
     for table, rows in report["tables"].items():
         lines += [
             f"\nTable {table}",
-            "| row | ours: cell | top-1 % (min-max) | M mult-adds | M params | paper top-1 % | paper M mult-adds | paper M params |",
+            "| row | ours: cell | top-1 % (min-max) | M mult-adds | M params | paper top-1 % | "
+            "paper M mult-adds | paper M params |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             lines.append(
-                f"| {r['row']} | {r['variant']} {r['alpha']:g} / {r['resolution']} px | {r['top1']:.2f} ({r['min']:.2f}-{r['max']:.2f}, {r['seeds']} seeds) "
-                f"| {r['mult_adds'] / 1e6:.2f} | {r['params'] / 1e6:.3f} | {r['paper_top1']} | {r['paper_mult_adds_m']:g} | {r['paper_params_m']:g} |"
+                f"| {r['row']} | {r['variant']} {r['alpha']:g} / {r['resolution']} px | "
+                f"{r['top1']:.2f} ({r['min']:.2f}-{r['max']:.2f}, {r['seeds']} seeds) "
+                f"| {r['mult_adds'] / 1e6:.2f} | {r['params'] / 1e6:.3f} | {r['paper_top1']} | "
+                f"{r['paper_mult_adds_m']:g} | {r['paper_params_m']:g} |"
             )
     lines += [
-        f"\nFigures 4-5: top-1 = a + b log10(cost) over the {report['figures']['cells']} alpha x resolution cells (seed means)",
+        f"\nFigures 4-5: top-1 = a + b log10(cost) over the {report['figures']['cells']} alpha x "
+        "resolution cells (seed means)",
         "| figure | ours: b (points per decade) | ours R^2 | paper: b | paper R^2 |",
         "|---|---|---|---|---|",
     ]
     for name in ("figure_4", "figure_5"):
         ours, paper = report["figures"][name]["ours"], report["figures"][name]["paper"]
         lines.append(
-            f"| {name} | {ours['slope_per_decade']:.2f} | {ours['r2']:.3f} | {paper['slope_per_decade']:.2f} | {paper['r2']:.3f} |"
+            f"| {name} | {ours['slope_per_decade']:.2f} | {ours['r2']:.3f} | "
+            f"{paper['slope_per_decade']:.2f} | {paper['r2']:.3f} |"
         )
     return "\n".join(lines)
 

@@ -52,7 +52,7 @@ def peer_eager(threads: int):
 def onnx_file_runner(path: Path, threads: int):
     session = onnx_session(path, threads=threads)
     yield lambda batch: session.run(None, {INPUT_NAME: batch.numpy()})
-    del session
+    session = None  # frees the runtime's memory before the next runner is built
 
 
 @contextlib.contextmanager
@@ -137,7 +137,10 @@ def peak_gemm_rates(
         session.run(None, feeds)
         rates[precision] = round(
             size**3
-            / min(time_once(lambda: session.run(None, feeds)) for _ in range(repeats))
+            / min(
+                time_once(lambda session=session, feeds=feeds: session.run(None, feeds))
+                for _ in range(repeats)
+            )
             / 1e9,
             1,
         )
@@ -243,7 +246,7 @@ def main() -> int:
                     batch = random_inputs(model, batch_size, seed=1)
                     runs = args.runs if batch_size == 1 else max(5, args.runs // 4)
                     times, conditions = timed_calls(
-                        lambda: run(batch), warmup=3, runs=runs, threads=args.threads
+                        lambda batch=batch: run(batch), warmup=3, runs=runs, threads=args.threads
                     )
                     rows.append(
                         {
@@ -314,8 +317,10 @@ def ratios(rows: list[dict], batch_sizes: list[int]) -> dict[str, dict]:
 def format_table(result: dict) -> str:
     lines = [
         f"{result['date']}  {result['machine']}",
-        f"load average before {result['load_average_before']}, after {result['load_average_after']} ({result['cpus']} CPUs)",
-        f"peak GEMM (G mult-adds/s): {result['peak_gemm_g_mult_adds_per_s']}; model {result['model_mult_adds'] / 1e6:.0f}M mult-adds "
+        f"load average before {result['load_average_before']}, after "
+        f"{result['load_average_after']} ({result['cpus']} CPUs)",
+        f"peak GEMM (G mult-adds/s): {result['peak_gemm_g_mult_adds_per_s']}; model "
+        f"{result['model_mult_adds'] / 1e6:.0f}M mult-adds "
         f"-> limits {result['limits_ms']} ms",
         "",
         "| side | precision | path | batch | median ms | p90 ms | images/s | others' CPU (cores) |",
@@ -324,7 +329,8 @@ def format_table(result: dict) -> str:
     for row in result["rows"]:
         lines.append(
             f"| {row['side']} | {row['precision']} | {row['path']} | {row['batch_size']} | "
-            f"{row['median_ms']:.2f} | {row['p90_ms']:.2f} | {row['images_per_second']:.1f} | {row['other_cpu_cores']} |"
+            f"{row['median_ms']:.2f} | {row['p90_ms']:.2f} | {row['images_per_second']:.1f} | "
+            f"{row['other_cpu_cores']} |"
         )
     lines.append("")
     for batch_size, entry in result["ratios"].items():

@@ -134,7 +134,8 @@ def main() -> None:
     print("| layout | img/s, median (runs) | ratio to 1 x 1 |\n|---|---|---:|")
     for name, values in speeds.items():
         print(
-            f"| {name} | {statistics.median(values):.0f} ({', '.join(str(round(v)) for v in values)}) | {ratios[name]:.2f} |"
+            f"| {name} | {statistics.median(values):.0f} "
+            f"({', '.join(str(round(v)) for v in values)}) | {ratios[name]:.2f} |"
         )
 
 

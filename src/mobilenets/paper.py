@@ -289,7 +289,8 @@ BASELINE_ROWS = (
         "alexnet",
         "720",
         "60",
-        "torchvision's AlexNet is the one-tower variant ('one weird trick'), not the two-tower original the paper counted",
+        "torchvision's AlexNet is the one-tower variant ('one weird trick'), not the two-tower "
+        "original the paper counted",
     ),
     (
         "10",
@@ -353,7 +354,10 @@ def released_models() -> list[Cell]:
                 "released", row, "M MACs", macs, _millions(cost.mult_adds), checked=False
             )
             if not mac_cell.ok:
-                note = f"Table 1 gives {mac_cell.measured:.1f}M: the release's figure does not follow from the architecture"
+                note = (
+                    f"Table 1 gives {mac_cell.measured:.1f}M: the release's figure does not "
+                    "follow from the architecture"
+                )
                 if alpha == 0.75:
                     note += " (its 0.75 rows sit ~2.7% below the paper's own 325M for 0.75/224)"
                 mac_cell = Cell(

@@ -132,9 +132,9 @@ def assert_matches_an_independent_search(data: Path, run: Path, result: dict) ->
 
     train_features, train_latlngs = pooled("train")
     val_features, val_latlngs = pooled("val")
-    unit = lambda features: (
-        features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    )  # noqa: E731
+    def unit(features: np.ndarray) -> np.ndarray:
+        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
     similarity = unit(val_features) @ unit(train_features).T
     near = similarity >= similarity.max(axis=1, keepdims=True) - 1e-5
     near[~similarity.any(axis=1)] = (

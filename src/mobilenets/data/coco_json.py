@@ -110,14 +110,12 @@ def read_instances(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"{where} has category_id {ann['category_id']}, which is not among the categories "
                 f"({', '.join(map(str, sorted(categories)))})"
             )
-        for key, check, default in (
-            ("iscrowd", lambda v: v in (0, 1), 0),
-            ("area", lambda v: _is_number(v) and v >= 0, None),
+        for key, check, allowed in (
+            ("iscrowd", lambda v: v in (0, 1), "0 or 1"),
+            ("area", lambda v: _is_number(v) and v >= 0, "a number >= 0"),
         ):
             if key in ann and not check(ann[key]):
-                raise ValueError(
-                    f"{where}: '{key}' must be {'0 or 1' if key == 'iscrowd' else 'a number >= 0'}; got {ann[key]!r}"
-                )
+                raise ValueError(f"{where}: '{key}' must be {allowed}; got {ann[key]!r}")
         ann.setdefault("iscrowd", 0)
         ann.setdefault("area", float(ann["bbox"][2]) * float(ann["bbox"][3]))
     return data

@@ -36,9 +36,12 @@ def _unpack(packed: Path, raw: Path) -> None:
         target = raw / name
         if target.exists():
             continue
-        with gzip.open(packed / f"{name}.gz") as source, atomic_output(target) as temporary:
-            with open(temporary, "wb") as out:
-                shutil.copyfileobj(source, out)
+        with (
+            gzip.open(packed / f"{name}.gz") as source,
+            atomic_output(target) as temporary,
+            open(temporary, "wb") as out,
+        ):
+            shutil.copyfileobj(source, out)
 
 
 def _download(raw: Path) -> None:

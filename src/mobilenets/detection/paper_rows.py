@@ -46,7 +46,8 @@ def table13_cells() -> list[Cell]:
             measured = all_proposals_mult_adds(cost)
             note = (
                 f"backbone to Conv2d_11 + RPN + one box-head pass = {cost.mult_adds / 1e9:.2f}B; the paper "
-                f"runs the box head ({head / 1e6:.1f}M) on all {PROPOSALS} proposals: + {PROPOSALS - 1} x {head / 1e6:.1f}M"
+                f"runs the box head ({head / 1e6:.1f}M) on all {PROPOSALS} proposals: + "
+                f"{PROPOSALS - 1} x {head / 1e6:.1f}M"
             )
         else:
             measured = cost.mult_adds

@@ -32,6 +32,8 @@ from .base import (
     last_at_stride,
 )
 
+# The device torchvision's box generator defaults to (a default argument is built once).
+CPU = torch.device("cpu")
 EXTRA_DEPTHS = (512, 256, 256, 128)
 MIN_SCALE, MAX_SCALE = 0.2, 0.95
 
@@ -44,7 +46,7 @@ class ReferenceBoxGenerator(DefaultBoxGenerator):
         self,
         num_outputs: int,
         dtype: torch.dtype = torch.float32,
-        device: torch.device = torch.device("cpu"),
+        device: torch.device = CPU,
     ) -> list[torch.Tensor]:
         pairs = super()._generate_wh_pairs(num_outputs, dtype, device)
         scale, root2 = self.scales[0], math.sqrt(2.0)

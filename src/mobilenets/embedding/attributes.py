@@ -18,7 +18,10 @@ from ..train.config import TrainConfig
 from ..train.data import default_in_channels, load_data
 from .standin import FASHION_ATTRIBUTES, ClassAttributes, attribute_table
 
-DATA_HELP = "'fashion-mnist' (the stand-in), a folder with train.csv and val.csv, or 'TRAIN.csv,VAL.csv' (rows path,ATTR1,ATTR2,... of 0/1)"
+DATA_HELP = (
+    "'fashion-mnist' (the stand-in), a folder with train.csv and val.csv, or "
+    "'TRAIN.csv,VAL.csv' (rows path,ATTR1,ATTR2,... of 0/1)"
+)
 
 
 @dataclass

@@ -80,7 +80,8 @@ def evaluate_attributes(
     attributes = load_attribute_data(config)
     if attributes.names != checkpoint["task"]["attributes"]:
         raise ValueError(
-            f"{config.data} has attributes {attributes.names}; the checkpoint predicts {checkpoint['task']['attributes']}"
+            f"{config.data} has attributes {attributes.names}; the checkpoint predicts "
+            f"{checkpoint['task']['attributes']}"
         )
     logits, labels = outputs_and_labels(model, DataLoader(attributes.val, batch_size=batch_size))
     mean_ap, per_attribute = mean_average_precision(logits, labels)

@@ -101,7 +101,8 @@ def table12_cells() -> list[Cell]:
         "attributes",
         {
             "checked": f"the body plus a {len(FASHION_ATTRIBUTES)}-attribute head",
-            "M mult-adds": "the body has fewer mult-adds than printed (Table 6 prints 41M for 0.25-224 with its classifier)",
+            "M mult-adds": "the body has fewer mult-adds than printed (Table 6 prints 41M for "
+            "0.25-224 with its classifier)",
         },
     )
 
@@ -115,7 +116,8 @@ def table14_cells() -> list[Cell]:
         "embedding",
         {
             "checked": "the body plus a 128-d linear head",
-            "M mult-adds": "the body plus a 128-d head has 106.1M; the printed figure does not follow from the architecture",
+            "M mult-adds": "the body plus a 128-d head has 106.1M; the printed figure does not "
+            "follow from the architecture",
             "M params": "no fixed head explains these: 1.0-160 and 1.0-128 share every weight yet print 4.9M and 5.5M",
         },
     )

@@ -27,10 +27,11 @@ def load_module(path: str | os.PathLike[str], in_channels: int) -> Teacher:
     TorchScript's interpreter, not Python); grey input is replicated for a 3-channel network."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no teacher file at {path}")
-    if is_torchscript(path):
-        model = load_torchscript(path)
-    else:
-        model = model_from_checkpoint(load_checkpoint(path), ema=True)
+    model = (
+        load_torchscript(path)
+        if is_torchscript(path)
+        else model_from_checkpoint(load_checkpoint(path), ema=True)
+    )
     return Teacher(model, getattr(model, "config", {}).get("in_channels", in_channels))
 
 
@@ -96,7 +97,8 @@ def project_classifier(
     features = compute_teacher_outputs(Teacher(_Features(network), teacher.in_channels), sample)
     if min(features.shape) < dim:
         raise ValueError(
-            f"the teacher's {features.shape[1]} features of {features.shape[0]} images cannot give {dim} principal directions"
+            f"the teacher's {features.shape[1]} features of {features.shape[0]} images cannot give "
+            f"{dim} principal directions"
         )
     mean = features.mean(0)
     _, _, directions = torch.linalg.svd(features - mean, full_matrices=False)

@@ -155,7 +155,8 @@ def check_latlngs(latlngs: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray
     bad = ~np.isfinite(points).all(1) | (np.abs(points[:, 0]) > 90) | (np.abs(points[:, 1]) > 180)
     if bad.any():
         raise ValueError(
-            f"point {int(np.argmax(bad))} ({points[bad][0].tolist()}) is not a latitude in [-90, 90] and longitude in [-180, 180]"
+            f"point {int(np.argmax(bad))} ({points[bad][0].tolist()}) is not a latitude in [-90, "
+            "90] and longitude in [-180, 180]"
         )
     return points
 

@@ -51,7 +51,7 @@ def read_keras_h5(path: str | os.PathLike[str]) -> dict[str, dict[str, np.ndarra
         raise FileNotFoundError(f"no such file: {path}")
     try:
         with h5py.File(path, "r") as file:
-            group = file["model_weights"] if "model_weights" in file else file
+            group = file.get("model_weights", file)
             names = _attribute(group, "layer_names")
             if not names:
                 if "vars" in file or "layers" in file:

@@ -175,7 +175,7 @@ class TFCheckpoint:
         return entries
 
     def _header(self, value: bytes) -> int:
-        fields = dict((number, field) for number, field in _proto_fields(value) if number in (1, 2))
+        fields = {number: field for number, field in _proto_fields(value) if number in (1, 2)}
         if fields.get(2, 0) != 0:
             raise self._fail("big-endian checkpoints are not supported")
         return int(fields.get(1, 1))

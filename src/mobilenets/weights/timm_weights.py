@@ -132,7 +132,7 @@ def timm_to_model_state(
             f"{source}: {broken[0]} holds NaN or infinite values; these weights are broken"
         )
     converted = {mapping[key]: tensor for key, tensor in state.items()}
-    for key, name in mapping.items():
+    for name in mapping.values():
         if name.endswith("num_batches_tracked"):
             converted.setdefault(name, torch.tensor(0))
     return config, converted
