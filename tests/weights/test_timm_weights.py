@@ -445,8 +445,8 @@ def test_one_record_per_release_read_by_list_select_and_registry(capsys) -> None
 
     assert main(["list", "--weights", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == len(RELEASES) == 35 and len({row["name"] for row in rows}) == 35
-    assert sorted({row["format"] for row in rows}) == ["keras", "tf-slim", "timm"]
+    assert len(rows) == len(RELEASES) == 67 and len({row["name"] for row in rows}) == 67
+    assert sorted({row["format"] for row in rows}) == ["keras", "tf-slim", "tflite", "timm"]
     assert all(row["model"] in mobilenets.list_models() for row in rows)
     defaults = {row["model"]: row["name"] for row in rows if row["default"]}
     assert len(defaults) == 18 and defaults["mobilenet_v1_100_224"] == f"timm:{TAG_100}"

@@ -24,7 +24,7 @@ from ..models import (
 )
 from ..ranges import Range
 from ..train.config import BATCH_SIZE, config_fields, field_type
-from ..weights import create_model
+from ..weights import create_model, model_from_weights
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -265,6 +265,8 @@ def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 MODEL_KNOBS = ("alpha", "resolution", "variant", "num_classes")
+# --pretrained values that pick a release for the model named (or defaulted), not a file.
+PRETRAINED_CHOICES = ("best", "keras", "timm")
 
 
 def model_knobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,6 +289,12 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
                 raise ValueError(
                     f"{flag} {value} contradicts --model {args.model} ({key} {named[key]}); give one or the other"
                 )
+    if weights and not args.model and args.pretrained not in PRETRAINED_CHOICES:
+        # A file (or release) says its own width and resolution: the model is the one it describes.
+        model = model_from_weights(
+            args.pretrained, drop_background=args.drop_background, **overrides
+        )
+        return model, model_name(model.alpha, model.resolution, model.variant)
     if args.model or weights:
         name = args.model or model_name(
             overrides.get("alpha", 1.0), overrides.get("resolution", 224)

@@ -1,5 +1,5 @@
-"""`mobilenets convert`: released weights (Keras h5, TF-slim checkpoint, timm) to a .pt file, a
-.safetensors file or a pretrained folder; `mobilenets push-to-hub`: such a folder to the Hub."""
+"""`mobilenets convert`: released weights (Keras h5, TF-slim checkpoint, .tflite, timm) to a
+.pt file, a .safetensors file or a pretrained folder; `mobilenets push-to-hub`: such a folder to the Hub."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from ..weights.pretrained import (
 )
 from .common import add_json_argument, emit, number, output_path
 
-SOURCE_FORMATS = ("keras", "tf-slim", "timm", "safetensors", "torch")
+SOURCE_FORMATS = ("keras", "tf-slim", "tflite", "timm", "safetensors", "torch")
 TARGETS = ("pt", "safetensors", "folder")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert",
-        help="convert released MobileNet v1 weights (Keras, TF-slim, timm) to .pt, .safetensors or a folder",
+        help="convert released MobileNet v1 weights (Keras, TF-slim, .tflite, timm) to .pt, .safetensors or a folder",
         description="Writes the weights as this package's checkpoint: 'model' (the state dict), 'config' "
         "(MobileNetV1's arguments) and 'pretrained_cfg' (input size and normalisation); in a .pt file, in a "
         ".safetensors file (config in its metadata), or as a pretrained folder (config.json + model.safetensors).",
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "source",
         metavar="SOURCE",
-        help="a Keras .h5 file, a TF-slim checkpoint prefix, a timm "
+        help="a Keras .h5 file, a TF-slim checkpoint prefix, a .tflite file, a timm "
         ".safetensors/.pth file or folder, a timm tag (mobilenetv1_100.ra4_e3600_r224_in1k), hf-hub:REPO, "
         "a release name (`mobilenets list --weights`) or a URL",
     )
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--drop-background",
         action="store_true",
-        help="drop TF-slim's background class 0 (1001 -> 1000 ImageNet classes)",
+        help="drop TF-slim's background class 0 (1001 -> 1000 ImageNet classes; TF-slim's .tflite files too)",
     )
     parser.add_argument(
         "--resolution",

@@ -1,7 +1,8 @@
 """Pretrained weights from any source into MobileNetV1: a Keras .h5, a TF-slim checkpoint, a
-converted .pt or .safetensors file, a timm checkpoint or safetensors file, a pretrained folder
-(``config.json`` + ``model.safetensors``), a URL, a Hugging Face Hub repository
-(``hf-hub:OWNER/NAME``) or a released weight set by name (``timm:mobilenetv1_100.ra4_e3600_r224_in1k``,
+TFLite .tflite file (float or quantized), a converted .pt or .safetensors file, a timm
+checkpoint or safetensors file, a pretrained folder (``config.json`` + ``model.safetensors``),
+a URL, a Hugging Face Hub repository (``hf-hub:OWNER/NAME``) or a released weight set by name
+(``timm:mobilenetv1_100.ra4_e3600_r224_in1k``,
 see ``releases.py``): ``load_pretrained(model, source)``, ``model_from_weights(source)``, and
 the ``pretrained=`` of ``create_model``.
 
@@ -52,9 +53,10 @@ from .releases import (
     release_for_file,
     release_of,
 )
+from .tflite import tflite_reference
 from .timm_weights import is_timm_state, timm_pretrained_cfg, timm_to_model_state
 
-FORMATS = ("keras", "tf-slim", "torch", "safetensors", "timm")
+FORMATS = ("keras", "tf-slim", "tflite", "torch", "safetensors", "timm")
 DEFAULT_RESOLUTION = 224
 IMAGENET_WITH_BACKGROUND = 1001
 # The arguments weights fix; the others (dropout, output_stride, resolution) a user may change.
@@ -80,12 +82,14 @@ class WeightsChoice(UserWarning):
 
 
 def detect_format(path: Source) -> str:
-    """keras (.h5/.hdf5), torch (.pt/.pth/.bin), safetensors, tf-slim (a prefix with a
-    ``.index`` file); a folder is read as a pretrained folder (safetensors)."""
+    """keras (.h5/.hdf5), tflite (.tflite), torch (.pt/.pth/.bin), safetensors, tf-slim (a
+    prefix with a ``.index`` file); a folder is read as a pretrained folder (safetensors)."""
     text = str(path)
     suffix = Path(text).suffix.lower()
     if suffix in (".h5", ".hdf5"):
         return "keras"
+    if suffix == ".tflite":
+        return "tflite"
     if suffix in _TORCH_SUFFIXES:
         return "torch"
     if suffix == ".safetensors" or Path(text).is_dir():
@@ -93,7 +97,8 @@ def detect_format(path: Source) -> str:
     if text.endswith(".index") or Path(f"{text}.index").is_file():
         return "tf-slim"
     raise ValueError(
-        f"cannot tell the format of {text}: expected a Keras .h5 file, a .pt/.pth or .safetensors file, a pretrained "
+        f"cannot tell the format of {text}: expected a Keras .h5 file, a TFLite .tflite file, a .pt/.pth or "
+        ".safetensors file, a pretrained "
         "folder (config.json + model.safetensors), or a TF-slim checkpoint prefix (PREFIX.index beside it)"
     )
 
@@ -225,22 +230,7 @@ def read_weights(
         )
         checkpoint["config"].setdefault("head_features", 0)  # files written before the head option
     else:
-        layers = (
-            keras_reference_layers(path) if format == "keras" else tf_slim_reference_layers(path)
-        )
-        config = infer_config(layers)
-        config["resolution"] = resolution or resolution_from_name(path) or DEFAULT_RESOLUTION
-        model = reference_to_model(layers, config, path)
-        # MobileNetV1's default pretrained_cfg is the released weights' preprocessing: [-1, 1]
-        # inputs (mean = std = 0.5), resize to resolution / 0.875, centre crop, bilinear.
-        checkpoint = dict(
-            model=model.state_dict(),
-            config=dict(model.config),
-            pretrained_cfg=dict(model.pretrained_cfg),
-        )
-        # TF-slim's ImageNet classifiers put a background class at output 0.
-        if format == "tf-slim" and model.num_classes == IMAGENET_WITH_BACKGROUND:
-            checkpoint["pretrained_cfg"]["label_offset"] = 1
+        checkpoint = _read_google(path, format, resolution)
     if release is not None:  # provenance, as timm's pretrained_cfg carries it
         checkpoint["pretrained_cfg"].update(weights=release.name, license=release.license)
     if not drop_background:
@@ -250,6 +240,40 @@ def read_weights(
             f"drop_background is for TF-slim weights; {path} holds {format} weights with no background class"
         )
     return drop_background_class(checkpoint)
+
+
+def _read_google(path: Path, format: str, resolution: int | None) -> dict[str, Any]:
+    """The converted checkpoint of a Keras .h5 file, a TF-slim checkpoint or a .tflite file."""
+    described: dict[str, Any] = {}
+    if format == "keras":
+        layers = keras_reference_layers(path)
+    elif format == "tf-slim":
+        layers = tf_slim_reference_layers(path)
+    else:
+        layers, described = tflite_reference(path)
+    config = infer_config(layers)
+    config["resolution"] = (
+        resolution
+        or described.get("resolution")
+        or resolution_from_name(path)
+        or DEFAULT_RESOLUTION
+    )
+    model = reference_to_model(layers, config, path)
+    # MobileNetV1's default pretrained_cfg is the released weights' preprocessing: [-1, 1]
+    # inputs (mean = std = 0.5), resize to resolution / 0.875, centre crop, bilinear.
+    checkpoint = dict(
+        model=model.state_dict(),
+        config=dict(model.config),
+        pretrained_cfg=dict(model.pretrained_cfg),
+    )
+    # TF-slim's ImageNet classifiers (and their .tflite files) put a background class at output 0.
+    if format != "keras" and model.num_classes == IMAGENET_WITH_BACKGROUND:
+        checkpoint["pretrained_cfg"]["label_offset"] = 1
+    if described.get("softmax"):  # the model returns the logits the file's softmax takes
+        checkpoint["pretrained_cfg"]["softmax_in_file"] = True
+    if described.get("input_quantization"):
+        checkpoint["pretrained_cfg"]["input_quantization"] = described["input_quantization"]
+    return checkpoint
 
 
 def drop_background_class(checkpoint: dict[str, Any]) -> dict[str, Any]:

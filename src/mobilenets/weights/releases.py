@@ -11,6 +11,7 @@ from the sources named in ``accuracy_source``; none was re-measured here (no Ima
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,13 @@ from typing import Any
 from ..extras import installed
 
 # What each format's files need to be read (the extra that installs it).
-FORMAT_NEEDS = {"keras": ("h5py",), "timm": ("safetensors", "huggingface_hub"), "tf-slim": ()}
-FORMAT_EXTRA = {"keras": "weights", "timm": "hub"}
+FORMAT_NEEDS = {
+    "keras": ("h5py",),
+    "timm": ("safetensors", "huggingface_hub"),
+    "tf-slim": (),
+    "tflite": ("ai_edge_litert",),
+}
+FORMAT_EXTRA = {"keras": "weights", "timm": "hub", "tflite": "litert"}
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 KERAS_RESOLUTIONS = (224, 192, 160, 128)
 _KERAS_WIDTH_TAGS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
@@ -30,6 +36,7 @@ _SLIM_WIDTH_TAGS = {1.0: "1.0", 0.75: "0.75", 0.5: "0.5", 0.25: "0.25"}
 # package does not unpack): kept as provenance, loadable once unpacked by hand.
 SLIM_BASE_URL = "http://download.tensorflow.org/models/mobilenet_v1_2018_02_22/"
 SLIM_TABLE = "TF-slim research/slim/nets/mobilenet_v1.md (tensorflow/models), single centre crop"
+SLIM_QUANT_TABLE = f"{SLIM_TABLE}, its _quant rows (tensorflow/models @ 02c04f49)"
 TIMM_RESULTS = "timm results/results-imagenet.csv (huggingface/pytorch-image-models @ aa4b5850)"
 GOOGLE_ARCHITECTURE = MappingProxyType(dict(padding="tf_same", activation="relu6", bn_eps=1e-3))
 TIMM_ARCHITECTURE = MappingProxyType(dict(padding="symmetric", activation="relu6", bn_eps=1e-5))
@@ -43,6 +50,20 @@ _SLIM_ACCURACY = {
     0.5: {224: (63.3, 84.9), 192: (61.7, 83.6), 160: (59.1, 81.9), 128: (56.3, 79.4)},
     0.25: {224: (49.8, 74.2), 192: (47.7, 72.3), 160: (45.5, 70.3), 128: (41.5, 66.3)},
 }
+
+# The same table's quantization-aware (uint8 TFLite) files: alpha -> resolution -> (top-1, top-5).
+_SLIM_QUANT_ACCURACY = {
+    1.0: {224: (69.7, 89.5), 192: (69.0, 88.9), 160: (67.3, 87.7), 128: (64.0, 85.5)},
+    0.75: {224: (67.9, 88.1), 192: (66.2, 87.1), 160: (63.9, 85.5), 128: (59.8, 82.8)},
+    0.5: {224: (62.2, 84.5), 192: (60.4, 83.2), 160: (57.7, 81.3), 128: (54.9, 78.9)},
+    0.25: {224: (48.2, 73.8), 192: (45.8, 71.9), 160: (43.5, 69.1), 128: (39.9, 65.8)},
+}
+# TF Hub / Kaggle Models name a file MODEL_VERSION_VARIATION_VERSION: mobilenet_v1_0.25_224_1_default_1.
+_HUB_FILE_SUFFIX = re.compile(r"_\d+_(?:default|metadata)_\d+$")
+_TFLITE_NOTES = (
+    "the archive (with its .tflite) answers 403 now; the same files ship with TF Hub / Kaggle "
+    "Models and the TFLite and Coral example apps: give the .tflite path"
+)
 
 
 @dataclass(frozen=True)
@@ -156,7 +177,35 @@ def _google_releases() -> list[Release]:
                     **common,
                 )
             )
+            releases += _tflite_releases(alpha, resolution, slim_stem, common)
     return releases
+
+
+def _tflite_releases(
+    alpha: float, resolution: int, slim_stem: str, common: dict[str, Any]
+) -> list[Release]:
+    """The .tflite files of TF-slim's float and quantization-aware archives (1001 classes)."""
+    top1, top5 = _SLIM_QUANT_ACCURACY[alpha][resolution]
+    quant = {**common, "top1": top1, "top5": top5}
+    return [
+        Release(
+            name=f"tflite:{stem}",
+            format="tflite",
+            source=f"TF-slim {what} .tflite (download.tensorflow.org, TF Hub)",
+            urls=(f"{SLIM_BASE_URL}{stem}.tgz",),
+            num_classes=1001,
+            label_offset=1,
+            labels="background, then ImageNet-1k's 1000 synsets in sorted order",
+            accuracy_source=source,
+            downloadable=False,
+            notes=_TFLITE_NOTES,
+            **fields,
+        )
+        for stem, what, source, fields in (
+            (slim_stem, "float", SLIM_TABLE, common),
+            (f"{slim_stem}_quant", "uint8 quantization-aware", SLIM_QUANT_TABLE, quant),
+        )
+    ]
 
 
 def _timm_release(
@@ -294,12 +343,14 @@ def best_release(model_args: Mapping[str, Any]) -> Release:
 
 def release_for_file(path: str) -> Release | None:
     """The record a released file's own name identifies (``mobilenet_1_0_224_tf_no_top.h5``,
-    ``mobilenet_v1_1.0_224.ckpt``), or None."""
+    ``mobilenet_v1_1.0_224.ckpt``, ``mobilenet_v1_0.25_224_quant.tflite``), or None."""
     name = Path(str(path).split("#", 1)[0]).name
     if name.endswith((".h5", ".hdf5")):
         return _BY_NAME.get(f"keras:{Path(name).stem.removesuffix('_no_top')}")
     if ".ckpt" in name:
         return _BY_NAME.get(f"tf-slim:{name.split('.ckpt', 1)[0]}")
+    if name.endswith(".tflite"):
+        return _BY_NAME.get(f"tflite:{_HUB_FILE_SUFFIX.sub('', Path(name).stem)}")
     return None
 
 
