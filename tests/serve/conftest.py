@@ -39,14 +39,29 @@ def not_an_image(tmp_path_factory) -> Path:
     return path
 
 
-def serve_in_thread(app, port: int | None = None):
-    """``app`` served by uvicorn on 127.0.0.1 in a daemon thread; returns (base URL, stop)."""
+@pytest.fixture(scope="session")
+def serve_app():
+    """A function that serves an app on 127.0.0.1 in a thread and returns its base URL; every
+    server it started stops at the end of the session."""
+    stops = []
+
+    def serve(app) -> str:
+        url, stop = _serve_in_thread(app)
+        stops.append(stop)
+        return url
+
+    yield serve
+    for stop in stops:
+        stop()
+
+
+def _serve_in_thread(app):
+    """``app`` served by uvicorn on a free port of 127.0.0.1 in a daemon thread: (URL, stop)."""
     import uvicorn
 
-    if port is None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

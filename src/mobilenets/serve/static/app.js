@@ -221,7 +221,7 @@ function drawChart(series) {
   if (!points.length) return;
   const svg = $("chart");
   svg.replaceChildren();
-  const [left, right, top, bottom] = [60, 620, 20, 310];
+  const [left, right, top, bottom] = [60, 620, 34, 310];
   const range = (values) => {
     let low = Math.min(...values), high = Math.max(...values);
     const pad = (high - low) * 0.08 || Math.abs(high) * 0.1 || 1;
@@ -241,8 +241,9 @@ function drawChart(series) {
   svg.append(el("text", { x: (left + right) / 2, y: 345, "text-anchor": "middle", "font-size": 12 }, "latency (ms)", SVG),
              el("text", { x: 14, y: (top + bottom) / 2, "font-size": 12, transform: `rotate(-90 14 ${(top + bottom) / 2})`,
                           "text-anchor": "middle" }, "top-1", SVG));
-  series.forEach((s, i) => svg.append(el("text", { x: right - 4, y: top + 14 * i + 10, "text-anchor": "end",
-    "font-size": 11, fill: COLOURS[i % COLOURS.length] }, s.source, SVG)));
+  // The legend sits above the plot, where no point can hide it.
+  series.forEach((s, i) => svg.append(el("text", { x: left + 200 * i, y: 14, "font-size": 11,
+    fill: COLOURS[i % COLOURS.length] }, `● ${s.source}`, SVG)));
   for (const point of points) {
     const dot = el("circle", { class: point.model ? "point loadable" : "point", cx: x(point.latency_ms),
       cy: y(point.top1), r: 6, fill: COLOURS[point.series % COLOURS.length], "data-name": point.name }, null, SVG);
