@@ -3,6 +3,7 @@ trained checkpoint, and that app served by uvicorn on 127.0.0.1 in a thread."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -89,3 +90,53 @@ def client(catalog):
 
     with TestClient(create_app(catalog)) as test_client:
         yield test_client
+
+
+CHROMIUM = os.environ.get("MOBILENETS_CHROMIUM", "/usr/bin/chromium")
+# Nothing the browser does on its own reaches the network: no updates, no sync, no QUIC probes.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    """A page of Debian's chromium driven by Playwright, with a fresh profile (skipped, saying
+    why, where chromium or Playwright is missing: `make browser` installs chromium)."""
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium, or `make browser`)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1000, "height": 800},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot():
+    """Saves a page's screenshot as NAME in $MOBILENETS_SCREENSHOTS when that is set: the
+    README's screenshots are the tests' own (``MOBILENETS_SCREENSHOTS=docs pytest tests/serve``)."""
+
+    def save(page, name: str) -> None:
+        folder = os.environ.get("MOBILENETS_SCREENSHOTS")
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+    return save

@@ -1,12 +1,10 @@
 """The page in a real browser (Debian's chromium driven by Playwright): pick a photo and read
 the top-5 the page shows, see a refused upload's message, the detector's boxes on the canvas,
-and the results chart. With MOBILENETS_SCREENSHOTS=DIR the tests write the README's
-screenshots there (``MOBILENETS_SCREENSHOTS=docs pytest tests/serve/test_browser.py``)."""
+and the results chart (screenshots: see conftest's ``screenshot``)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -14,43 +12,6 @@ import pytest
 
 from mobilenets.classification.predict import predict
 from mobilenets.serve import Catalog, create_app
-
-CHROMIUM = os.environ.get("MOBILENETS_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).is_file():
-    pytest.skip(
-        f"no chromium at {CHROMIUM} (apt-get install chromium, or `make browser`)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-# Nothing the browser does on its own reaches the network: no updates, no sync, no QUIC probes.
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser_page(tmp_path_factory):
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            args=ARGS,
-            headless=True,
-            viewport={"width": 1000, "height": 800},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
 
 
 @pytest.fixture(scope="module")
@@ -87,20 +48,13 @@ def server(serve_app, tiny_fashion_checkpoint, results_folder) -> str:
     return serve_app(create_app(Catalog([tiny_fashion_checkpoint.parent]), [results_folder]))
 
 
-def _screenshot(page, name: str) -> None:
-    folder = os.environ.get("MOBILENETS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
-
-
 def _open(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("body[data-ready=true]")
 
 
 def test_a_picked_photo_shows_the_python_apis_top5(
-    browser_page, server, tiny_fashion_checkpoint, photos
+    browser_page, screenshot, server, tiny_fashion_checkpoint, photos
 ) -> None:
     page = browser_page
     _open(page, server)
@@ -116,7 +70,7 @@ def test_a_picked_photo_shows_the_python_apis_top5(
             f"{100 * top['probability']:.1f}%" for top in row["top"]
         ]
     assert not page.locator("#error").is_visible()
-    _screenshot(page, "serve-classify.png")
+    screenshot(page, "serve-classify.png")
 
 
 def test_a_file_that_is_not_an_image_is_refused_on_the_page(
@@ -131,7 +85,9 @@ def test_a_file_that_is_not_an_image_is_refused_on_the_page(
     assert page.locator(".result").count() == 0
 
 
-def test_the_chart_shows_the_results_and_loads_a_point(browser_page, server, photos) -> None:
+def test_the_chart_shows_the_results_and_loads_a_point(
+    browser_page, screenshot, server, photos
+) -> None:
     page = browser_page
     _open(page, server)
     points = page.locator("#chart circle.point")
@@ -145,7 +101,7 @@ def test_the_chart_shows_the_results_and_loads_a_point(browser_page, server, pho
     # The slowest point lies right of the fastest: the x axis is latency.
     fastest = page.locator('#chart circle[data-name="onnxruntime int8"]')
     assert float(slowest.get_attribute("cx")) > float(fastest.get_attribute("cx"))
-    _screenshot(page, "serve-chart.png")
+    screenshot(page, "serve-chart.png")
     loadable = page.locator("#chart circle.loadable")
     model = loadable.get_attribute("data-model")
     page.set_input_files("#photo", str(photos[2]))
@@ -173,7 +129,7 @@ def detector(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_a_detectors_boxes_are_drawn_on_the_photo(
-    browser_page, serve_app, tiny_fashion_checkpoint, detector
+    browser_page, screenshot, serve_app, tiny_fashion_checkpoint, detector
 ) -> None:
     from torchvision.transforms.functional import pil_to_tensor
 
@@ -211,7 +167,7 @@ def test_a_detectors_boxes_are_drawn_on_the_photo(
         [x0 + 1, y0 + 1],
     )
     assert drawn[:3] != pixels[:, y0 + 1, x0 + 1].tolist()
-    _screenshot(page, "serve-detect.png")
+    screenshot(page, "serve-detect.png")
 
 
 def _js_number(value: float) -> str:

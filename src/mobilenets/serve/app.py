@@ -76,17 +76,17 @@ def create_app(
     before the server starts)."""
     series = read_results(results, catalog)
     gate = Gate(workers, queue)
-    uploads = Path(tempfile.mkdtemp(prefix="mobilenets-serve-"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The uploads' folder lives while the server runs (one per start of the app).
+        app.state.uploads = Path(tempfile.mkdtemp(prefix="mobilenets-serve-"))
         try:
             yield
         finally:
-            shutil.rmtree(uploads, ignore_errors=True)
+            shutil.rmtree(app.state.uploads, ignore_errors=True)
 
     app = FastAPI(title="mobilenets", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.uploads = uploads
     app.state.gate = gate
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -133,7 +133,7 @@ def create_app(
             raise ValueError(f"model {entry.name} embeds photos: compare two at /api/similarity")
         if not 0 <= score_thresh <= 1:
             raise ValueError(f"score_thresh must be between 0 and 1; got {score_thresh}")
-        async with _saved([file], uploads, max_upload_bytes) as (path,):
+        async with _saved([file], app.state.uploads, max_upload_bytes) as (path,):
             answer = await gate.run(_predict, catalog, entry, path, score_thresh)
         return {"model": entry.id, "kind": entry.kind, **answer}
 
@@ -144,7 +144,7 @@ def create_app(
         model: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
         entry = catalog.get(model, "embedding")
-        async with _saved([file_a, file_b], uploads, max_upload_bytes) as paths:
+        async with _saved([file_a, file_b], app.state.uploads, max_upload_bytes) as paths:
             vectors = await gate.run(lambda: catalog.load(entry).run(list(paths)))
         cosine = float((vectors[0] * vectors[1]).sum() / (vectors.norm(dim=1).prod() + 1e-12))
         return {"model": entry.id, "kind": entry.kind, "similarity": round(cosine, 4)}

@@ -56,11 +56,12 @@ class ModelEntry:
 def checkpoint_kind(path: str | os.PathLike[str]) -> str:
     """Which task a checkpoint (file or run folder) was trained for, from what it records."""
     about = load_checkpoint(path).get("task") or {}
+    # Class names last: an embedding student records its data's classes too.
     for key, kind in (
-        ("classes", "classification"),
         ("categories", "detection"),
         ("embedding_dim", "embedding"),
         ("partition", "geo"),
+        ("classes", "classification"),
     ):
         if key in about:
             return kind
