@@ -130,3 +130,65 @@ def test_chart_points_from_sweep_and_report_files(tiny_fashion_checkpoint, tmp_p
 def test_a_results_folder_without_results_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="no results.json"):
         create_app(Catalog([], releases=False), [tmp_path])
+
+
+def test_latency_in_each_runtime_or_why_not(client, monkeypatch) -> None:
+    from mobilenets.serve import app as serve_app
+
+    monkeypatch.setattr(serve_app, "LATENCY_RUNTIMES", ("eager", "no-such-runtime"))
+    monkeypatch.setattr(serve_app, "LATENCY_RUNS", 3)
+    answer = client.post("/api/latency", data={"model": "0"}).json()
+    eager, missing = answer["rows"]
+    assert eager["runtime"] == "eager" and 0 < eager["median_ms"] <= eager["p90_ms"]
+    assert (
+        missing["runtime"] == "no-such-runtime" and "runtime must be one of" in missing["skipped"]
+    )
+
+
+def test_requests_beyond_the_queue_are_refused_at_once() -> None:
+    import asyncio
+    import threading
+
+    from mobilenets.serve.app import Busy, Gate
+
+    release = threading.Event()
+
+    async def burst() -> list[object]:
+        gate = Gate(workers=1, queue=1)
+        running = [asyncio.ensure_future(gate.run(release.wait, 30)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        outcomes: list[object] = []
+        try:
+            await gate.run(release.wait, 30)
+        except Busy:
+            outcomes.append("refused")
+        release.set()
+        outcomes += await asyncio.gather(*running)
+        outcomes.append(await gate.run(lambda: "answered again"))
+        return outcomes
+
+    assert asyncio.run(burst()) == ["refused", True, True, "answered again"]
+
+
+def test_the_command_line(tiny_fashion_checkpoint, tmp_path, monkeypatch, capsys) -> None:
+    import uvicorn
+
+    from mobilenets.cli import main
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options))
+    assert main(["serve", "--checkpoint", str(tiny_fashion_checkpoint), "--port", "8123"]) == 0
+    assert served == [{"host": "127.0.0.1", "port": 8123, "log_level": "warning"}]
+    assert "warning" not in capsys.readouterr().err
+    assert main(["serve", "--checkpoint", str(tiny_fashion_checkpoint), "--host", "0.0.0.0"]) == 0
+    assert "warning: serving on 0.0.0.0" in capsys.readouterr().err
+    for argv, message in (
+        (["serve"], "nothing to serve"),
+        (["serve", "--results", str(tmp_path)], "no results.json"),
+        (["serve", "--pretrained", str(tmp_path / "missing.pt")], "no such file"),
+        (["serve", "--checkpoint", str(tmp_path)], str(tmp_path)),
+        (["serve", "--port", "70000"], "--port"),
+    ):
+        assert main(argv) == 2
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, error

@@ -5,6 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 let models = [];
+let land = ""; // the world's land as one SVG path (static/land-110m.json: Natural Earth 1:110m)
 
 function el(tag, attributes = {}, text = null, namespace = null) {
   const node = namespace ? document.createElementNS(namespace, tag) : document.createElement(tag);
@@ -154,9 +155,10 @@ function placeTable(top) {
 }
 
 // A plain equirectangular world: longitude -180..180 left to right, latitude 90..-90 top to
-// bottom, a graticule every 30 degrees; drawn here, no map tiles fetched.
+// bottom, the land's outline and a graticule every 30 degrees; drawn here, no map tiles fetched.
 function worldMap(top) {
   const svg = el("svg", { class: "world", viewBox: "-180 -90 360 180" }, null, SVG);
+  svg.append(el("path", { class: "land", d: land }, null, SVG));
   for (let lng = -180; lng <= 180; lng += 30) {
     svg.append(el("line", { class: "grid", x1: lng, y1: -90, x2: lng, y2: 90 }, null, SVG));
   }
@@ -293,6 +295,7 @@ async function start() {
     models = (await api("/api/models")).models;
     fillModels();
     drawChart((await api("/api/results")).series);
+    land = (await api("/static/land-110m.json")).d;
     document.body.dataset.ready = "true";
   } catch (error) {
     showError(error.message);
