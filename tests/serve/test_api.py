@@ -192,3 +192,22 @@ def test_the_command_line(tiny_fashion_checkpoint, tmp_path, monkeypatch, capsys
         assert main(argv) == 2
         error = capsys.readouterr().err
         assert message in error and error.count("\n") == 1, error
+
+
+def test_pretrained_weights_answer_as_predict_does(tmp_path, photos) -> None:
+    from fastapi.testclient import TestClient
+
+    from mobilenets.classification.predict import predict_pretrained
+    from mobilenets.models import MobileNetV1
+    from mobilenets.weights import model_from_weights, save_pretrained
+
+    folder = save_pretrained(MobileNetV1(alpha=0.25, resolution=64).eval(), tmp_path / "w")
+    (expected,) = predict_pretrained(model_from_weights(folder).eval(), photos[:1])
+    with TestClient(create_app(Catalog([], [folder], releases=False))) as client:
+        models = client.get("/api/models").json()["models"]
+        answer = _post(client, photos[0]).json()
+    assert [(m["name"], m["source"]) for m in models] == [("w", "pretrained")]
+    assert [top["label"] for top in answer["top"]] == [top["class"] for top in expected["top"]]
+    assert [top["probability"] for top in answer["top"]] == pytest.approx(
+        [top["probability"] for top in expected["top"]], rel=1e-5, abs=1e-7
+    )

@@ -8,7 +8,7 @@ from .models import Catalog, ModelEntry
 __all__ = ["Catalog", "ModelEntry", "create_app"]
 
 
-def __getattr__(name: str):  # the app needs FastAPI, imported only when asked for
+def __getattr__(name: str) -> object:  # the app needs FastAPI: imported when asked for
     if name == "create_app":
         from .app import create_app
 
