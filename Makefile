@@ -11,7 +11,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data demo test bench clean
+.PHONY: setup data browser demo test bench clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,15 @@ data:
 		|| echo "note: could not install dataset-fashion-mnist; torchvision's downloader will be used"; \
 	fi
 
+# The browser the page's tests drive (through Playwright, from the serve extra): Debian's
+# chromium, never `playwright install`'s download. Without it those tests skip, saying why.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "note: could not install chromium; the browser tests of tests/serve will be skipped"; \
+	fi
+
 # A 0.5 MobileNet at 32 px on the real Fashion-MNIST, on the CPU; --force: runs/demo is the demo's own.
 # One compute thread: on the shared 2-core machine, two OpenMP threads ran at 15 img/s next to
 # another job, one at 470 img/s (2026-11-25).
@@ -38,7 +47,7 @@ demo: setup data
 		--out $(DEMO_RUN) --force
 	$(VENV)/bin/mobilenets eval --checkpoint $(DEMO_RUN) --force
 
-test: setup data
+test: setup data browser
 	$(PYTHON) -m pytest -q
 
 bench: setup data

@@ -4,10 +4,11 @@ image files."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
 
 from ..data.classification import build_transforms
@@ -25,6 +26,14 @@ def predict(
     ema: bool = False,
 ) -> list[dict[str, Any]]:
     """The ``top_k`` classes and probabilities of a checkpoint for each image file."""
+    return predict_images(*classifier(path, ema=ema), images, top_k=top_k)
+
+
+def classifier(
+    path: str | os.PathLike[str], *, ema: bool = False
+) -> tuple[nn.Module, Callable[[Image.Image], torch.Tensor], list[str]]:
+    """A checkpoint's network, its evaluation transform and its class names: what
+    ``predict_images`` needs, loaded once (``predict`` and the web page share it)."""
     model, checkpoint = load(path, ema=ema)
     about = checkpoint["task"]
     transform = build_transforms(
@@ -35,7 +44,7 @@ def predict(
         std=about["std"],
         crop_pct=about.get("crop_pct", 0.875),
     )
-    return predict_images(model, transform, about["classes"], images, top_k=top_k)
+    return model, transform, about["classes"]
 
 
 def predict_pretrained(
@@ -43,10 +52,15 @@ def predict_pretrained(
 ) -> list[dict[str, Any]]:
     """The ``top_k`` ImageNet classes of released weights (``model``) for each image file,
     prepared as the weights expect."""
+    return predict_images(*pretrained_classifier(model), images, top_k=top_k)
+
+
+def pretrained_classifier(
+    model: nn.Module,
+) -> tuple[nn.Module, Callable[[Image.Image], torch.Tensor], list[str]]:
+    """Released weights (``model``) with the transform they expect and ImageNet's class names."""
     classes = imagenet_classes(model.num_classes, model.pretrained_cfg.get("label_offset", 0))
-    return predict_images(
-        model, transform_from_config(model.pretrained_cfg), classes, images, top_k=top_k
-    )
+    return model, transform_from_config(model.pretrained_cfg), classes
 
 
 def imagenet_classes(num_classes: int, label_offset: int = 0) -> list[str]:

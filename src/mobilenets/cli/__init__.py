@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "embedding",
     "geo",
     "sweep",
+    "serve",
 )
 
 USER_ERRORS = (ValueError, OSError)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torchvision.io import encode_png
 from torchvision.transforms.functional import pil_to_tensor
 from torchvision.utils import draw_bounding_boxes
@@ -43,32 +44,39 @@ def predict(
     results = []
     for image, target in zip(images, targets):
         pixels = pil_to_tensor(read_image(image, "RGB"))
-        with torch.no_grad():
-            found = model([pixels.float() / 255])[0]
-        keep = found["scores"] >= score_thresh
-        boxes, labels, scores = (
-            found["boxes"][keep],
-            found["labels"][keep].tolist(),
-            found["scores"][keep].tolist(),
-        )
-        names = [categories.get(label, str(label)) for label in labels]
+        detections = detect(model, categories, pixels, score_thresh=score_thresh)
         drawn = draw_bounding_boxes(
-            pixels, boxes, [f"{n} {s:.2f}" for n, s in zip(names, scores)], width=2
+            pixels,
+            torch.tensor([found["box"] for found in detections]).reshape(-1, 4),
+            [f"{found['label']} {found['score']:.2f}" for found in detections],
+            width=2,
         )
         atomic_write_bytes(target, encode_png(drawn).numpy().tobytes())
-        results.append(
-            {
-                "image": str(image),
-                "output": str(target),
-                "detections": [
-                    {
-                        "category_id": label,
-                        "label": name,
-                        "score": round(score, 4),
-                        "box": [round(v, 1) for v in box],
-                    }
-                    for label, name, score, box in zip(labels, names, scores, boxes.tolist())
-                ],
-            }
-        )
+        results.append({"image": str(image), "output": str(target), "detections": detections})
     return results
+
+
+@torch.no_grad()
+def detect(
+    model: nn.Module,
+    categories: dict[int, str],
+    pixels: torch.Tensor,
+    *,
+    score_thresh: float = 0.5,
+) -> list[dict[str, Any]]:
+    """The detections of ``model`` (eval mode) on one uint8 CHW image scoring at least
+    ``score_thresh``: category id, label, score and xyxy box in pixels."""
+    found = model([pixels.float() / 255])[0]
+    keep = found["scores"] >= score_thresh
+    labels = found["labels"][keep].tolist()
+    return [
+        {
+            "category_id": label,
+            "label": categories.get(label, str(label)),
+            "score": round(score, 4),
+            "box": [round(v, 1) for v in box],
+        }
+        for label, score, box in zip(
+            labels, found["scores"][keep].tolist(), found["boxes"][keep].tolist()
+        )
+    ]

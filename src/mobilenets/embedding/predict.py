@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from PIL import Image
+from torch import nn
 
 from ..data.images import read_image
 from ..data.transforms import build_transforms
@@ -18,6 +20,18 @@ def predict(
     path: str | os.PathLike[str], images: Sequence[str | os.PathLike[str]], *, ema: bool = False
 ) -> list[dict[str, Any]]:
     """The unit-norm embedding of each image file."""
+    model, transform = embedder(path, ema=ema)
+    vectors = model(torch.stack([transform(read_image(image)) for image in images]))
+    return [
+        {"image": str(image), "embedding": vector.tolist()}
+        for image, vector in zip(images, vectors)
+    ]
+
+
+def embedder(
+    path: str | os.PathLike[str], *, ema: bool = False
+) -> tuple[nn.Module, Callable[[Image.Image], torch.Tensor]]:
+    """An embedding checkpoint's network and its evaluation transform, loaded once."""
     model, checkpoint = load(path, "embedding", ema=ema)
     about = checkpoint["task"]
     transform = build_transforms(
@@ -28,8 +42,4 @@ def predict(
         std=about["std"],
         crop_pct=about["crop_pct"],
     )
-    vectors = model(torch.stack([transform(read_image(image)) for image in images]))
-    return [
-        {"image": str(image), "embedding": vector.tolist()}
-        for image, vector in zip(images, vectors)
-    ]
+    return model, transform
