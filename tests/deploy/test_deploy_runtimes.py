@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from mobilenets.cli import main
@@ -72,6 +73,7 @@ def in_own_process(code: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.numerics
 def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_checkpoint) -> None:
     in_own_process(
         f"import test_deploy_runtimes as t; t.check_openvino_against_pytorch({str(tiny_fashion_checkpoint)!r})"
