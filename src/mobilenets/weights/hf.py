@@ -20,6 +20,7 @@ import torch
 
 from ..extras import require
 from ..files import atomic_directory, atomic_output
+from ..regular_files import check_regular_file
 from .fetch import file_sha256
 from .hub_http import HubGaveUp, bounded_hub_requests
 
@@ -45,6 +46,7 @@ def read_safetensors(
     _safetensors_torch()
     from safetensors import SafetensorError, safe_open
 
+    check_regular_file(path, "safetensors")
     try:
         with safe_open(str(path), framework="pt") as file:
             tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
