@@ -26,6 +26,7 @@ from ..models.features import FeatureMobileNet
 from ..models.mobilenet_v1 import MobileNetV1
 from ..pt_files import load_pt
 from .fetch import fetch, is_url
+from .finite import check_finite
 from .google import (
     infer_config,
     keras_reference_layers,
@@ -241,6 +242,7 @@ def read_weights(
         # TF-slim's ImageNet classifiers put a background class at output 0.
         if format == "tf-slim" and model.num_classes == IMAGENET_WITH_BACKGROUND:
             checkpoint["pretrained_cfg"]["label_offset"] = 1
+    check_finite(checkpoint["model"], path)
     if release is not None:  # provenance, as timm's pretrained_cfg carries it
         checkpoint["pretrained_cfg"].update(weights=release.name, license=release.license)
     if not drop_background:
@@ -305,6 +307,7 @@ def load_checkpoint_into(model: nn.Module, checkpoint: dict[str, Any]) -> nn.Mod
         raise ValueError(f"pretrained weights load into a MobileNetV1; got {type(model).__name__}")
     check_compatible(checkpoint["config"], model.config)
     state = checkpoint["model"]
+    check_finite(state, "pretrained weights")
     if model.config["num_classes"] == 0:
         state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
     expected = model.state_dict()
