@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
 
 import pytest
 import torch
 
-from mobilenets.machine import cpu_flags, native_bf16
+from mobilenets import machine
+from mobilenets.machine import OtherLoad, cpu_flags, native_bf16
 
 
 @pytest.mark.skipif(
@@ -19,3 +21,32 @@ def test_native_bf16_agrees_with_torch() -> None:
     assert native_bf16() == (
         torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     )
+
+
+def test_other_load_is_busy_time_less_our_own_over_wall_time(monkeypatch) -> None:
+    """The arithmetic on given counters, not on whatever the machine is doing now: 3.5 busy
+    seconds of which 0.5 were ours over 2 s of wall time are 1.5 other cores."""
+    counters = iter([(10.0, 1.0, 100.0), (13.5, 1.5, 102.0)])
+    current = {}
+
+    def step():
+        current["busy"], current["own"], current["wall"] = next(counters)
+
+    monkeypatch.setattr(machine, "_busy_seconds", lambda: current["busy"])
+    monkeypatch.setattr(machine, "_own_seconds", lambda: current["own"])
+    monkeypatch.setattr(machine.time, "perf_counter", lambda: current["wall"])
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    step()
+    with OtherLoad() as load:
+        step()
+    assert load.cores == 1.5
+    assert load.contended(1) and load.contended(2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert not load.contended(2) and load.contended(3)
+
+
+def test_other_load_is_unknown_without_proc_stat(monkeypatch) -> None:
+    monkeypatch.setattr(machine, "_busy_seconds", lambda: None)
+    with OtherLoad() as load:
+        pass
+    assert load.cores is None and not load.contended(1)

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .regular_files import check_regular_file
+
 # What checkpoints written before RNG states became tensors need beyond weights-only's defaults:
 # numpy's uint32 MT19937 key array. Allowed as torch documents for numpy arrays: numpy's array
 # reconstruction function (under numpy 2's and numpy 1's module name), the array, its dtype and
@@ -48,6 +50,7 @@ def printable(text: str, limit: int = 300) -> str:
 def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
     """The contents of a ``torch.save`` file, read as data; ValueError (one line naming ``path``
     and ``what`` it should have been) for anything else."""
+    check_regular_file(path, what)
     if not Path(path).is_file():
         raise FileNotFoundError(f"no {what} at {path}")
     try:

@@ -7,14 +7,16 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
-from train_helpers import tiny_config, weights, write_fashion_csv
+from train_helpers import assert_same_weights, tiny_config, weights, write_fashion_csv
 
 from mobilenets.classification import fit
 from mobilenets.cli import main
 from mobilenets.data import FASHION_MNIST_CLASSES
 from mobilenets.data.classification import build_transforms
 from mobilenets.train.checkpoint import load_checkpoint, model_from_checkpoint
+from mobilenets.train.teacher import save_teacher_outputs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -229,69 +231,52 @@ def test_transfer_replaces_the_classifier_and_freezes_the_backbone(trained, tmp_
     assert {group["lr"] for group in checkpoint["optimizer"]["param_groups"]} == {0.01}
 
 
+def _train_student(root, outputs, run):
+    arguments = [
+        "train",
+        *["--data", str(root), "--in-channels", "1", "--resolution", "32", "--alpha", "0.25"],
+        *["--epochs", "4", "--batch-size", "32", "--optimizer", "adamw", "--lr", "0.01"],
+        *["--teacher-outputs", str(outputs), "--distill-weight", "1", "--temperature", "1"],
+        *["--no-augment", "--seed", "0", "--out", str(run)],
+    ]
+    assert main(arguments) == 0
+
+
+@pytest.mark.numerics
 def test_distillation_with_weight_one_learns_from_the_teacher_alone(trained, tmp_path, capsys):
-    """Every training label is wrong ((true + 1) mod 10): with w = 1 the student ignores them
-    and follows the teacher's precomputed outputs."""
+    """With w = 1 the hard labels do not enter the loss: two students trained on the same
+    teacher outputs, one with every label wrong ((true + 1) mod 10) and one with shuffled
+    labels, end with the same weights bit for bit, and both follow the teacher. The teacher
+    is the true labels as confident logits, so its signal is strong on every CPU's kernels."""
     root = tmp_path / "wrong"
     true_labels = write_fashion_csv(root, 512, relabel=lambda label: (label + 1) % 10)
     write_fashion_csv(root, 32, offset=5000, name="val")
-    outputs = tmp_path / "teacher.pt"
+    shuffled = tmp_path / "shuffled"
+    write_fashion_csv(shuffled, 512, relabel=lambda label: (label * 7 + 3) % 10)
+    write_fashion_csv(shuffled, 32, offset=5000, name="val")
+    computed = tmp_path / "computed.pt"
+    teacher_command = ["teacher-outputs", "--teacher", str(trained / "best.pt")]
     common = ["--data", str(root), "--in-channels", "1", "--resolution", "32"]
-    assert (
-        main(
-            [
-                "teacher-outputs",
-                "--teacher",
-                str(trained / "best.pt"),
-                *common,
-                "--out",
-                str(outputs),
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert main([*teacher_command, *common, "--out", str(computed), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 512
-    teacher_labels = torch.load(outputs, weights_only=True)["logits"].argmax(1)
-    run = tmp_path / "student"
-    assert (
-        main(
-            [
-                "train",
-                *common,
-                "--alpha",
-                "0.25",
-                "--epochs",
-                "3",
-                "--batch-size",
-                "32",
-                "--optimizer",
-                "adamw",
-                "--lr",
-                "0.004",
-                "--teacher-outputs",
-                str(outputs),
-                "--distill-weight",
-                "1",
-                "--temperature",
-                "2",
-                "--no-augment",
-                "--seed",
-                "0",
-                "--out",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    assert torch.load(computed, weights_only=True)["logits"].shape == (512, 10)
+    outputs = tmp_path / "teacher.pt"
+    save_teacher_outputs(outputs, 8.0 * F.one_hot(torch.tensor(true_labels), 10).float())
+    _train_student(root, outputs, tmp_path / "student")
+    _train_student(shuffled, outputs, tmp_path / "student-shuffled")
     capsys.readouterr()
-    student, transform = _model_and_transform(run / "last.pt")
+    assert_same_weights(
+        weights(tmp_path / "student" / "last.pt"),
+        weights(tmp_path / "student-shuffled" / "last.pt"),
+    )
+    student, transform = _model_and_transform(tmp_path / "student" / "last.pt")
     images = [
         Image.open(root / "train_images" / f"{index}.png").convert("L") for index in range(512)
     ]
     with torch.no_grad():
         predictions = student(torch.stack([transform(image) for image in images])).argmax(1)
-    wrong = (torch.tensor(true_labels) + 1) % 10
+    teacher_labels = torch.tensor(true_labels)
+    # 0.54 to 0.61 measured across AVX2 and AVX-512 kernels; chance is 0.1.
     agreement = (predictions == teacher_labels).float().mean().item()
-    assert agreement > 0.6, agreement
-    assert (predictions == wrong).float().mean().item() < 0.2
+    assert agreement > 0.3, agreement
+    assert (predictions == (teacher_labels + 1) % 10).float().mean().item() < 0.1

@@ -72,6 +72,7 @@ def test_folded_model_equals_unfolded(padding: str) -> None:
         )
 
 
+@pytest.mark.numerics
 def test_onnx_runtime_matches_pytorch_at_two_batch_sizes(small_model: nn.Module, tmp_path) -> None:
     path = export_onnx(small_model, tmp_path / "model.onnx")
     session = onnx_session(path)

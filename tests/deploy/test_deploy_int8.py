@@ -67,6 +67,7 @@ def _test_set(model):
     return images, labels
 
 
+@pytest.mark.numerics
 def test_post_training_int8_within_one_point_of_float(trained, tmp_path) -> None:
     model = load_model(trained)
     images, labels = _test_set(model)
@@ -81,6 +82,7 @@ def test_post_training_int8_within_one_point_of_float(trained, tmp_path) -> None
     assert float_top1 - int8_top1 <= ALLOWED_DROP
 
 
+@pytest.mark.numerics
 def test_quantization_aware_fine_tuning_within_one_point_of_float(trained, tmp_path) -> None:
     float_model = load_model(trained)
     images, labels = _test_set(float_model)

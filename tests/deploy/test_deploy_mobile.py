@@ -34,6 +34,7 @@ def trained(tiny_fashion_checkpoint):
 
 
 @pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.numerics
 def test_float_file_matches_pytorch_in_its_runtime(
     format, tiny_fashion_checkpoint, trained, tmp_path, capsys
 ) -> None:
@@ -66,6 +67,7 @@ def test_float_file_matches_pytorch_in_its_runtime(
     assert main(arguments) == 2 and "exists" in capsys.readouterr().err
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("format", FORMATS)
 def test_int8_file_agrees_with_float_on_real_images(format, trained, tmp_path) -> None:
     model, images = trained

@@ -4,7 +4,6 @@ took while timing, and select refusing to cache a contended measurement."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -12,34 +11,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from mobilenets.cli import main
 from mobilenets.deploy import load_model, real_inputs, runner, select_model
-from mobilenets.machine import KERNEL_FLAGS, cpu_flags
+from mobilenets.machine import KERNEL_FLAGS, OtherLoad, cpu_flags
 
 # OpenVINO f32 against PyTorch: 1e-4 of the largest logit (measured ~1e-6).
 FLOAT_RELATIVE_TOLERANCE = 1e-4
 # OpenVINO running the ONNX Runtime int8 (QDQ) file, calibrated on 64 images: top-1 agreement
 # with float on 200 real test images (measured 0.98-1.0).
 INT8_MIN_AGREEMENT = 0.95
-
-
-@contextlib.contextmanager
-def busy_process():
-    """Another process spinning on one core: contention, for real. It has started spinning
-    before the block runs (a Python start-up takes longer than a small model's timing)."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", "print('spinning', flush=True)\nwhile True: pass"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout.readline().strip() == "spinning"
-        yield
-    finally:
-        process.kill()
-        process.wait()
 
 
 def _proc_flags() -> set[str]:
@@ -90,6 +73,7 @@ def in_own_process(code: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.numerics
 def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_checkpoint) -> None:
     in_own_process(
         f"import test_deploy_runtimes as t; t.check_openvino_against_pytorch({str(tiny_fashion_checkpoint)!r})"
@@ -98,15 +82,18 @@ def test_openvino_float_is_f32_and_int8_agrees_on_real_images(tiny_fashion_check
 
 def test_bench_records_cpu_flags_and_other_processes(tmp_path, capsys) -> None:
     threads = os.cpu_count() or 1
-    with busy_process():
-        done = in_own_process(
-            "from mobilenets.cli import main; raise SystemExit(main(['bench', '--alpha', '0.25', '--resolution', '64', "
-            f"'--runtime', 'openvino', '--threads', '{threads}', '--runs', '50', '--json']))"
-        )
+    done = in_own_process(
+        "from mobilenets.cli import main; raise SystemExit(main(['bench', '--alpha', '0.25', '--resolution', '64', "
+        f"'--runtime', 'openvino', '--threads', '{threads}', '--runs', '50', '--json']))"
+    )
     result = json.loads(done.stdout)
     assert result["precision"] == "f32"
     assert result["cpu_flags"] == [flag for flag in KERNEL_FLAGS if flag in _proc_flags()]
-    assert result["other_cpu_cores"] >= 0.3 and result["contended"]
+    # The load itself is the machine's (tests/test_machine.py checks its arithmetic); here
+    # only that bench records it and judges contention by its own rule.
+    cores = result["other_cpu_cores"]
+    assert cores is None or cores >= 0
+    assert result["contended"] == (cores is not None and cores > 0.1)
     assert (
         main(
             [
@@ -129,10 +116,17 @@ def test_select_does_not_cache_a_contended_measurement(tmp_path, monkeypatch) ->
     monkeypatch.setenv("MOBILENETS_CACHE", str(tmp_path))
     threads = os.cpu_count() or 1
     accuracy = {"mobilenet_v1_025_128": 40.0}
-    with busy_process():
-        result = select_model(
-            "latency_ms", 1e9, runtime="eager", threads=threads, runs=10, accuracy=accuracy
-        )
+    # Contention as the load meter reports it, given: the machine's real load is no test input.
+    monkeypatch.setattr(OtherLoad, "contended", lambda self, threads: True)
+    result = select_model(
+        "latency_ms", 1e9, runtime="eager", threads=threads, runs=10, accuracy=accuracy
+    )
     assert result["uncached_contended"] == ["mobilenet_v1_025_128"]
     assert ",".join(cpu_flags()) in result["machine"]
     assert not (tmp_path / "latency.json").exists()
+    monkeypatch.setattr(OtherLoad, "contended", lambda self, threads: False)
+    result = select_model(
+        "latency_ms", 1e9, runtime="eager", threads=threads, runs=10, accuracy=accuracy
+    )
+    assert not result["uncached_contended"]
+    assert "mobilenet_v1_025_128" in (tmp_path / "latency.json").read_text()

@@ -50,23 +50,32 @@ def assert_same_detections(
         unused[candidates[0, 0]] = False
 
 
+# Box differences between runtimes, relative to the largest coordinate; scores are
+# probabilities, their 1e-4 is already relative to 1.
+BOX_RELATIVE_TOLERANCE = 1e-4
+
+
+@pytest.mark.numerics
 def test_onnx_runtime_gives_the_same_boxes_as_pytorch(tmp_path: Path) -> None:
     model = distinct_scores_ssd()
     path = export_onnx(model, tmp_path / "ssd.onnx")
-    images = torch.rand(3, 3, 160, 160)  # another batch size than the export's example
+    # another batch size than the export's example
+    images = torch.rand(3, 3, 160, 160, generator=torch.Generator().manual_seed(0))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     boxes, scores = session.run(["boxes", "scores"], {"images": images.numpy()})
     with torch.no_grad():
         torch_boxes, torch_scores = DecodedSSD(model)(images)
         reference = model(list(images))
     assert boxes.shape == (3, len(DecodedSSD(model).anchors), 4) and scores.shape[-1] == 4
-    np.testing.assert_allclose(boxes, torch_boxes.numpy(), atol=1e-3)
+    # Coordinates reach ~150 px: 1e-4 of the largest (AMX kernels differed by 7.9e-6 of it).
+    box_tolerance = BOX_RELATIVE_TOLERANCE * float(np.abs(torch_boxes.numpy()).max())
+    np.testing.assert_allclose(boxes, torch_boxes.numpy(), rtol=0, atol=box_tolerance)
     np.testing.assert_allclose(scores, torch_scores.numpy(), atol=1e-4)
     # After the detector's own selection, the runtime's boxes are the model's detections.
     selected = select_detections(model, torch.from_numpy(boxes), torch.from_numpy(scores))
     assert sum(len(found["boxes"]) for found in reference) > 0
     for found, expected in zip(selected, reference):
-        assert_same_detections(found, expected, box_tolerance=1e-3, score_tolerance=1e-4)
+        assert_same_detections(found, expected, box_tolerance=box_tolerance, score_tolerance=1e-4)
     with pytest.raises(FileExistsError):
         export_onnx(model, path)
 

@@ -10,7 +10,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -114,10 +113,9 @@ def test_resume_after_sigkill_mid_epoch_equals_uninterrupted_run(tmp_path):
     # running loss from then on): mid-epoch by construction, however fast the machine is.
     progress = ""
     try:
-        deadline = time.monotonic() + 180
+        # No deadline: a slow machine is not a failure; a child that ends early is.
         while "loss=" not in progress.rpartition("epoch 2/2")[2] or "epoch 2/2" not in progress:
             assert child.poll() is None, progress[-2000:]
-            assert time.monotonic() < deadline, "the second epoch did not start in time"
             if select.select([child.stderr], [], [], 0.05)[0]:
                 progress += os.read(child.stderr.fileno(), 65536).decode(errors="replace")
     finally:

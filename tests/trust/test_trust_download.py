@@ -251,14 +251,12 @@ def test_fashion_mnist_is_downloaded_the_same_careful_way(
 def test_sigterm_mid_download_leaves_nothing(base: str, tmp_path: Path) -> None:
     """A download in another process, stalled after its first bytes, ended by SIGTERM: the
     process ends by the signal and its .partial file is gone."""
-    code = f"from mobilenets.weights.fetch import fetch; fetch({base + 'slow.pt'!r}, cache_dir={str(tmp_path)!r}, progress=False)"
+    code = (
+        "from mobilenets.weights.fetch import fetch; "
+        f"fetch({base + 'slow.pt'!r}, cache_dir={str(tmp_path)!r}, progress=False)"
+    )
     child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while (
-        not list(tmp_path.glob(".slow.pt.*.partial"))
-        and child.poll() is None
-        and time.monotonic() < deadline
-    ):
+    while not list(tmp_path.glob(".slow.pt.*.partial")) and child.poll() is None:
         time.sleep(0.05)
     assert list(tmp_path.glob(".slow.pt.*.partial")), (
         child.stderr.read().decode()[-2000:] if child.poll() is not None else "no .partial"

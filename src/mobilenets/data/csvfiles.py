@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..regular_files import check_regular_file
+
 # Longest field accepted (characters): far above any path or label, far below what would make
 # a malformed file (one quote left open) swallow the rest of the file into one cell.
 MAX_FIELD = 4096
@@ -21,6 +23,7 @@ MAX_FIELD = 4096
 def csv_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each non-blank row of ``path``."""
     path = Path(path)
+    check_regular_file(path, "CSV")
     data = path.read_bytes()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also UTF-32's
         raise ValueError(f"{path}:1: UTF-16 or UTF-32 text, not UTF-8; save the file as UTF-8")
@@ -31,7 +34,8 @@ def csv_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValueError(
-            f"{path}:{_line_of(data, error.start)}: not UTF-8 text (byte {data[error.start]:#04x}); save the file as UTF-8"
+            f"{path}:{_line_of(data, error.start)}: not UTF-8 text "
+            f"(byte {data[error.start]:#04x}); save the file as UTF-8"
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

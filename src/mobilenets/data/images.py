@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..regular_files import check_regular_file
+
 log = logging.getLogger(__name__)
 # Oversized images are refused by ``_open`` with a clear error; Pillow's own warning for them
 # (between one and two times its limit) would only add a second, vaguer line on stderr.
@@ -34,6 +36,10 @@ class UnreadableImage(ValueError):
 
 def _open(path: str | os.PathLike[str]) -> Image.Image:
     """Opens ``path`` (header only) after the checks every read shares."""
+    try:
+        check_regular_file(path, "image")
+    except ValueError as error:
+        raise UnreadableImage(str(error)) from None
     try:
         if os.path.getsize(path) == 0:
             raise UnreadableImage(f"{path} is an empty file, not an image")

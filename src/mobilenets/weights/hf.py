@@ -8,8 +8,10 @@ Both packages are optional (the ``hub`` extra); a missing one is a one-line erro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ import torch
 
 from ..extras import require
 from ..files import atomic_directory, atomic_output
+from ..regular_files import check_regular_file
 from .fetch import file_sha256
+from .hub_http import HubGaveUp, bounded_hub_requests
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -42,9 +46,11 @@ def read_safetensors(
     _safetensors_torch()
     from safetensors import SafetensorError, safe_open
 
+    check_regular_file(path, "safetensors")
     try:
         with safe_open(str(path), framework="pt") as file:
-            return {key: file.get_tensor(key) for key in file.keys()}, dict(file.metadata() or {})
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+            return tensors, dict(file.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(
             f"{path} is not a readable safetensors file (truncated or another format): {error}"
@@ -109,8 +115,13 @@ def hub_download(
     from huggingface_hub import constants, errors
 
     where = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
+    started = time.time()
     try:
-        path = Path(hub.hf_hub_download(repo_id, filename, revision=revision))
+        with bounded_hub_requests(hub):
+            path = Path(hub.hf_hub_download(repo_id, filename, revision=revision))
+    except HubGaveUp as error:
+        _remove_incomplete(repo_id, since=started)
+        raise ValueError(f"could not download {where}: {error}") from None
     except errors.LocalEntryNotFoundError:
         if constants.is_offline_mode():
             raise ValueError(
@@ -134,6 +145,7 @@ def hub_download(
     except errors.EntryNotFoundError:
         raise ValueError(f"the Hub repository {repo_id} has no file {filename}") from None
     except (errors.HfHubHTTPError, OSError) as error:
+        _remove_incomplete(repo_id, since=started)
         raise ValueError(f"could not download {where}: {str(error).splitlines()[0]}") from None
     if sha256 is not None:
         actual = file_sha256(path)
@@ -143,6 +155,19 @@ def hub_download(
                 f"delete it from the Hugging Face cache to download it again"
             )
     return path
+
+
+def _remove_incomplete(repo_id: str, *, since: float) -> None:
+    """Drops the partial blobs a failed download of ``repo_id`` left since ``since``: a failed
+    download caches nothing (another process's older partial file is left alone)."""
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    blobs = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
+    for partial in (blobs / "blobs").glob("*.incomplete"):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime >= since - 1:
+                partial.unlink()
 
 
 def hub_folder(repo_id: str, *, revision: str | None = None) -> Path:

@@ -27,6 +27,7 @@ from ..models.features import FeatureMobileNet
 from ..models.mobilenet_v1 import MobileNetV1
 from ..pt_files import load_pt
 from .fetch import fetch, is_url
+from .finite import check_finite
 from .google import (
     infer_config,
     keras_reference_layers,
@@ -231,6 +232,7 @@ def read_weights(
         checkpoint["config"].setdefault("head_features", 0)  # files written before the head option
     else:
         checkpoint = _read_google(path, format, resolution)
+    check_finite(checkpoint["model"], path)
     if release is not None:  # provenance, as timm's pretrained_cfg carries it
         checkpoint["pretrained_cfg"].update(weights=release.name, license=release.license)
     if not drop_background:
@@ -329,6 +331,7 @@ def load_checkpoint_into(model: nn.Module, checkpoint: dict[str, Any]) -> nn.Mod
         raise ValueError(f"pretrained weights load into a MobileNetV1; got {type(model).__name__}")
     check_compatible(checkpoint["config"], model.config)
     state = checkpoint["model"]
+    check_finite(state, "pretrained weights")
     if model.config["num_classes"] == 0:
         state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
     expected = model.state_dict()
