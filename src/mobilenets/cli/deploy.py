@@ -25,6 +25,7 @@ from ..deploy.inputs import labeled_inputs
 from ..deploy.latency import is_int8
 from ..deploy.report import export_report
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
+from ..deploy.tflite_int8 import quantized_model
 from ..files import cache_dir, refuse_existing
 from ..ranges import POSITIVE, count
 from ..train.checkpoint import checkpoint_file
@@ -221,7 +222,16 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         verify = real_inputs(model, args.verify_data, args.verify_images, train=False)
     calibration = None
-    if args.int8:
+    keep = args.int8 and "input_quantization" in model.pretrained_cfg
+    if keep:  # a quantized .tflite: its own scales and zero points, not a calibration
+        if args.calibration_data or args.drop_background:
+            raise ValueError(
+                "--int8 on a quantized .tflite keeps the file's own scales and zero points: "
+                "give no --calibration-data or --drop-background with it"
+            )
+        model = quantized_model(args.pretrained)
+        print("note: int8 with the .tflite file's own scales and zero points", file=sys.stderr)
+    elif args.int8:
         calibration = _calibration(args, model)
         if calibration is None:
             print(
@@ -239,7 +249,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
     result["verify_data"] = args.verify_data
     if args.int8:
-        result["calibration"] = args.calibration_data or RANDOM
+        result["calibration"] = "file" if keep else args.calibration_data or RANDOM
     emit(result, args.json, format_export)
     return 0
 
