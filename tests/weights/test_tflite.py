@@ -173,6 +173,13 @@ def test_every_door(tmp_path, capsys) -> None:
             assert torch.equal(model_from_weights(tmp_path / out).eval()(x), expected)
 
 
+def test_select_refuses_a_weights_file(capsys) -> None:
+    """select ranks architectures by cost, which weights do not change: one line, exit 2."""
+    assert main(["select", "--max-params", "1e6", "--pretrained", str(QUANT_128)]) == 2
+    error = capsys.readouterr().err
+    assert "bench --pretrained FILE" in error and len(error.strip().splitlines()) == 1, error
+
+
 def test_eval_pretrained_tflite(tmp_path, capsys) -> None:
     """eval on a folder of ImageNet's 1000 class folders: the cat photo under Egyptian cat."""
     from mobilenets.classification.predict import imagenet_classes

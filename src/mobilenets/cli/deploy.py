@@ -141,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where to draw accuracy vs cost (default: in the cache folder)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
+    parser.add_argument("--pretrained", help=argparse.SUPPRESS)  # refused with its reason
     add_json_argument(parser)
     parser.set_defaults(handler=run_select)
 
@@ -323,6 +324,12 @@ def format_benchmark(result: dict) -> str:
 
 
 def run_select(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        raise ValueError(
+            "select compares the 16 alpha x resolution models by cost, which no weights file "
+            "changes; for the model a file holds: `mobilenets bench --pretrained FILE` or "
+            "`mobilenets cost --pretrained FILE`"
+        )
     budget, limit = next(
         (name, value)
         for name, value in zip(BUDGETS, (args.max_latency_ms, args.max_mult_adds, args.max_params))
