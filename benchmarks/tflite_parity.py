@@ -6,6 +6,9 @@ The same tensors go into both: each view is prepared as the weights expect
 the model gets those quantized values back as floats. Reported per file: the top-1 class each
 gives on the whole photos, top-1 agreement over all views, and the largest difference between
 the two outputs (the files end in a softmax: probabilities) relative to the largest output.
+A quantized file is also run keeping its own scales and zero points: the fake-quantized PyTorch
+model (``deploy.tflite_int8.quantized_model``) and its ONNX QDQ export in ONNX Runtime's
+integer kernels (what ``mobilenets export --int8`` writes from such a file).
 
     python benchmarks/tflite_parity.py [FILE.tflite ...] [--out benchmarks/results/tflite.md]
 """
@@ -16,6 +19,7 @@ import argparse
 import datetime
 import platform
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,8 @@ from PIL import Image, ImageOps
 
 from mobilenets.classification.predict import imagenet_classes
 from mobilenets.data.preprocess import transform_from_config
+from mobilenets.deploy.export import run_export, write_export
+from mobilenets.deploy.tflite_int8 import quantized_model
 from mobilenets.weights import model_from_weights
 from mobilenets.weights.tflite import litert_outputs
 
@@ -80,11 +86,14 @@ def compare(path: Path, images: dict[str, Image.Image]) -> dict:
         ours = torch.softmax(model(torch.from_numpy(fed)), 1).numpy()
     classes = imagenet_classes(model.num_classes, model.pretrained_cfg.get("label_offset", 0))
     first = np.arange(0, len(all_views), len(all_views) // len(images))  # the whole photos
+    quantized = "input_quantization" in model.pretrained_cfg
+    kept = kept_quantization(path, torch.from_numpy(fed), expected) if quantized else {}
     return dict(
         file=path.name,
-        quantized="input_quantization" in model.pretrained_cfg,
+        quantized=quantized,
         views=len(all_views),
         agreement=float(np.mean(expected.argmax(1) == ours.argmax(1))),
+        **kept,
         largest_difference=float(np.abs(expected - ours).max()),
         largest_output=float(np.abs(expected).max()),
         top1=[
@@ -92,6 +101,23 @@ def compare(path: Path, images: dict[str, Image.Image]) -> dict:
             for name, i in zip(images, first)
         ],
     )
+
+
+def kept_quantization(path: Path, fed: torch.Tensor, expected: np.ndarray) -> dict:
+    """Top-1 agreement with LiteRT of the fake-quantized model and of its ONNX int8 export."""
+    model = quantized_model(path)
+    with torch.inference_mode():
+        fake = model(fed).numpy()
+    with tempfile.TemporaryDirectory() as scratch:
+        onnx_path = Path(scratch) / "int8.onnx"
+        write_export(model, onnx_path, "onnx", example=fed[:1])
+        exported = run_export(onnx_path, "onnx", fed)
+    agreement = {
+        name: float(np.mean(expected.argmax(1) == logits.argmax(1)))
+        for name, logits in (("fake_quant", fake), ("onnx_int8", exported))
+    }
+    largest = float(np.abs(expected - torch.softmax(torch.from_numpy(exported), 1).numpy()).max())
+    return dict(**agreement, onnx_largest_difference=largest)
 
 
 def report(results: list[dict], command: str) -> str:
@@ -111,14 +137,27 @@ def report(results: list[dict], command: str) -> str:
         "LiteRT's interpreter and into the model (a quantized file's inputs quantized with its "
         "own scale, the model fed those values). Outputs are the files' softmax probabilities.",
         "",
-        "| file | kind | views | top-1 agreement | largest difference | largest output |",
-        "|---|---|---|---|---|---|",
+        "Top-1 agreement with LiteRT: the float model (a quantized file's weights dequantized); "
+        "keeping a quantized file's scales and zero points, the fake-quantized PyTorch model and "
+        "its ONNX QDQ export run by ONNX Runtime's integer kernels (`export --int8`). The largest "
+        "differences are the float model's and the ONNX export's from LiteRT's probabilities.",
+        "",
+        "| file | kind | views | float model | fake-quant PyTorch | ONNX Runtime int8 | "
+        "largest difference (float / int8 ONNX) | largest output |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in results:
-        kind = "uint8 (dequantized weights, float model)" if row["quantized"] else "float"
+        kind = "uint8" if row["quantized"] else "float"
+        kept = (
+            (f"{row['fake_quant']:.1%}", f"{row['onnx_int8']:.1%}")
+            if row["quantized"]
+            else ("-", "-")
+        )
+        int8 = f" / {row['onnx_largest_difference']:.2e}" if row["quantized"] else ""
         lines.append(
             f"| {row['file']} | {kind} | {row['views']} | {row['agreement']:.1%} | "
-            f"{row['largest_difference']:.2e} | {row['largest_output']:.3f} |"
+            f"{kept[0]} | {kept[1]} | {row['largest_difference']:.2e}{int8} | "
+            f"{row['largest_output']:.3f} |"
         )
     for row in results:
         lines += ["", f"Top-1 on the whole photos, {row['file']} (LiteRT / this package):", ""]
@@ -132,7 +171,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    files = args.files or sorted(FIXTURES.glob("*.tflite"))
+    files = args.files or sorted(FIXTURES.glob("mobilenet_v1_*.tflite"))
     images = photos()
     results = [compare(path, images) for path in files]
     text = report(results, "python benchmarks/tflite_parity.py --out benchmarks/results/tflite.md")

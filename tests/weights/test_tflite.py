@@ -14,6 +14,8 @@ from PIL import Image, ImageOps
 
 from mobilenets.cli import main
 from mobilenets.data.preprocess import transform_from_config
+from mobilenets.deploy.export import run_export
+from mobilenets.deploy.tflite_int8 import quantized_model
 from mobilenets.weights import create_model, model_from_weights, read_weights
 from mobilenets.weights.pretrained import detect_format
 from mobilenets.weights.tflite import FOLDED_BN, litert_outputs
@@ -98,6 +100,37 @@ def test_quantized_file_top1_agrees_with_litert() -> None:
     assert np.abs(expected - ours).max() <= 0.5  # probabilities; a wrong mapping gives ~1
 
 
+def test_quantized_file_keeps_its_own_arithmetic(tmp_path, capsys) -> None:
+    """The file's scales and zero points kept: the fake-quantized model, and `export --int8`'s
+    ONNX QDQ file run by ONNX Runtime's integer kernels (measured on 126 views: 99.2% and 100%,
+    benchmarks/results/tflite.md; floors with a margin for 20 views on any CPU)."""
+    import onnx
+    import onnxruntime
+
+    model = quantized_model(QUANT_128)
+    fed, expected = litert_outputs(QUANT_128, photo_batch(model, mirrored=True))
+    with torch.inference_mode():
+        fake = model(torch.from_numpy(fed)).numpy()
+    assert np.mean(expected.argmax(1) == fake.argmax(1)) >= 0.9
+    out = tmp_path / "int8.onnx"
+    arguments = ["export", "--pretrained", str(QUANT_128), "--format", "onnx", "--int8"]
+    result = run_json(capsys, *arguments, "--out", str(out), "--verify-data", "random")
+    assert (result["int8"], result["calibration"]) == (True, "file")
+    exported = run_export(out, "onnx", torch.from_numpy(fed))
+    assert np.mean(expected.argmax(1) == exported.argmax(1)) >= 0.95
+    probabilities = torch.softmax(torch.from_numpy(exported), 1).numpy()
+    assert np.abs(probabilities - expected).max() <= 0.1  # measured 0.03; wrong scales give ~1
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(str(out), options, providers=["CPUExecutionProvider"])
+    kinds = [node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node]
+    assert kinds.count("QLinearConv") == 27 and "Conv" not in kinds and "QGemm" in kinds
+    assert main([*arguments, "--format", "torchscript", "--out", str(tmp_path / "m.pt")]) == 2
+    assert "export as --format onnx" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not an 8-bit quantized file"):
+        quantized_model(FLOAT)
+
+
 def test_every_door(tmp_path, capsys) -> None:
     reference = model_from_weights(FLOAT).eval()
     x = torch.from_numpy(photo_batch(reference)[:2])
@@ -138,6 +171,13 @@ def test_every_door(tmp_path, capsys) -> None:
         assert converted["weights"] == "tflite:mobilenet_v1_0.25_224"
         with torch.inference_mode():
             assert torch.equal(model_from_weights(tmp_path / out).eval()(x), expected)
+
+
+def test_select_refuses_a_weights_file(capsys) -> None:
+    """select ranks architectures by cost, which weights do not change: one line, exit 2."""
+    assert main(["select", "--max-params", "1e6", "--pretrained", str(QUANT_128)]) == 2
+    error = capsys.readouterr().err
+    assert "bench --pretrained FILE" in error and len(error.strip().splitlines()) == 1, error
 
 
 def test_eval_pretrained_tflite(tmp_path, capsys) -> None:

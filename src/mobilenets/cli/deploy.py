@@ -25,6 +25,7 @@ from ..deploy.inputs import labeled_inputs
 from ..deploy.latency import is_int8
 from ..deploy.report import export_report
 from ..deploy.select import BUDGETS, DEFAULT_RUNTIME, describe_budget
+from ..deploy.tflite_int8 import quantized_model
 from ..files import cache_dir, refuse_existing
 from ..ranges import POSITIVE, count
 from ..train.checkpoint import checkpoint_file
@@ -140,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where to draw accuracy vs cost (default: in the cache folder)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
+    parser.add_argument("--pretrained", help=argparse.SUPPRESS)  # refused with its reason
     add_json_argument(parser)
     parser.set_defaults(handler=run_select)
 
@@ -221,7 +223,16 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         verify = real_inputs(model, args.verify_data, args.verify_images, train=False)
     calibration = None
-    if args.int8:
+    keep = args.int8 and "input_quantization" in model.pretrained_cfg
+    if keep:  # a quantized .tflite: its own scales and zero points, not a calibration
+        if args.calibration_data or args.drop_background:
+            raise ValueError(
+                "--int8 on a quantized .tflite keeps the file's own scales and zero points: "
+                "give no --calibration-data or --drop-background with it"
+            )
+        model = quantized_model(args.pretrained)
+        print("note: int8 with the .tflite file's own scales and zero points", file=sys.stderr)
+    elif args.int8:
         calibration = _calibration(args, model)
         if calibration is None:
             print(
@@ -239,7 +250,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
     result["verify_data"] = args.verify_data
     if args.int8:
-        result["calibration"] = args.calibration_data or RANDOM
+        result["calibration"] = "file" if keep else args.calibration_data or RANDOM
     emit(result, args.json, format_export)
     return 0
 
@@ -313,6 +324,12 @@ def format_benchmark(result: dict) -> str:
 
 
 def run_select(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        raise ValueError(
+            "select compares the 16 alpha x resolution models by cost, which no weights file "
+            "changes; for the model a file holds: `mobilenets bench --pretrained FILE` or "
+            "`mobilenets cost --pretrained FILE`"
+        )
     budget, limit = next(
         (name, value)
         for name, value in zip(BUDGETS, (args.max_latency_ms, args.max_mult_adds, args.max_params))

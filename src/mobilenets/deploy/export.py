@@ -25,6 +25,7 @@ from .fuse import fold_batch_norm
 from .mobile import MOBILE_FORMATS, export_mobile, mobile_runner
 from .qat import convert_qat, is_qat_prepared
 from .quantize import quantize_onnx, quantize_torch
+from .tflite_int8 import integer_constants, is_file_quantized
 
 FORMATS = ("onnx", "torchscript", "pretrained", *MOBILE_FORMATS)
 # Opset 17: what ONNX Runtime >= 1.13, TensorRT 8.6, OpenVINO and onnx2tf all read.
@@ -117,7 +118,8 @@ def export_runner(
     threads: int | None = None,
 ) -> Iterator[Callable[[torch.Tensor], np.ndarray]]:
     """A function running an exported file on a batch in its own runtime (ONNX Runtime,
-    torch.jit, ExecuTorch, LiteRT, or this package for a pretrained folder) with ``threads`` threads (the runtime's default: None)."""
+    torch.jit, ExecuTorch, LiteRT, or this package for a pretrained folder) with ``threads``
+    threads (the runtime's default: None)."""
     if format in MOBILE_FORMATS:
         with mobile_runner(path, format, threads=threads) as run:
             yield run
@@ -180,14 +182,27 @@ def write_export(
 ) -> bool:
     """Writes ``model`` as ``format`` (int8 when ``int8_calibration`` is given: ONNX Runtime QDQ
     for ONNX, PyTorch's x86 backend for TorchScript, PT2E with the XNNPACK quantizer for
-    ExecuTorch and LiteRT; a QAT-prepared model is converted to int8); ``example``: inputs of the
-    model's shape. Returns whether the file is int8."""
+    ExecuTorch and LiteRT; a QAT-prepared model is converted to int8; a quantized .tflite's
+    model, ``tflite_int8.quantized_model``, goes to ONNX QDQ with the file's own scales);
+    ``example``: inputs of the model's shape. Returns whether the file is int8."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    if is_file_quantized(model):
+        if format != "onnx" or int8_calibration is not None:
+            raise ValueError(
+                "a quantized .tflite's own scales and zero points export as --format onnx "
+                "(QDQ, no calibration); other formats take the file as float weights without --int8"
+            )
+        with tempfile.TemporaryDirectory() as scratch:
+            exported = export_onnx(model.eval(), Path(scratch) / "qdq.onnx")
+            with atomic_output(path, force=force) as temporary:
+                integer_constants(exported, temporary)
+        return True
     qat = is_qat_prepared(model)
     if format == "pretrained" and (qat or int8_calibration is not None):
         raise ValueError(
-            "--format pretrained writes float weights (safetensors); int8 exports as onnx, torchscript, executorch or tflite"
+            "--format pretrained writes float weights (safetensors); "
+            "int8 exports as onnx, torchscript, executorch or tflite"
         )
     if qat and format != "torchscript":
         raise ValueError(

@@ -41,6 +41,7 @@ class _Layer:
     kind: str
     weights: int
     bias: int | None
+    output: int
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
 
@@ -137,6 +138,7 @@ class _Graph:
                         kind,
                         op_inputs[1],
                         bias,
+                        int(op["outputs"][0]),
                         self.shape(current),
                         self.shape(int(op["outputs"][0])),
                     )
@@ -145,6 +147,7 @@ class _Graph:
                 if pooled or len(layers) != len(_EXPECTED_KINDS):
                     raise self.not_mobilenet(f"its pool comes after {len(layers)} layers, not 27")
                 pooled = True
+                self.pool_output = int(op["outputs"][0])
             elif kind == "SOFTMAX":
                 softmax = True
             elif kind not in _PASS_THROUGH:
@@ -232,6 +235,65 @@ def _input_quantization(graph: _Graph) -> dict[str, Any] | None:
     scale, zero_point = detail["quantization"]
     return dict(
         dtype=np.dtype(detail["dtype"]).name, scale=float(scale), zero_point=int(zero_point)
+    )
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """A tensor's integer form in the file: float = (q - zero_point) * scale with q of ``dtype``;
+    one scale and zero point for the tensor, or one per output channel (weights)."""
+
+    dtype: str
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+
+
+# The dimension a per-channel weight's scales run along: the output channels of each kind.
+_OUTPUT_DIMENSION = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+
+
+def _quantization(graph: _Graph, index: int, kind: str | None = None) -> Quantization:
+    detail = graph.tensors[index]
+    parameters, dtype = detail["quantization_parameters"], np.dtype(detail["dtype"])
+    scales, zero_points = parameters["scales"], parameters["zero_points"]
+    if dtype.name not in ("uint8", "int8") or len(scales) == 0:
+        raise ValueError(
+            f"{graph.path} is not an 8-bit quantized file: tensor {detail['name']!r} is "
+            f"{dtype.name}; only uint8 and int8 files have integer arithmetic to keep"
+        )
+    if len(scales) > 1 and int(parameters["quantized_dimension"]) != _OUTPUT_DIMENSION.get(kind):
+        raise ValueError(
+            f"{graph.path}: tensor {detail['name']!r} has scales along dimension "
+            f"{parameters['quantized_dimension']}, not its output channels"
+        )
+    if not np.all(np.isfinite(scales)) or np.any(np.asarray(scales) <= 0):
+        raise ValueError(
+            f"{graph.path}: quantized tensor {detail['name']!r} has a zero, negative or "
+            "non-finite scale"
+        )
+    return Quantization(
+        dtype.name, tuple(float(s) for s in scales), tuple(int(z) for z in zero_points)
+    )
+
+
+def tflite_quantization(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The scales and zero points of an 8-bit quantized MobileNet v1 ``.tflite`` file, what its
+    integer arithmetic rounds to: ``input``; per layer (the body's endpoints, then ``Logits``)
+    its ``weights`` and ``output``; ``pool``. ValueError for a float or float16 file."""
+    graph = _Graph(Path(path))
+    layers, _ = graph.walk()
+    _check_body(graph, layers)
+    names = [*body_endpoints(), LOGITS]
+    return dict(
+        input=_quantization(graph, graph.interpreter.get_input_details()[0]["index"]),
+        layers={
+            name: dict(
+                weights=_quantization(graph, layer.weights, layer.kind),
+                output=_quantization(graph, layer.output),
+            )
+            for name, layer in zip(names, layers)
+        },
+        pool=_quantization(graph, graph.pool_output),
     )
 
 
