@@ -82,6 +82,7 @@ from .checkpoint import (
     resume_config,
 )
 from .config import TrainConfig
+from .cpu_speedups import swap_in, swap_out
 from .distributed import Distributed, setup, teardown
 from .ema import ModelEma
 from .optim import build_optimizer, param_groups
@@ -384,6 +385,8 @@ class _Run:
         self.epoch, self.step, self.best, self.best_epoch, self.records = 0, 0, -math.inf, None, []
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
+        if config.cpu_speedups and self.device.type == "cpu":
+            swap_in(model, channels_last=self.channels_last, compiling=config.compile)
         if config.compile:
             model.compile()
         self.train_model = (
@@ -436,6 +439,7 @@ class _Run:
                         on_epoch(record)
                 self.dist.barrier()
         finally:
+            swap_out(self.model)  # the caller's model leaves as it came, plain
             if board is not None:
                 board.close()
         return self._summary()
