@@ -14,6 +14,8 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   saves its ``state_dict``. ``config.init`` is then only recorded: the caller has loaded the
   starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
   ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
+  On CPU (``config.cpu_speedups``) the run trains with the faster CPU variants of its blocks
+  swapped in (``cpu_speedups.swap_in``) and hands the model back with the plain ones.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
   (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``;
   the callable must be a registered builder (``mobilenets.models.register_builder``), since a
