@@ -1,5 +1,6 @@
 """Training images/s of this project's MobileNet against timm's ``mobilenetv1_100`` (the same
-architecture) trained by the same loop, in one run, on the machine at hand (CPU or CUDA).
+architecture) trained by the same loop, in one run, on the machine at hand (CPU or CUDA). On CPU,
+ours trains with the speed-ups ``mobilenets train`` swaps in (``train/cpu_speedups.py``).
 
 Every setting (memory format, autocast, optionally torch.compile) of both models is built
 first; then each round times a few steps of every one of them, in a rotating order, so that
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from mobilenets.files import atomic_write_json, atomic_write_text  # noqa: E402
 from mobilenets.machine import cpu_flags, cpu_name, native_bf16  # noqa: E402
 from mobilenets.models import mobilenet_v1  # noqa: E402
+from mobilenets.train.cpu_speedups import swap_in  # noqa: E402
 from mobilenets.train.optim import OPTIMIZERS, build_optimizer  # noqa: E402
 
 SIDES = ("mobilenets", "timm")
@@ -90,6 +92,8 @@ class Trainer:
         self.model = build(side, resolution).train()
         memory_format = torch.channels_last if setting.channels_last else torch.contiguous_format
         self.model.to(device, memory_format=memory_format)
+        if side == "mobilenets" and device.type == "cpu":  # as the training loop does
+            swap_in(self.model, channels_last=setting.channels_last, compiling=setting.compiled)
         self.optimizer = build_optimizer(self.model, optimizer, lr=1e-3, weight_decay=4e-5)
         self.forward = torch.compile(self.model) if setting.compiled else self.model
         self.images = torch.randn(batch, 3, resolution, resolution, device=device).contiguous(

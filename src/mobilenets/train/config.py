@@ -178,6 +178,12 @@ class TrainConfig:
         "channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
         group="reproducibility and hardware",
     )
+    cpu_speedups: bool = setting(
+        True,
+        "on CPU, train the layer shapes oneDNN trains slowly another way, same values "
+        "(fp32 depthwise under bf16, whole-window depthwise sums, small-map 1x1 products)",
+        group="reproducibility and hardware",
+    )
     compile: bool = setting(False, "torch.compile the model", group="reproducibility and hardware")
     sync_bn: bool = setting(
         False, "SyncBatchNorm across processes (CUDA only)", group="reproducibility and hardware"

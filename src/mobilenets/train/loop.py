@@ -14,6 +14,8 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
   saves its ``state_dict``. ``config.init`` is then only recorded: the caller has loaded the
   starting weights (e.g. a float checkpoint before QAT preparation); ``freeze_backbone`` and
   ``classifier_lr`` still apply through ``model.get_classifier()`` / ``model.classifier``.
+  On CPU (``config.cpu_speedups``) the run trains with the faster CPU variants of its blocks
+  swapped in (``cpu_speedups.swap_in``) and hands the model back with the plain ones.
 * ``model_factory`` = ``("package.module:callable", kwargs)`` records how to rebuild the model
   (``callable(**kwargs)``, then ``load_state_dict``) for ``--resume``, ``eval`` and ``predict``;
   the callable must be a registered builder (``mobilenets.models.register_builder``), since a
@@ -82,6 +84,7 @@ from .checkpoint import (
     resume_config,
 )
 from .config import TrainConfig
+from .cpu_speedups import swap_in, swap_out
 from .distributed import Distributed, setup, teardown
 from .ema import ModelEma
 from .optim import build_optimizer, param_groups
@@ -384,6 +387,8 @@ class _Run:
         self.epoch, self.step, self.best, self.best_epoch, self.records = 0, 0, -math.inf, None, []
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
+        if config.cpu_speedups and self.device.type == "cpu":
+            swap_in(model, channels_last=self.channels_last, compiling=config.compile)
         if config.compile:
             model.compile()
         self.train_model = (
@@ -436,6 +441,7 @@ class _Run:
                         on_epoch(record)
                 self.dist.barrier()
         finally:
+            swap_out(self.model)  # the caller's model leaves as it came, plain
             if board is not None:
                 board.close()
         return self._summary()
