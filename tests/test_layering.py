@@ -14,8 +14,18 @@ import mobilenets
 
 PACKAGE = Path(mobilenets.__file__).parent
 # Leaf modules every floor may use: argument ranges, atomic files, optional extras, .pt reading,
-# downloads, progress, the machine's description, plots.
-LEAVES = {"ranges", "files", "extras", "pt_files", "download", "progress", "machine", "plots"}
+# regular-file checks, downloads, progress, the machine's description, plots.
+LEAVES = {
+    "ranges",
+    "files",
+    "extras",
+    "pt_files",
+    "regular_files",
+    "download",
+    "progress",
+    "machine",
+    "plots",
+}
 TASKS = {"classification", "detection", "embedding", "geo"}
 # What each floor may import besides the leaves and itself.
 ALLOWED: dict[str, set[str]] = {
