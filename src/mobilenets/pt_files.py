@@ -19,6 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .messages import first_line, printable
+
+_SHOWN = 300  # characters of what a file names, enough to recognise it
+
 # What checkpoints written before RNG states became tensors need beyond weights-only's defaults:
 # numpy's uint32 MT19937 key array. Allowed as torch documents for numpy arrays: numpy's array
 # reconstruction function (under numpy 2's and numpy 1's module name), the array, its dtype and
@@ -31,18 +35,6 @@ LEGACY_NUMPY_ARRAYS = [
     np.dtype,
     type(np.dtype(np.uint32)),
 ]
-
-
-def first_line(error: BaseException) -> str:
-    """An exception's first non-empty line (its type when it has no message)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
-
-
-def printable(text: str, limit: int = 300) -> str:
-    """``text`` cut to ``limit`` characters with control characters shown as "?": what a file
-    names (a global, a key) must not write terminal escapes into our one line."""
-    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
@@ -62,14 +54,16 @@ def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
             stopped = next(
                 (line.strip() for line in detail.splitlines() if line.strip()), "not a pickle"
             )
-            raise ValueError(f"{path} is not a readable {what} ({printable(stopped)})") from None
+            raise ValueError(
+                f"{path} is not a readable {what} ({printable(stopped, limit=_SHOWN)})"
+            ) from None
         raise ValueError(
             f"{path} was refused as a {what}: it is not plain data (tensors, numbers, strings, containers) and "
-            f"loading it would call or build something else (it asks for {printable(named.group(1))})"
+            f"loading it would call or build something else (it asks for {printable(named.group(1), limit=_SHOWN)})"
         ) from None
     except Exception as error:  # torch raises many types for a truncated, empty or foreign file
         raise ValueError(
-            f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error))})"
+            f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error), limit=_SHOWN)})"
         ) from None
 
 

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from ..files import atomic_write_bytes
+from ..messages import first_line
 from ..models import builder_name, rebuild
-from ..pt_files import first_line, load_pt
+from ..pt_files import load_pt
 from .config import TrainConfig
 
 # What identifies an architecture in a MobileNetV1-style ``model.config``, in message order.

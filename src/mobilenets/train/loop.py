@@ -71,6 +71,7 @@ from ..files import (
     remove_temporaries,
 )
 from ..machine import native_bf16
+from ..messages import first_line
 from ..progress import progress_bar
 from .batches import to_device
 from .checkpoint import (
@@ -302,7 +303,7 @@ class _Run:
                 model.load_state_dict(checkpoint["model"])
             except RuntimeError as error:
                 raise ValueError(
-                    f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}"
+                    f"the checkpoint to resume does not fit the model: {first_line(error)}"
                 ) from None
         elif config.init and not given:  # a caller's model comes with its weights loaded
             load_initial_weights(model, config.init)

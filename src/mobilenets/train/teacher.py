@@ -12,6 +12,7 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..messages import first_line
 from ..progress import progress_bar
 from ..pt_files import load_pt
 from .batches import to_device
@@ -72,7 +73,7 @@ def load_teacher(
             model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
         except RuntimeError as error:
             raise ValueError(
-                f"teacher weights {weights} do not fit {name_or_checkpoint} with {num_classes} classes: {str(error).splitlines()[0]}"
+                f"teacher weights {weights} do not fit {name_or_checkpoint} with {num_classes} classes: {first_line(error)}"
             ) from None
     outputs = getattr(model, "num_classes", None)
     if outputs is not None and not callable(outputs) and outputs != num_classes:

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..download import check_scheme, download
 from ..files import atomic_write_text, cache_dir
+from ..messages import printable
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -67,11 +68,10 @@ def check_weights_file(path: Path) -> None:
     )
     if head.startswith((_HDF5, _ZIP)) or head[:1] == b"\x80" or safetensors:
         return
-    shown = head.decode("ascii", "replace").replace("\ufffd", "?")
-    shown = "".join(c if c.isprintable() else "?" for c in shown)
+    shown = printable(head.decode("ascii", "replace").replace("\ufffd", "?"))
     hint = " (an HTML page: a wrong address or an error page?)" if head.lstrip()[:1] == b"<" else ""
     raise ValueError(
-        f"what was served is not a weights file (HDF5, torch, safetensors): {size:,} bytes beginning {shown!r}{hint}"
+        f"what was served is not a weights file (HDF5, torch, safetensors): {size:,} bytes beginning '{shown}'{hint}"
     )
 
 

@@ -18,6 +18,7 @@ import torch
 
 from ..extras import require
 from ..files import atomic_directory, atomic_output
+from ..messages import first_line
 from .fetch import file_sha256
 
 WEIGHTS_FILE = "model.safetensors"
@@ -134,7 +135,7 @@ def hub_download(
     except errors.EntryNotFoundError:
         raise ValueError(f"the Hub repository {repo_id} has no file {filename}") from None
     except (errors.HfHubHTTPError, OSError) as error:
-        raise ValueError(f"could not download {where}: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"could not download {where}: {first_line(error)}") from None
     if sha256 is not None:
         actual = file_sha256(path)
         if actual != sha256.lower():
@@ -194,7 +195,5 @@ def push_to_hub(
             commit_message=commit_message or "Upload MobileNet v1 weights (mobilenets)",
         )
     except (errors.HfHubHTTPError, OSError, ValueError) as error:
-        raise ValueError(
-            f"could not push {folder} to {repo_id}: {str(error).splitlines()[0]}"
-        ) from None
+        raise ValueError(f"could not push {folder} to {repo_id}: {first_line(error)}") from None
     return str(getattr(commit, "commit_url", commit))
