@@ -123,18 +123,14 @@ def number(allowed: Range) -> Callable[[str], int | float]:
     """An argparse ``type``: the flag's text as a number within ``allowed`` (a whole one for a
     count), else refused while parsing with the range in the message, e.g.
     ``argument --far: must be a number in (0, 1); got 'nan'``."""
-    kind = int if allowed.whole else float
 
     def parse(text: str) -> int | float:
         try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not allowed.contains(value):
-            raise argparse.ArgumentTypeError(f"must be {allowed.describe()}; got {text!r}")
-        return value
+            return allowed.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
-    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    parse.__name__ = "int" if allowed.whole else "float"  # argparse names the type in its messages
     return parse
 
 
