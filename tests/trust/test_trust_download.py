@@ -249,24 +249,53 @@ def test_fashion_mnist_is_downloaded_the_same_careful_way(
 
 
 def test_sigterm_mid_download_leaves_nothing(base: str, tmp_path: Path) -> None:
-    """A download in another process, stalled after its first bytes, ended by SIGTERM: the
-    process ends by the signal and its .partial file is gone."""
-    code = f"from mobilenets.weights.fetch import fetch; fetch({base + 'slow.pt'!r}, cache_dir={str(tmp_path)!r}, progress=False)"
-    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    """A download by the command in another process, stalled after its first bytes, ended by
+    SIGTERM: the command (the only place that handles signals) reports it, exits 143 and leaves
+    no .partial file; the download module itself installs no handler."""
+    code = (
+        "import sys; from mobilenets.cli import main; "
+        f"sys.exit(main(['convert', {base + 'slow.pt'!r}, '--from', 'torch', "
+        f"'--out', {str(tmp_path / 'out.pt')!r}]))"
+    )
+    env = {**os.environ, "MOBILENETS_CACHE": str(tmp_path / "cache")}
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
     while (
-        not list(tmp_path.glob(".slow.pt.*.partial"))
+        not list(tmp_path.rglob(".slow.pt.*.partial"))
         and child.poll() is None
         and time.monotonic() < deadline
     ):
         time.sleep(0.05)
-    assert list(tmp_path.glob(".slow.pt.*.partial")), (
+    assert list(tmp_path.rglob(".slow.pt.*.partial")), (
         child.stderr.read().decode()[-2000:] if child.poll() is not None else "no .partial"
     )
     time.sleep(0.2)  # well inside the transfer
     child.send_signal(signal.SIGTERM)
-    assert child.wait(60) == -signal.SIGTERM
-    assert list(tmp_path.iterdir()) == []
+    assert child.wait(60) == 128 + signal.SIGTERM
+    assert "mobilenets convert: terminated" in child.stderr.read().decode()
+    assert [path for path in tmp_path.rglob("*") if not path.is_dir()] == []
+
+
+def test_a_download_leaves_the_callers_signal_handlers_alone(base: str, tmp_path: Path) -> None:
+    """A library installs no signal handler: mid-download (in ``check``), SIGTERM's is the
+    caller's own."""
+    from mobilenets.weights.fetch import fetch
+
+    def own(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    seen = []
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        fetch(
+            f"{base}good.pt",
+            cache_dir=tmp_path,
+            progress=False,
+            check=lambda path: seen.append(signal.getsignal(signal.SIGTERM)),
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [own]
 
 
 if __name__ == "__main__":
