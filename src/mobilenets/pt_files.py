@@ -1,4 +1,4 @@
-"""Reading ``.pt`` files. A ``torch.save`` file is read as data: ``torch.load(weights_only=True)``
+"""Reading and writing ``.pt`` files. A ``torch.save`` file is read as data: ``torch.load(weights_only=True)``
 (tensors, numbers, strings and containers only; a file that would construct anything else, e.g.
 call ``os.system`` from a crafted ``__reduce__``, is refused before anything is built), with one
 clear line for a refused, truncated or foreign file. A TorchScript archive is a program for
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .files import atomic_output
 from .messages import first_line, printable
 
 _SHOWN = 300  # characters of what a file names, enough to recognise it
@@ -65,6 +66,14 @@ def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
         raise ValueError(
             f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error), limit=_SHOWN)})"
         ) from None
+
+
+def save_pt(value: Any, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """``torch.save(value)`` to ``path`` atomically (temporary file, fsync, rename); an existing
+    file is replaced only with ``force``."""
+    with atomic_output(path, force=force) as temporary:
+        torch.save(value, temporary)
+    return Path(path)
 
 
 def is_torchscript(path: str | os.PathLike[str]) -> bool:

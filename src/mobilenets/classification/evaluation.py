@@ -19,10 +19,10 @@ from ..data.folders import ImageFiles
 from ..data.images import late_failure_count
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
+from ..models.compatible import check_compatible
 from ..plots import pyplot, save_png
 from ..train.checkpoint import (
     beside,
-    check_compatible,
     checkpoint_file,
     load_checkpoint,
     model_from_checkpoint,

@@ -72,11 +72,11 @@ from ..files import (
 )
 from ..machine import native_bf16
 from ..messages import first_line
+from ..models.compatible import check_compatible
 from ..progress import progress_bar
 from .batches import to_device
 from .checkpoint import (
     build_model,
-    check_compatible,
     factory_name,
     last_checkpoint,
     load_checkpoint,

@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..messages import first_line
 from ..progress import progress_bar
-from ..pt_files import load_pt
+from ..pt_files import load_pt, save_pt
 from .batches import to_device
-from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 
 
 class Teacher(nn.Module):
@@ -106,7 +106,7 @@ def compute_teacher_outputs(
 
 
 def save_teacher_outputs(path: str | os.PathLike[str], logits: torch.Tensor, **about: Any) -> None:
-    save_checkpoint(path, {"logits": logits, **about})
+    save_pt({"logits": logits, **about}, path, force=True)
 
 
 def write_teacher_outputs(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..models.compatible import check_compatible
 from ..weights import create_model, model_from_weights
-from .checkpoint import check_compatible, load_checkpoint
+from .checkpoint import load_checkpoint
 from .config import TrainConfig
 
 # Google's released weights take inputs scaled to [-1, 1]: the data is normalised to match.
