@@ -7,6 +7,7 @@ program that wants the same sets its own; SIGKILL leaves ``.*.partial`` files in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -73,7 +74,28 @@ def download(
     limit = int(_setting(max_bytes, "max_bytes", MAX_BYTES_VARIABLE, DEFAULT_MAX_BYTES))
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     request = urllib.request.Request(url, headers={"User-Agent": "mobilenets"})
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download(url, target, opener, request, sha256, check, timeout, limit, progress)
+    except BaseException:
+        for folder in made:  # deepest first: a refused download leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _download(
+    url: str,
+    target: Path,
+    opener: urllib.request.OpenerDirector,
+    request: urllib.request.Request,
+    sha256: str | None,
+    check: Callable[[Path], None] | None,
+    timeout: float,
+    limit: int,
+    progress: bool,
+) -> str:
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     partial = Path(name)
     os.fchmod(handle, user_mode())

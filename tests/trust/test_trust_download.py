@@ -177,14 +177,18 @@ def test_an_error_page_is_never_cached_and_the_real_file_is_later(
 
     with pytest.raises(ValueError, match="not a weights file .*an HTML page"):
         fetch(f"{base}page.pt", cache_dir=tmp_path, progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert files_in(tmp_path) == []
     path = fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False)
     digest = hashlib.sha256(WEIGHTS["good"]).hexdigest()
     assert (
         path.read_bytes() == WEIGHTS["good"]
-        and (tmp_path / "good.pt.sha256").read_text().split()[0] == digest
+        and path.with_name("good.pt.sha256").read_text().split()[0] == digest
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pt", "good.pt.sha256"]
+    assert files_in(tmp_path) == [path, path.with_name("good.pt.sha256")]
+
+
+def files_in(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if not path.is_dir())
 
 
 def test_timeout_and_limit_arguments(base: str, tmp_path: Path) -> None:
@@ -196,7 +200,7 @@ def test_timeout_and_limit_arguments(base: str, tmp_path: Path) -> None:
         fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False, max_bytes=100)
     with pytest.raises(ValueError, match="must be a number > 0"):
         fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False, timeout=0)
-    assert list(tmp_path.iterdir()) == []
+    assert files_in(tmp_path) == []
 
 
 def test_fashion_mnist_is_downloaded_the_same_careful_way(
@@ -273,7 +277,7 @@ def test_sigterm_mid_download_leaves_nothing(base: str, tmp_path: Path) -> None:
     child.send_signal(signal.SIGTERM)
     assert child.wait(60) == 128 + signal.SIGTERM
     assert "mobilenets convert: terminated" in child.stderr.read().decode()
-    assert [path for path in tmp_path.rglob("*") if not path.is_dir()] == []
+    assert files_in(tmp_path) == []
 
 
 def test_a_download_leaves_the_callers_signal_handlers_alone(base: str, tmp_path: Path) -> None:
