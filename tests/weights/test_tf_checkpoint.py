@@ -101,7 +101,9 @@ def test_damaged_checkpoints_are_reported(tmp_path: Path) -> None:
 
 def test_a_checkpoint_of_another_network_is_refused(tmp_path: Path) -> None:
     model = mobilenets.model_from_weights(PREFIX)
-    with pytest.raises(ValueError, match="the weights' config has alpha 0.25; the model has alpha 1.0"):
+    with pytest.raises(
+        ValueError, match="the weights' config has alpha 0.25; the model has alpha 1.0"
+    ):
         mobilenets.load_tf_slim_weights(
             mobilenets.create_model(
                 "mobilenet_v1_100_224", padding="tf_same", activation="relu6", num_classes=6

@@ -126,7 +126,8 @@ def evaluate_pretrained(
         background = f" ({offset} for TF-slim's background class)" if offset else ""
         raise ValueError(
             f"the weights have {model.num_classes} outputs{background} but {data} has {len(classes)} classes: evaluate "
-            "them on data with the weights' classes (ImageNet's val/: 1000 synset folders), or fine-tune with `mobilenets train --pretrained`"
+            "them on data with the weights' classes (ImageNet's val/: 1000 synset folders), "
+            "or fine-tune with `mobilenets train --pretrained`"
         )
     dataset = ImageFiles(
         [(path, target + offset) for path, target in samples],

@@ -118,7 +118,8 @@ def export_runner(
     threads: int | None = None,
 ) -> Iterator[Callable[[torch.Tensor], np.ndarray]]:
     """A function running an exported file on a batch in its own runtime (ONNX Runtime,
-    torch.jit, ExecuTorch, LiteRT, or this package for a pretrained folder) with ``threads`` threads (the runtime's default: None)."""
+    torch.jit, ExecuTorch, LiteRT, or this package for a pretrained folder) with ``threads``
+    threads (the runtime's default: None)."""
     if format in MOBILE_FORMATS:
         with mobile_runner(path, format, threads=threads) as run:
             yield run
@@ -188,7 +189,8 @@ def write_export(
     qat = is_qat_prepared(model)
     if format == "pretrained" and (qat or int8_calibration is not None):
         raise ValueError(
-            "--format pretrained writes float weights (safetensors); int8 exports as onnx, torchscript, executorch or tflite"
+            "--format pretrained writes float weights (safetensors); "
+            "int8 exports as onnx, torchscript, executorch or tflite"
         )
     if qat and format != "torchscript":
         raise ValueError(

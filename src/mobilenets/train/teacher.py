@@ -73,7 +73,8 @@ def load_teacher(
             model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
         except RuntimeError as error:
             raise ValueError(
-                f"teacher weights {weights} do not fit {name_or_checkpoint} with {num_classes} classes: {first_line(error)}"
+                f"teacher weights {weights} do not fit {name_or_checkpoint} "
+                f"with {num_classes} classes: {first_line(error)}"
             ) from None
     outputs = getattr(model, "num_classes", None)
     if outputs is not None and not callable(outputs) and outputs != num_classes:

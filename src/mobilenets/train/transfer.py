@@ -47,7 +47,8 @@ def load_initial_weights(model: nn.Module, path: str) -> None:
         if key in own and own[key].shape != value.shape:
             if key.removeprefix(prefix) not in head:
                 raise ValueError(
-                    f"the --init checkpoint {path} has {key} of shape {tuple(value.shape)}; the model has {tuple(own[key].shape)}"
+                    f"the --init checkpoint {path} has {key} of shape {tuple(value.shape)}; "
+                    f"the model has {tuple(own[key].shape)}"
                 )
             continue  # the old classifier, for another class count
         state[key] = value
