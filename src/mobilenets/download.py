@@ -43,7 +43,7 @@ def _setting(value: float | None, name: str, variable: str, default: float) -> f
     """The argument ``name`` if given, else $``variable`` if set, else ``default``: a number > 0."""
     if value is None:
         text = os.environ.get(variable)
-        return POSITIVE.parse(text, variable) if text else default
+        return POSITIVE.parse(variable, text) if text else default
     POSITIVE.check(name, value)
     return value
 

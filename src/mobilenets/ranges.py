@@ -45,9 +45,9 @@ class Range:
         if not self.contains(value):
             raise ValueError(self._refusal(name, value))
 
-    def parse(self, text: str, name: str = "") -> int | float:
+    def parse(self, name: str, text: str) -> int | float:
         """``text`` (a flag, a CSV cell, an environment variable) as an allowed number, a whole
-        one for a count; ValueError naming ``name`` and the range otherwise."""
+        one for a count; ValueError naming ``name`` (if any) and the range otherwise."""
         try:
             value = int(text) if self.whole else float(text)
         except ValueError:

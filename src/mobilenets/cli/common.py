@@ -126,7 +126,7 @@ def number(allowed: Range) -> Callable[[str], int | float]:
 
     def parse(text: str) -> int | float:
         try:
-            return allowed.parse(text)
+            return allowed.parse("", text)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -137,8 +137,8 @@ def _check_label(cells: Sequence[str]) -> None:
 
 def check_latlng_row(cells: Sequence[str]) -> None:
     """A geotagged manifest's ``path,lat,lng`` row: degrees on the globe."""
-    LATITUDE.parse(cells[1], "lat")
-    LONGITUDE.parse(cells[2], "lng")
+    LATITUDE.parse("lat", cells[1])
+    LONGITUDE.parse("lng", cells[2])
 
 
 def manifest_samples(
