@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..models.compatible import check_compatible
+from ..models.compatible import ARCHITECTURE_KEYS, check_compatible
 from ..weights import create_model, model_from_weights
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
@@ -35,7 +35,10 @@ def load_initial_weights(model: nn.Module, path: str) -> None:
     checkpoint = load_checkpoint(path)
     saved, wanted = checkpoint.get("model_config") or {}, getattr(model, "config", {})
     check_compatible(
-        saved, wanted, ignore=("num_classes", "resolution"), what=f"the --init checkpoint {path}"
+        saved,
+        wanted,
+        keys=[key for key in ARCHITECTURE_KEYS if key != "resolution"],
+        what=f"the --init checkpoint {path}",
     )
     head = {name for name, _ in classifier_of(model).named_parameters()}
     prefix = next(
