@@ -14,13 +14,14 @@ import mobilenets
 
 PACKAGE = Path(mobilenets.__file__).parent
 # Leaf modules every floor may use: argument ranges, atomic files, optional extras, .pt reading,
-# regular-file checks, downloads, progress, the machine's description, plots.
+# regular-file checks, one-line messages, downloads, progress, the machine's description, plots.
 LEAVES = {
     "ranges",
     "files",
     "extras",
     "pt_files",
     "regular_files",
+    "messages",
     "download",
     "progress",
     "machine",

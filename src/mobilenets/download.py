@@ -1,7 +1,8 @@
 """Downloading one file over http(s) as carefully as pip or huggingface_hub do: connect and
 read timeouts, a size limit, redirects only to http(s), the sha256 computed while streaming,
-and a temporary ``.partial`` file beside the target that is removed on any exit, SIGTERM
-included (SIGKILL cannot be caught: its leftovers are ``.*.partial`` files in the cache).
+and a temporary ``.partial`` file beside the target that is removed on any exit that unwinds
+(the ``mobilenets`` command turns SIGTERM into one; a library installs no signal handler, so a
+program that wants the same sets its own; SIGKILL leaves ``.*.partial`` files in the cache).
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import signal
 import tempfile
-import threading
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 
 from .files import user_mode
 from .progress import progress_bar
+from .ranges import POSITIVE
 
 SCHEMES = ("http", "https")
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server, connecting or reading
@@ -39,15 +39,12 @@ def check_scheme(url: str) -> None:
         )
 
 
-def _setting(value: float | None, variable: str, default: float) -> float:
+def _setting(value: float | None, name: str, variable: str, default: float) -> float:
+    """The argument ``name`` if given, else $``variable`` if set, else ``default``: a number > 0."""
     if value is None:
         text = os.environ.get(variable)
-        try:
-            value = float(text) if text else default
-        except ValueError:
-            raise ValueError(f"{variable} must be a number; got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{variable} (or the argument) must be a number > 0; got {value}")
+        return POSITIVE.parse(variable, text) if text else default
+    POSITIVE.check(name, value)
     return value
 
 
@@ -55,40 +52,6 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 (urllib's signature)
         check_scheme(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-class _Terminated(BaseException):
-    """SIGTERM during a download: unwinds so that ``finally`` removes the partial file."""
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """Turns SIGTERM into an exception for the block, then lets it act as it would have (the
-    previous handler, or the default: the process ends by the signal)."""
-    previous = (
-        signal.getsignal(signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
-    if previous in (
-        None,
-        signal.SIG_IGN,
-    ):  # signals are set in the main thread only; ignored stays ignored
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise _Terminated
-
-    signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    except _Terminated:
-        signal.signal(signal.SIGTERM, previous)
-        signal.raise_signal(signal.SIGTERM)
-        raise SystemExit(128 + signal.SIGTERM) from None  # a previous handler that returned
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def download(
@@ -107,43 +70,57 @@ def download(
     Timeouts (seconds, default $MOBILENETS_DOWNLOAD_TIMEOUT or 30) and the size limit (bytes,
     default $MOBILENETS_DOWNLOAD_MAX_BYTES or 2 GiB) end a stalled or endless transfer."""
     check_scheme(url)
-    timeout = _setting(timeout, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT)
-    limit = int(_setting(max_bytes, MAX_BYTES_VARIABLE, DEFAULT_MAX_BYTES))
+    timeout = _setting(timeout, "timeout", TIMEOUT_VARIABLE, DEFAULT_TIMEOUT)
+    limit = int(_setting(max_bytes, "max_bytes", MAX_BYTES_VARIABLE, DEFAULT_MAX_BYTES))
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     request = urllib.request.Request(url, headers={"User-Agent": "mobilenets"})
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _sigterm_unwinds():
-        handle, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
-        )
-        partial = Path(name)
-        os.fchmod(handle, user_mode())
-        try:
-            with os.fdopen(handle, "wb") as out:
-                digest = _stream(
-                    opener, request, out, timeout=timeout, limit=limit, progress=progress
-                )
-            actual = digest.hexdigest()
-            if sha256 is not None and actual != sha256:
-                raise ValueError(
-                    f"download of {url} failed its sha256 check: got {actual}, expected {sha256}"
-                )
-            if sha256 is None and check is not None:
-                check(partial)
-            os.replace(partial, target)
-            return actual
-        except HTTPError as error:
+    try:
+        return _download(url, target, opener, request, sha256, check, timeout, limit, progress)
+    except BaseException:
+        for folder in made:  # deepest first: a refused download leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _download(
+    url: str,
+    target: Path,
+    opener: urllib.request.OpenerDirector,
+    request: urllib.request.Request,
+    sha256: str | None,
+    check: Callable[[Path], None] | None,
+    timeout: float,
+    limit: int,
+    progress: bool,
+) -> str:
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    partial = Path(name)
+    os.fchmod(handle, user_mode())
+    try:
+        with os.fdopen(handle, "wb") as out:
+            digest = _stream(opener, request, out, timeout=timeout, limit=limit, progress=progress)
+        actual = digest.hexdigest()
+        if sha256 is not None and actual != sha256:
             raise ValueError(
-                f"could not download {url}: HTTP {error.code} {error.reason}"
-            ) from None
-        except URLError as error:
-            raise ValueError(
-                f"could not download {url}: {_timeout_or(error.reason, timeout)}"
-            ) from None
-        except OSError as error:  # timeouts, resets and short reads after the connection is made
-            raise ValueError(f"could not download {url}: {_timeout_or(error, timeout)}") from None
-        finally:
-            partial.unlink(missing_ok=True)
+                f"download of {url} failed its sha256 check: got {actual}, expected {sha256}"
+            )
+        if sha256 is None and check is not None:
+            check(partial)
+        os.replace(partial, target)
+        return actual
+    except HTTPError as error:
+        raise ValueError(f"could not download {url}: HTTP {error.code} {error.reason}") from None
+    except URLError as error:
+        raise ValueError(
+            f"could not download {url}: {_timeout_or(error.reason, timeout)}"
+        ) from None
+    except OSError as error:  # timeouts, resets and short reads after the connection is made
+        raise ValueError(f"could not download {url}: {_timeout_or(error, timeout)}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _timeout_or(reason: object, timeout: float) -> str:

@@ -1,14 +1,14 @@
 """Writing files so that nothing a user made is lost: refuse to overwrite without ``force``;
 write to a temporary beside the target (named ``.NAME.tmp-*``), fsync, then rename over it, so a
 crash leaves the old file or the new one, never half of one; swap folders whole; lock a folder
-while a process works in it. Outputs get the user's umask. A leaf module: every layer may use it."""
+while a process works in it (filelock: POSIX and Windows). Outputs get the user's umask. A leaf
+module: every layer may use it."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import errno
-import fcntl
 import glob
 import json
 import os
@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 LOCK_FILE = ".lock"
 # renameat2(2)'s flag that swaps two paths in one step (Linux 3.15+).
 _RENAME_EXCHANGE = 2
@@ -27,9 +29,13 @@ _AT_FDCWD = -100
 
 
 def cache_dir() -> Path:
-    """Where downloads, unpacked datasets and measurements go: $MOBILENETS_CACHE or
-    ~/.cache/mobilenets."""
-    return Path(os.environ.get("MOBILENETS_CACHE", Path.home() / ".cache" / "mobilenets"))
+    """Where downloads, unpacked datasets and measurements go: $MOBILENETS_CACHE, else
+    $XDG_CACHE_HOME/mobilenets, else ~/.cache/mobilenets (an empty variable counts as unset)."""
+    own = os.environ.get("MOBILENETS_CACHE")
+    if own:
+        return Path(own)
+    shared = os.environ.get("XDG_CACHE_HOME")
+    return (Path(shared) if shared else Path.home() / ".cache") / "mobilenets"
 
 
 def refuse_existing(path: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -159,26 +165,41 @@ def _exchange(new: Path, old: Path) -> None:
 
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
-    """Holds an exclusive lock on ``folder`` (flock on ``folder/.lock``, which names the holder)
-    for the block; the OS releases it on any exit, SIGKILL included. BlockingIOError naming the
-    holder if another process has it."""
+    """Holds an exclusive lock on ``folder`` (``folder/.lock``, which names the holder) for the
+    block, through filelock (flock on POSIX, LockFileEx on Windows): the OS releases it on any
+    exit, SIGKILL included. BlockingIOError naming the holder if another process has it;
+    ValueError for a ``.lock`` that is a symbolic link (its target is never written)."""
     path = Path(folder) / LOCK_FILE
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise BlockingIOError(
-                f"{folder} is in use by {holder}; wait for it to end or stop it"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
-        )
-        handle.flush()
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link; remove it (a lock file is never followed)")
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise BlockingIOError(
+            f"{folder} is in use by {_holder(path)}; wait for it to end or stop it"
+        ) from None
+    try:
+        # The holder's name is a courtesy: where the OS locks the bytes too (Windows), it is
+        # neither written nor read, and the message says "another process".
+        with contextlib.suppress(OSError), open(_no_follow(path), "w") as handle:
+            handle.write(
+                f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
+            )
         yield
+    finally:
+        lock.release()
+
+
+def _no_follow(path: Path) -> int:
+    """A descriptor of ``path`` for writing that refuses a symbolic link (O_NOFOLLOW, on POSIX)."""
+    return os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
+
+
+def _holder(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text().strip() or "another process"
+    return "another process"
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = True) -> None:

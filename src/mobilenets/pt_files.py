@@ -1,4 +1,4 @@
-"""Reading ``.pt`` files. A ``torch.save`` file is read as data: ``torch.load(weights_only=True)``
+"""Reading and writing ``.pt`` files. A ``torch.save`` file is read as data: ``torch.load(weights_only=True)``
 (tensors, numbers, strings and containers only; a file that would construct anything else, e.g.
 call ``os.system`` from a crafted ``__reduce__``, is refused before anything is built), with one
 clear line for a refused, truncated or foreign file. A TorchScript archive is a program for
@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .files import atomic_output
+from .messages import first_line, printable
 from .regular_files import check_regular_file
+
+_SHOWN = 300  # characters of what a file names, enough to recognise it
 
 # What checkpoints written before RNG states became tensors need beyond weights-only's defaults:
 # numpy's uint32 MT19937 key array. Allowed as torch documents for numpy arrays: numpy's array
@@ -33,18 +37,6 @@ LEGACY_NUMPY_ARRAYS = [
     np.dtype,
     type(np.dtype(np.uint32)),
 ]
-
-
-def first_line(error: BaseException) -> str:
-    """An exception's first non-empty line (its type when it has no message)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
-
-
-def printable(text: str, limit: int = 300) -> str:
-    """``text`` cut to ``limit`` characters with control characters shown as "?": what a file
-    names (a global, a key) must not write terminal escapes into our one line."""
-    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
@@ -65,15 +57,25 @@ def load_pt(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
             stopped = next(
                 (line.strip() for line in detail.splitlines() if line.strip()), "not a pickle"
             )
-            raise ValueError(f"{path} is not a readable {what} ({printable(stopped)})") from None
+            raise ValueError(
+                f"{path} is not a readable {what} ({printable(stopped, limit=_SHOWN)})"
+            ) from None
         raise ValueError(
             f"{path} was refused as a {what}: it is not plain data (tensors, numbers, strings, containers) and "
-            f"loading it would call or build something else (it asks for {printable(named.group(1))})"
+            f"loading it would call or build something else (it asks for {printable(named.group(1), limit=_SHOWN)})"
         ) from None
     except Exception as error:  # torch raises many types for a truncated, empty or foreign file
         raise ValueError(
-            f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error))})"
+            f"{path} is not a readable {what} ({type(error).__name__}: {printable(first_line(error), limit=_SHOWN)})"
         ) from None
+
+
+def save_pt(value: Any, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """``torch.save(value)`` to ``path`` atomically (temporary file, fsync, rename); an existing
+    file is replaced only with ``force``."""
+    with atomic_output(path, force=force) as temporary:
+        torch.save(value, temporary)
+    return Path(path)
 
 
 def is_torchscript(path: str | os.PathLike[str]) -> bool:

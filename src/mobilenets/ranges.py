@@ -1,6 +1,7 @@
 """The values a numeric setting allows, declared beside the setting and checked in one way
-everywhere: by the model and training configs (ValueError) and while parsing the command line
-(``mobilenets.cli.common.number``), with the same message naming the allowed range."""
+everywhere: by the model and training configs (ValueError), while parsing the command line
+(``mobilenets.cli.common.number``), a CSV cell or an environment variable (``Range.parse``),
+with the same message naming the allowed range. A leaf module: every layer may use it."""
 
 from __future__ import annotations
 
@@ -42,7 +43,21 @@ class Range:
     def check(self, name: str, value: Any) -> None:
         """Raises ValueError (``NAME must be a number in (0, 4]; got 1e+308``) unless allowed."""
         if not self.contains(value):
-            raise ValueError(f"{name} must be {self.describe()}; got {value!r}")
+            raise ValueError(self._refusal(name, value))
+
+    def parse(self, name: str, text: str) -> int | float:
+        """``text`` (a flag, a CSV cell, an environment variable) as an allowed number, a whole
+        one for a count; ValueError naming ``name`` (if any) and the range otherwise."""
+        try:
+            value = int(text) if self.whole else float(text)
+        except ValueError:
+            value = None
+        if value is None or not self.contains(value):
+            raise ValueError(self._refusal(name, text))
+        return value
+
+    def _refusal(self, name: str, value: Any) -> str:
+        return f"{name} must be {self.describe()}; got {value!r}".lstrip()
 
 
 def _shown(bound: float) -> str:
@@ -78,10 +93,24 @@ def check_declared(settings: Any) -> None:
 
 
 def declared(
-    default: Any, allowed: Range | None = None, choices: tuple[Any, ...] | None = None
+    default: Any,
+    allowed: Range | None = None,
+    choices: tuple[Any, ...] | None = None,
+    *,
+    help: str = "",
+    group: str = "",
+    metavar: str | None = None,
 ) -> Any:
-    """A dataclass field whose allowed values ``check_declared`` checks."""
-    return field(default=default, metadata={"range": allowed, "choices": choices})
+    """A dataclass field whose allowed values ``check_declared`` checks, with what a command-line
+    flag made from it shows (``help``, its argument ``group``, ``metavar``)."""
+    metadata = {
+        "range": allowed,
+        "choices": choices,
+        "help": help,
+        "group": group,
+        "metavar": metavar,
+    }
+    return field(default=default, metadata=metadata)
 
 
 __all__ = [

@@ -17,8 +17,9 @@ from PIL import Image
 from trust_args_corpus import NEEDS, OUT_OF_RANGE, corpus
 
 from mobilenets.cli import build_parser, main
-from mobilenets.cli.common import emit, printable
+from mobilenets.cli.common import emit
 from mobilenets.cli.train import format_evaluation
+from mobilenets.messages import printable
 from mobilenets.models import create_model, mobilenet_v1
 from mobilenets.ranges import Range
 from mobilenets.train.config import TrainConfig, config_fields, field_type

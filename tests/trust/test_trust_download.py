@@ -177,14 +177,18 @@ def test_an_error_page_is_never_cached_and_the_real_file_is_later(
 
     with pytest.raises(ValueError, match="not a weights file .*an HTML page"):
         fetch(f"{base}page.pt", cache_dir=tmp_path, progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert files_in(tmp_path) == []
     path = fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False)
     digest = hashlib.sha256(WEIGHTS["good"]).hexdigest()
     assert (
         path.read_bytes() == WEIGHTS["good"]
-        and (tmp_path / "good.pt.sha256").read_text().split()[0] == digest
+        and path.with_name("good.pt.sha256").read_text().split()[0] == digest
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pt", "good.pt.sha256"]
+    assert files_in(tmp_path) == [path, path.with_name("good.pt.sha256")]
+
+
+def files_in(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if not path.is_dir())
 
 
 def test_timeout_and_limit_arguments(base: str, tmp_path: Path) -> None:
@@ -196,7 +200,7 @@ def test_timeout_and_limit_arguments(base: str, tmp_path: Path) -> None:
         fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False, max_bytes=100)
     with pytest.raises(ValueError, match="must be a number > 0"):
         fetch(f"{base}good.pt", cache_dir=tmp_path, progress=False, timeout=0)
-    assert list(tmp_path.iterdir()) == []
+    assert files_in(tmp_path) == []
 
 
 def test_fashion_mnist_is_downloaded_the_same_careful_way(
@@ -249,22 +253,53 @@ def test_fashion_mnist_is_downloaded_the_same_careful_way(
 
 
 def test_sigterm_mid_download_leaves_nothing(base: str, tmp_path: Path) -> None:
-    """A download in another process, stalled after its first bytes, ended by SIGTERM: the
-    process ends by the signal and its .partial file is gone."""
+    """A download by the command in another process, stalled after its first bytes, ended by
+    SIGTERM: the command (the only place that handles signals) reports it, exits 143 and leaves
+    no .partial file; the download module itself installs no handler."""
     code = (
-        "from mobilenets.weights.fetch import fetch; "
-        f"fetch({base + 'slow.pt'!r}, cache_dir={str(tmp_path)!r}, progress=False)"
+        "import sys; from mobilenets.cli import main; "
+        f"sys.exit(main(['convert', {base + 'slow.pt'!r}, '--from', 'torch', "
+        f"'--out', {str(tmp_path / 'out.pt')!r}]))"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
-    while not list(tmp_path.glob(".slow.pt.*.partial")) and child.poll() is None:
+    env = {**os.environ, "MOBILENETS_CACHE": str(tmp_path / "cache")}
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 120
+    while (
+        not list(tmp_path.rglob(".slow.pt.*.partial"))
+        and child.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
-    assert list(tmp_path.glob(".slow.pt.*.partial")), (
+    assert list(tmp_path.rglob(".slow.pt.*.partial")), (
         child.stderr.read().decode()[-2000:] if child.poll() is not None else "no .partial"
     )
     time.sleep(0.2)  # well inside the transfer
     child.send_signal(signal.SIGTERM)
-    assert child.wait(60) == -signal.SIGTERM
-    assert list(tmp_path.iterdir()) == []
+    assert child.wait(60) == 128 + signal.SIGTERM
+    assert "mobilenets convert: terminated" in child.stderr.read().decode()
+    assert files_in(tmp_path) == []
+
+
+def test_a_download_leaves_the_callers_signal_handlers_alone(base: str, tmp_path: Path) -> None:
+    """A library installs no signal handler: mid-download (in ``check``), SIGTERM's is the
+    caller's own."""
+    from mobilenets.weights.fetch import fetch
+
+    def own(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    seen = []
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        fetch(
+            f"{base}good.pt",
+            cache_dir=tmp_path,
+            progress=False,
+            check=lambda path: seen.append(signal.getsignal(signal.SIGTERM)),
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [own]
 
 
 if __name__ == "__main__":

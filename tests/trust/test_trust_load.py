@@ -357,12 +357,14 @@ def test_hostile_factory_is_refused_before_anything_is_called(
 
 
 def test_a_global_named_with_terminal_escapes_is_shown_inert(tmp_path):
-    """The refusal names the global the file asked for, with its control characters masked."""
+    """The refusal names the global the file asked for, with its control characters escaped (shown, never obeyed)."""
     hostile = tmp_path / "escapes.pt"
     hostile.write_bytes(b"\x80\x02c\x1b[2Jevil\nfunc\n)R.")  # GLOBAL "\x1b[2Jevil" "func", called
     outcome, line = attempt(["eval", "--checkpoint", str(hostile)], tmp_path / "marker")
     assert (
-        outcome == "clear refusal" and "it asks for ?[2Jevil.func" in line and "\x1b" not in line
+        outcome == "clear refusal"
+        and "it asks for \\x1b[2Jevil.func" in line
+        and "\x1b" not in line
     ), line
 
 

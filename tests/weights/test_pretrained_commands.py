@@ -16,8 +16,8 @@ from mobilenets.cli import main
 from mobilenets.data import fashion_mnist
 from mobilenets.data.preprocess import transform_from_config
 from mobilenets.models import MobileNetV1
-from mobilenets.weights import model_from_weights
 from mobilenets.train.checkpoint import load_checkpoint
+from mobilenets.weights import model_from_weights
 from mobilenets.weights.pretrained import save_checkpoint
 
 CLASSES = 7
@@ -242,7 +242,10 @@ def test_train_pretrained_mistakes(keras_weights, tmp_path, capsys) -> None:
     ]
     for extra, message in [
         (["--alpha", "0.5"], "are for alpha 0.25, not the asked alpha 0.5"),
-        (["--model", "mobilenet_v1_050_128"], "weights are for alpha 0.25, the model is alpha 0.5"),
+        (
+            ["--model", "mobilenet_v1_050_128"],
+            "the weights' config has alpha 0.25; the model has alpha 0.5",
+        ),
         (["--in-channels", "1"], "in_channels must be 3"),
         (["--init", str(path)], "not both"),
         (["--variant", "conv"], "separable MobileNet only"),

@@ -68,7 +68,7 @@ def test_drop_background_keeps_the_other_classes() -> None:
     assert np.abs(logits - expected[:, 1:]).max() <= TOLERANCE * max(1.0, np.abs(expected).max())
     with pytest.raises(
         ValueError,
-        match="weights are for num_classes 6, the model is num_classes 5 .*drop_background",
+        match="the weights' config has 6 classes; the model has 5 classes .*drop_background",
     ):
         mobilenets.create_model("mobilenet_v1_025_128", pretrained=str(PREFIX), num_classes=5)
 
@@ -101,7 +101,9 @@ def test_damaged_checkpoints_are_reported(tmp_path: Path) -> None:
 
 def test_a_checkpoint_of_another_network_is_refused(tmp_path: Path) -> None:
     model = mobilenets.model_from_weights(PREFIX)
-    with pytest.raises(ValueError, match="weights are for alpha 0.25, the model is alpha 1.0"):
+    with pytest.raises(
+        ValueError, match="the weights' config has alpha 0.25; the model has alpha 1.0"
+    ):
         mobilenets.load_tf_slim_weights(
             mobilenets.create_model(
                 "mobilenet_v1_100_224", padding="tf_same", activation="relu6", num_classes=6

@@ -122,7 +122,8 @@ def test_local_timm_files_and_mistakes(timm_100, tmp_path) -> None:
     )
     assert headless(x).shape == (1, 1024)
     with pytest.raises(
-        ValueError, match="weights are for head_features 0, the model is head_features 1024"
+        ValueError,
+        match="the weights' config has head features 0; the model has head features 1024",
     ):
         mobilenets.create_model("mobilenet_v1_100_224", pretrained=str(folder), head_features=1024)
     damaged = dict(state, **{"blocks.0.0.conv_dw.weight": torch.zeros(16, 1, 3, 3)})

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import mobilenets
-from mobilenets.weights.fetch import fetch
+from mobilenets.weights.fetch import cached_path, fetch
 from mobilenets.weights.google import resolution_from_name
 from mobilenets.weights.pretrained import read_weights, save_checkpoint
 from mobilenets.weights.releases import keras_weights_url
@@ -52,11 +52,9 @@ def test_url_download_cache_and_hashes(server, tmp_path) -> None:
     model = mobilenets.create_model(
         "mobilenet_v1_025_224", pretrained=f"{base}mobilenet_v1_025.pt#sha256={digest}"
     )
-    cached = tmp_path / "cache" / "weights" / "mobilenet_v1_025.pt"
+    cached = cached_path(f"{base}mobilenet_v1_025.pt", tmp_path / "cache" / "weights")
     assert model.num_classes == 6 and cached.read_bytes() == file.read_bytes()
-    assert (tmp_path / "cache" / "weights" / "mobilenet_v1_025.pt.sha256").read_text().split()[
-        0
-    ] == digest
+    assert cached.with_name("mobilenet_v1_025.pt.sha256").read_text().split()[0] == digest
     umask = os.umask(0)
     os.umask(umask)
     assert cached.stat().st_mode & 0o777 == 0o666 & ~umask  # the user's umask, not mkstemp's 0600
@@ -77,7 +75,47 @@ def test_bad_hash_and_missing_file_leave_nothing(server, tmp_path) -> None:
         fetch(f"{base}absent.pt", progress=False)
     with pytest.raises(ValueError, match="64 hexadecimal digits"):
         fetch(f"{base}weights.pt#sha256=abc", progress=False)
-    assert sorted(path.name for path in (tmp_path / "cache" / "weights").iterdir()) == []
+    assert files_in(tmp_path / "cache") == []
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def test_the_same_file_name_from_two_repositories_is_two_files(server, tmp_path) -> None:
+    """Hub-style addresses differ only before the file name: each keeps its own cached copy,
+    given without a hash too (the first repository's file is never returned for the second)."""
+    served, base, _ = server
+    urls = []
+    for repo in ("alice/mobilenet", "bob/mobilenet"):
+        folder = served / repo / "resolve" / "main"
+        folder.mkdir(parents=True)
+        save_checkpoint({"model": {}, "config": {"repo": repo}}, folder / "model.pt")
+        urls.append(f"{base}{repo}/resolve/main/model.pt")
+    first, second = (fetch(url, progress=False) for url in urls)
+    again = fetch(urls[0], progress=False)
+    assert first != second and again == first
+    assert first.read_bytes() == (served / "alice/mobilenet/resolve/main/model.pt").read_bytes()
+    assert second.read_bytes() == (served / "bob/mobilenet/resolve/main/model.pt").read_bytes()
+    assert first.read_bytes() != second.read_bytes()
+    assert len(files_in(tmp_path / "cache")) == 4  # two files and their recorded hashes
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.org/a/../../../escape.pt",
+        "http://example.org/%2E%2E/%2e%2e/escape.pt",
+        "http://example.org/..%2F..%2Fescape.pt",
+        "http://example.org/..%5C..%5Cescape.pt",
+        "http://example.org/x.pt?name=../../escape.pt",
+        "http://..:80/escape.pt",
+    ],
+)
+def test_no_address_names_a_place_outside_the_cache(url, tmp_path) -> None:
+    folder = tmp_path / "cache"
+    path = cached_path(url, folder)
+    assert path.resolve().is_relative_to(folder.resolve()) and ".." not in path.parts, path
 
 
 def write_keras_layout(path: Path) -> None:
@@ -115,10 +153,9 @@ def write_keras_layout(path: Path) -> None:
 
 def test_pretrained_true_uses_kerass_released_file_name(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MOBILENETS_CACHE", str(tmp_path))
-    (tmp_path / "weights").mkdir()
-    write_keras_layout(
-        tmp_path / "weights" / "mobilenet_2_5_128_tf_no_top.h5"
-    )  # as if downloaded before
+    downloaded = cached_path(keras_weights_url(0.25, 128, False), tmp_path / "weights")
+    downloaded.parent.mkdir(parents=True)
+    write_keras_layout(downloaded)  # as if downloaded before
     with pytest.warns(
         mobilenets.WeightsChoice,
         match="mobilenet_v1_025_128: pretrained=True loads keras:mobilenet_2_5_128_tf ",

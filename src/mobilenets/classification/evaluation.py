@@ -19,10 +19,10 @@ from ..data.folders import ImageFiles
 from ..data.images import late_failure_count
 from ..data.preprocess import transform_from_config
 from ..files import refuse_existing
+from ..models.compatible import check_compatible
 from ..plots import pyplot, save_png
 from ..train.checkpoint import (
     beside,
-    check_compatible,
     checkpoint_file,
     load_checkpoint,
     model_from_checkpoint,
@@ -126,7 +126,8 @@ def evaluate_pretrained(
         background = f" ({offset} for TF-slim's background class)" if offset else ""
         raise ValueError(
             f"the weights have {model.num_classes} outputs{background} but {data} has {len(classes)} classes: evaluate "
-            "them on data with the weights' classes (ImageNet's val/: 1000 synset folders), or fine-tune with `mobilenets train --pretrained`"
+            "them on data with the weights' classes (ImageNet's val/: 1000 synset folders), "
+            "or fine-tune with `mobilenets train --pretrained`"
         )
     dataset = ImageFiles(
         [(path, target + offset) for path, target in samples],

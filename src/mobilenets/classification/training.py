@@ -1,5 +1,6 @@
 """``train`` and ``resume``: image classification (with distillation, transfer or quantization-
-aware fine-tuning in ``deploy.qat.train_qat``) by the project's one loop; the surface every application package repeats."""
+aware fine-tuning in ``deploy.qat.train_qat``) by the project's one loop; the surface every
+task package repeats."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .common import non_empty, printable
+from ..messages import first_line, printable
+from .common import non_empty
 
 # Sub-command modules, in the order `mobilenets --help` lists them.
 COMMAND_MODULES = (
@@ -47,7 +48,7 @@ def _message(error: Exception) -> str:
     """One line: "PATH: reason" for an OS error that names a file, else the error's own first line."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: {error.strerror}"
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return first_line(error)
 
 
 class ArgumentParser(argparse.ArgumentParser):

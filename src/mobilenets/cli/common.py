@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ..messages import printable
 from ..models import (
     ALPHA,
     NUM_CLASSES,
@@ -36,27 +36,6 @@ def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
         sys.stdout.write("\n")
     else:
         print(printable(text(printable(result)), keep="\n"))
-
-
-def printable(value: Any, keep: str = "") -> Any:
-    """``value`` with every control, format or line-separator character of its strings (dict
-    keys, list items) written as a Python escape (``\\x1b``), except those in ``keep``: a
-    terminal escape sequence or a fake line in a file's class names is shown, never obeyed."""
-    if isinstance(value, str):
-        return "".join(
-            char
-            if char in keep or unicodedata.category(char) not in _UNPRINTABLE
-            else char.encode("unicode_escape").decode("ascii")
-            for char in value
-        )
-    if isinstance(value, dict):
-        return {printable(key, keep): printable(item, keep) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(printable(item, keep) for item in value)
-    return value
-
-
-_UNPRINTABLE = {"Cc", "Cf", "Zl", "Zp"}
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:
@@ -144,18 +123,14 @@ def number(allowed: Range) -> Callable[[str], int | float]:
     """An argparse ``type``: the flag's text as a number within ``allowed`` (a whole one for a
     count), else refused while parsing with the range in the message, e.g.
     ``argument --far: must be a number in (0, 1); got 'nan'``."""
-    kind = int if allowed.whole else float
 
     def parse(text: str) -> int | float:
         try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not allowed.contains(value):
-            raise argparse.ArgumentTypeError(f"must be {allowed.describe()}; got {text!r}")
-        return value
+            return allowed.parse("", text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
-    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    parse.__name__ = "int" if allowed.whole else "float"  # argparse names the type in its messages
     return parse
 
 
@@ -322,6 +297,5 @@ __all__ = [
     "number",
     "output_path",
     "pretrained_overrides",
-    "printable",
     "require_for_new_run",
 ]

@@ -30,7 +30,10 @@ __all__ = [
 FASHION_MNIST_MEAN = (0.2860,)
 FASHION_MNIST_STD = (0.3530,)
 LUMA = (0.299, 0.587, 0.114)
-DATA_HELP = "'fashion-mnist', a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or 'TRAIN.csv,VAL.csv'"
+DATA_HELP = (
+    "'fashion-mnist', a folder with train/CLASS/* and val/CLASS/*, a folder with "
+    "train.csv and val.csv, or 'TRAIN.csv,VAL.csv'"
+)
 
 
 @dataclass
@@ -175,7 +178,8 @@ def check_classes(
     never taught (usually a misspelt or empty folder)."""
     if len(classes) < 2:
         raise ValueError(
-            f"{data}: classification needs at least 2 classes; the training data has {len(classes)} ({', '.join(classes)})"
+            f"{data}: classification needs at least 2 classes; the training data has "
+            f"{len(classes)} ({', '.join(classes)})"
         )
     present = {target for _, target in samples}
     empty = [name for index, name in enumerate(classes) if index not in present]

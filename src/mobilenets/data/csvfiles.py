@@ -8,7 +8,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,14 +55,3 @@ def csv_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
 
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
-
-
-def parse_number(text: str, what: str, low: float, high: float) -> float:
-    """``text`` as a finite float in [low, high], or a ValueError saying what was wanted."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not low <= value <= high:
-        raise ValueError(f"{what} must be a number in [{low:g}, {high:g}]; got {text!r}")
-    return value

@@ -14,13 +14,15 @@ from pathlib import Path
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
 
-from .csvfiles import csv_rows, parse_number
+from ..ranges import Range
+from .csvfiles import csv_rows
 from .images import LateFailures, read_image, unreadable_reason
 
 log = logging.getLogger(__name__)
 Sample = tuple[str, int]
 # Integer labels are class indices below this; a larger one is a typo, not a class count to allocate.
 MAX_CLASSES = 100_000
+LATITUDE, LONGITUDE = Range(-90, 90), Range(-180, 180)  # degrees
 
 
 class ImageFiles(Dataset):
@@ -135,8 +137,8 @@ def _check_label(cells: Sequence[str]) -> None:
 
 def check_latlng_row(cells: Sequence[str]) -> None:
     """A geotagged manifest's ``path,lat,lng`` row: degrees on the globe."""
-    parse_number(cells[1], "lat", -90, 90)
-    parse_number(cells[2], "lng", -180, 180)
+    LATITUDE.parse("lat", cells[1])
+    LONGITUDE.parse("lng", cells[2])
 
 
 def manifest_samples(

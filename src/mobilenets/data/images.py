@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..messages import first_line
 from ..regular_files import check_regular_file
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ def _open(path: str | os.PathLike[str]) -> Image.Image:
 def _reason(error: BaseException) -> str:
     if isinstance(error, Image.DecompressionBombError):
         return f"over the {Image.MAX_IMAGE_PIXELS:,}-pixel limit that guards against decompression bombs"
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    name, reason = type(error).__name__, first_line(error)
+    return name if reason == name else f"{name}: {reason}"
 
 
 def to_8bit(image: Image.Image, mode: str | None = None) -> Image.Image:

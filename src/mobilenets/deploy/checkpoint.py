@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from ..messages import first_line
 from ..models import MobileNetV1, builder_name, rebuild
 from ..train.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -34,9 +35,7 @@ def model_from_state(state: dict[str, Any], path: str | os.PathLike[str]) -> nn.
         else:
             raise ValueError("expected 'model_factory'/'model_config' or a MobileNetV1 'config'")
     except (TypeError, RuntimeError, ValueError) as error:
-        raise ValueError(
-            f"{path}: cannot rebuild the model ({str(error).splitlines()[0]})"
-        ) from error
+        raise ValueError(f"{path}: cannot rebuild the model ({first_line(error)})") from error
     task = state.get("task") or {}
     if hasattr(model, "pretrained_cfg"):
         model.pretrained_cfg.update(

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..extras import require
 from ..files import atomic_output
+from ..messages import first_line
 from ..pt_files import load_torchscript
 from ..weights import from_pretrained, save_pretrained
 from .fuse import fold_batch_norm
@@ -106,7 +107,7 @@ def onnx_session(path: str | os.PathLike[str], *, threads: int | None = None):
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ORT raises its own Fail/InvalidGraph/... types
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise ValueError(f"{path} is not a valid ONNX model: {reason}") from error
 
 

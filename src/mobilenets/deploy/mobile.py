@@ -24,6 +24,7 @@ from torch import nn
 
 from ..extras import require
 from ..files import atomic_output, refuse_existing
+from ..messages import first_line
 from .fuse import fold_batch_norm
 
 MOBILE_FORMATS = ("executorch", "tflite")
@@ -186,7 +187,7 @@ def _executorch_method(
         method = Runtime.get().load_program(Path(path)).load_method("forward")
     except Exception as error:  # ExecuTorch raises RuntimeError/ValueError by error code
         raise ValueError(
-            f"{path} is not a loadable ExecuTorch program: {str(error).splitlines()[0]}"
+            f"{path} is not a loadable ExecuTorch program: {first_line(error)}"
         ) from error
     return lambda image: [output.numpy() for output in method.execute([image.contiguous()])]
 
@@ -203,9 +204,7 @@ def _litert_interpreter(
         )
         interpreter.allocate_tensors()
     except Exception as error:
-        raise ValueError(
-            f"{path} is not a loadable LiteRT model: {str(error).splitlines()[0]}"
-        ) from error
+        raise ValueError(f"{path} is not a loadable LiteRT model: {first_line(error)}") from error
     (source,), targets = interpreter.get_input_details(), interpreter.get_output_details()
 
     def run(image: torch.Tensor) -> list[np.ndarray]:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..files import atomic_write_json, refuse_existing
+from ..messages import first_line
 from ..plots import pyplot, save_png
 from ..progress import progress_bar
 from .export import compare_outputs, export_runner, reference_outputs, write_export
@@ -108,7 +109,7 @@ def export_report(
                     lambda: run(example), warmup=warmup, runs=runs, threads=threads
                 )
         except ValueError as error:  # a missing extra, named in one line
-            row["skipped"] = str(error).splitlines()[0]
+            row["skipped"] = first_line(error)
             rows.append(row)
             continue
         row.update(summarize(times, 1))

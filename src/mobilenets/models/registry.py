@@ -74,7 +74,8 @@ def rebuild(factory: Any, arguments: Any) -> nn.Module:
     unknown = sorted(set(arguments) - accepted)
     if unknown:
         raise ValueError(
-            f"refusing to rebuild the model: {factory} takes no argument {', '.join(repr(k[:100]) for k in unknown[:5])} "
+            f"refusing to rebuild the model: {factory} takes no argument "
+            f"{', '.join(repr(k[:100]) for k in unknown[:5])} "
             f"(it takes {', '.join(sorted(accepted))})"
         )
     return builder(**arguments)

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..data.images import UnreadableImage
+from ..messages import first_line
 from .models import Catalog, ModelEntry
 from .results import read_results
 
@@ -100,7 +101,7 @@ def create_app(
 
     @app.exception_handler(ValueError)
     async def refused(request: Request, error: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(error).splitlines()[0]}, status_code=400)
+        return JSONResponse({"detail": first_line(error)}, status_code=400)
 
     @app.middleware("http")
     async def bounded_body(request: Request, call_next: Callable[..., Any]) -> Any:
@@ -225,7 +226,7 @@ def _latencies(catalog: Catalog, entry: ModelEntry) -> list[dict[str, Any]]:
         try:
             result = benchmark(model, runtime, runs=LATENCY_RUNS, warmup=3)
         except Exception as error:  # a missing extra, or a network that runtime cannot export
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = first_line(error)
             rows.append({"runtime": runtime, "skipped": reason[:200]})
             continue
         median = result["median_ms"]

@@ -71,7 +71,8 @@ class Progress(tune.Callback):
             for trial in trials
         )
         print(
-            f"sweep: {len(ended)}/{len(trials)} done ({count['stopped early']} stopped early, {count['error']} failed), "
+            f"sweep: {len(ended)}/{len(trials)} done ({count['stopped early']} stopped early, "
+            f"{count['error']} failed), "
             f"{running} running; front (top-1 vs mult-adds): {shown}",
             file=sys.stderr,
             flush=True,

@@ -94,7 +94,8 @@ def best_within_latency(rows: list[dict[str, Any]], max_latency_ms: float) -> di
     if not fitting:
         fastest = min(timed, key=lambda row: row["latency_ms"])
         raise ValueError(
-            f"no trial meets {max_latency_ms:g} ms; the fastest is {fastest['trial']} at {fastest['latency_ms']:.3f} ms "
+            f"no trial meets {max_latency_ms:g} ms; the fastest is {fastest['trial']} at "
+            f"{fastest['latency_ms']:.3f} ms "
             f"(top-1 {fastest['top1']:.4f}, {fastest['checkpoint']})"
         )
     return max(fitting, key=lambda row: (row["top1"], -row["latency_ms"]))

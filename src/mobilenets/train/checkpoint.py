@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, loading, rebuilding the model and refusing mismatches.
+"""Checkpoints: loading, rebuilding the model and refusing mismatches (``check_compatible``).
 
 A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" (a registered
 builder's "module:qualname") and "model_config" (its keyword arguments) so the network can be
@@ -14,37 +14,16 @@ Checkpoints are data: ``load_checkpoint`` reads with ``torch.load(weights_only=T
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from ..files import atomic_write_bytes
+from ..messages import first_line
 from ..models import builder_name, rebuild
-from ..pt_files import first_line, load_pt
+from ..pt_files import load_pt
 from .config import TrainConfig
-
-# What identifies an architecture in a MobileNetV1-style ``model.config``, in message order.
-ARCHITECTURE_KEYS = (
-    "variant",
-    "alpha",
-    "resolution",
-    "in_channels",
-    "activation",
-    "padding",
-    "output_stride",
-    "min_depth",
-)
-
-
-def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any]) -> None:
-    """``torch.save`` through a temporary file in the same folder, fsync and rename."""
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def checkpoint_file(path: str | os.PathLike[str]) -> Path:
@@ -144,33 +123,3 @@ def ema_weights(ema_state: dict[str, Any]) -> dict[str, Any]:
         for key, value in ema_state.items()
         if key.startswith("module.")
     }
-
-
-def describe(config: dict[str, Any]) -> str:
-    """ "alpha 0.5, resolution 64, 10 classes": the identifying part of a model config."""
-    parts = [f"{key.replace('_', ' ')} {config[key]}" for key in ARCHITECTURE_KEYS if key in config]
-    if "num_classes" in config:
-        parts.append(f"{config['num_classes']} classes")
-    return ", ".join(parts)
-
-
-def check_compatible(
-    saved: dict[str, Any],
-    wanted: dict[str, Any],
-    *,
-    ignore: tuple[str, ...] = (),
-    what: str = "checkpoint",
-    asked: str = "the model asked for",
-) -> None:
-    """Refuses a checkpoint whose architecture or class count differs from the model asked for,
-    naming every difference: "checkpoint has alpha 0.5, 10 classes; the model asked for has
-    alpha 0.25"."""
-    keys = [key for key in (*ARCHITECTURE_KEYS, "num_classes") if key not in ignore]
-    different = [
-        key for key in keys if key in saved and key in wanted and saved[key] != wanted[key]
-    ]
-    if different:
-        raise ValueError(
-            f"{what} has {describe({key: saved[key] for key in different})}; "
-            f"{asked} has {describe({key: wanted[key] for key in different})}"
-        )

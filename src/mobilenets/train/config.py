@@ -1,6 +1,7 @@
 """Every hyper-parameter of a training run, in one dataclass checked before any work starts.
 
-Each field is declared once, with its help, choices and allowed range beside it (``setting``);
+Each field is declared once, with its help, choices and allowed range beside it
+(``ranges.declared``, as the model's arguments are);
 ``validate()`` and every training command's flags (``mobilenets.cli.common.add_config_arguments``)
 are derived from these declarations. The whole ``TrainConfig`` is saved in every checkpoint, so a
 run can be resumed, audited or repeated from its ``last.pt`` alone.
@@ -10,36 +11,16 @@ from __future__ import annotations
 
 import functools
 import typing
-from dataclasses import Field, asdict, dataclass, field, fields, replace
+from dataclasses import Field, asdict, dataclass, fields, replace
 from typing import Any
 
 from ..models import ALPHA, IN_CHANNELS, RESOLUTION, VARIANTS, model_defaults
-from ..ranges import FRACTION, NON_NEGATIVE, POSITIVE, Range, check_declared, count
+from ..ranges import FRACTION, NON_NEGATIVE, POSITIVE, Range, check_declared, count, declared
 from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
-
-
-def setting(
-    default: Any,
-    help: str,
-    *,
-    choices: tuple[str, ...] | None = None,
-    range: Range | None = None,
-    group: str = "training",
-    metavar: str | None = None,
-) -> Any:
-    """A TrainConfig field with what its command-line flag and ``validate()`` need beside it."""
-    metadata = {
-        "help": help,
-        "choices": choices,
-        "range": range,
-        "group": group,
-        "metavar": metavar,
-    }
-    return field(default=default, metadata=metadata)
 
 
 # Counts whose size is memory or processes: a cap well past any real use refuses a typo
@@ -53,200 +34,224 @@ SEED = count(0, 2**64 - 1)  # what torch.manual_seed accepts
 class TrainConfig:
     """A training run's settings. ``validate()`` raises ValueError naming the bad field."""
 
-    out: str = setting("runs/run", "the run directory", group="run", metavar="RUN_DIR")
-    data: str = setting("fashion-mnist", "the training data", group="data")
+    out: str = declared("runs/run", help="the run directory", group="run", metavar="RUN_DIR")
+    data: str = declared("fashion-mnist", help="the training data", group="data")
     # The model: a registered name, or alpha/resolution/variant for a MobileNetV1.
-    model: str | None = setting(None, "a registered name (see `mobilenets list`)", group="model")
-    alpha: float | None = setting(
+    model: str | None = declared(
+        None, help="a registered name (see `mobilenets list`)", group="model"
+    )
+    alpha: float | None = declared(
         None,
-        "width multiplier (default: the model name's, else 1.0; at most 4, 16x the parameters of 1.0)",
-        range=ALPHA,
+        help="width multiplier (default: the model name's, else 1.0; at most 4, 16x the parameters of 1.0)",
+        allowed=ALPHA,
         group="model",
     )
-    resolution: int | None = setting(
+    resolution: int | None = declared(
         None,
-        "input size in pixels (default: the model name's, else 224)",
-        range=RESOLUTION,
+        help="input size in pixels (default: the model name's, else 224)",
+        allowed=RESOLUTION,
         group="model",
     )
-    variant: str = setting("separable", "architecture variant", choices=VARIANTS, group="model")
-    dropout: float = setting(0.0, "dropout before the classifier", range=FRACTION, group="model")
-    in_channels: int | None = setting(
+    variant: str = declared(
+        "separable", help="architecture variant", choices=VARIANTS, group="model"
+    )
+    dropout: float = declared(
+        0.0, help="dropout before the classifier", allowed=FRACTION, group="model"
+    )
+    in_channels: int | None = declared(
         None,
-        "1 (grey) or 3 (default: 1 for fashion-mnist, else 3)",
-        range=IN_CHANNELS,
+        help="1 (grey) or 3 (default: 1 for fashion-mnist, else 3)",
+        allowed=IN_CHANNELS,
         group="data",
     )
     # Schedule and optimizer (the paper: RMSprop, asynchronous gradient descent, little decay).
-    epochs: int = setting(
+    epochs: int = declared(
         10,
-        "training epochs (with --resume: the saved run's unless given)",
-        range=count(1),
+        help="training epochs (with --resume: the saved run's unless given)",
+        allowed=count(1),
         group="optimization",
     )
-    batch_size: int = setting(
+    batch_size: int = declared(
         64,
-        "the global batch, split evenly across processes",
-        range=BATCH_SIZE,
+        help="the global batch, split evenly across processes",
+        allowed=BATCH_SIZE,
         group="optimization",
     )
-    optimizer: str = setting(
+    optimizer: str = declared(
         "rmsprop",
-        "rmsprop has TensorFlow semantics, as the paper",
+        help="rmsprop has TensorFlow semantics, as the paper",
         choices=OPTIMIZERS,
         group="optimization",
     )
-    lr: float = setting(0.01, "peak learning rate", range=POSITIVE, group="optimization")
-    momentum: float = setting(0.9, "optimizer momentum", range=FRACTION, group="optimization")
-    weight_decay: float = setting(
+    lr: float = declared(0.01, help="peak learning rate", allowed=POSITIVE, group="optimization")
+    momentum: float = declared(
+        0.9, help="optimizer momentum", allowed=FRACTION, group="optimization"
+    )
+    weight_decay: float = declared(
         4e-5,
-        "none on depthwise filters, batch norm and biases",
-        range=NON_NEGATIVE,
+        help="none on depthwise filters, batch norm and biases",
+        allowed=NON_NEGATIVE,
         group="optimization",
     )
-    decay_depthwise: bool = setting(
+    decay_depthwise: bool = declared(
         False,
-        "apply weight decay to depthwise filters too (the paper puts little or none)",
+        help="apply weight decay to depthwise filters too (the paper puts little or none)",
         group="optimization",
     )
-    schedule: str = setting(
-        "exponential", "learning-rate schedule", choices=SCHEDULES, group="optimization"
+    schedule: str = declared(
+        "exponential", help="learning-rate schedule", choices=SCHEDULES, group="optimization"
     )
-    decay_rate: float = setting(
+    decay_rate: float = declared(
         0.94,
-        "exponential schedule: x decay_rate every decay_epochs",
-        range=Range(0, 1, low_open=True),
+        help="exponential schedule: x decay_rate every decay_epochs",
+        allowed=Range(0, 1, low_open=True),
         group="optimization",
     )
-    decay_epochs: float = setting(
-        2.0, "epochs between exponential decays", range=POSITIVE, group="optimization"
+    decay_epochs: float = declared(
+        2.0, help="epochs between exponential decays", allowed=POSITIVE, group="optimization"
     )
-    warmup_epochs: float = setting(0.0, "linear warm-up", range=NON_NEGATIVE, group="optimization")
-    label_smoothing: float = setting(
-        0.0, "the paper used none", range=FRACTION, group="optimization"
+    warmup_epochs: float = declared(
+        0.0, help="linear warm-up", allowed=NON_NEGATIVE, group="optimization"
     )
-    ema_decay: float = setting(
+    label_smoothing: float = declared(
+        0.0, help="the paper used none", allowed=FRACTION, group="optimization"
+    )
+    ema_decay: float = declared(
         0.0,
-        "moving average of the weights, e.g. 0.999 (0: off)",
-        range=FRACTION,
+        help="moving average of the weights, e.g. 0.999 (0: off)",
+        allowed=FRACTION,
         group="optimization",
     )
-    grad_clip: float = setting(
-        0.0, "largest gradient norm (0: no clipping)", range=NON_NEGATIVE, group="optimization"
+    grad_clip: float = declared(
+        0.0,
+        help="largest gradient norm (0: no clipping)",
+        allowed=NON_NEGATIVE,
+        group="optimization",
     )
     # Data.
-    min_crop_area: float = setting(
+    min_crop_area: float = declared(
         0.25,
-        "smallest random-crop area, a fraction (the paper: less for small models)",
-        range=Range(0, 1, low_open=True),
+        help="smallest random-crop area, a fraction (the paper: less for small models)",
+        allowed=Range(0, 1, low_open=True),
         group="data",
     )
-    augment: bool = setting(
-        True, "random crop and flip (or photometric) augmentation of training images", group="data"
+    augment: bool = declared(
+        True,
+        help="random crop and flip (or photometric) augmentation of training images",
+        group="data",
     )
-    cache: bool = setting(
-        False, "keep transformed images in memory (with --no-augment and --workers 0)", group="data"
+    cache: bool = declared(
+        False,
+        help="keep transformed images in memory (with --no-augment and --workers 0)",
+        group="data",
     )
-    limit_train: int | None = setting(
-        None, "use the first N training images", range=count(1), group="data", metavar="N"
+    limit_train: int | None = declared(
+        None, help="use the first N training images", allowed=count(1), group="data", metavar="N"
     )
-    limit_val: int | None = setting(
-        None, "use the first N validation images", range=count(1), group="data", metavar="N"
+    limit_val: int | None = declared(
+        None, help="use the first N validation images", allowed=count(1), group="data", metavar="N"
     )
-    workers: int = setting(0, "data-loading processes", range=WORKERS, group="data")
-    strict: bool = setting(
-        False, "stop on an unreadable image instead of skipping it", group="data"
+    workers: int = declared(0, help="data-loading processes", allowed=WORKERS, group="data")
+    strict: bool = declared(
+        False, help="stop on an unreadable image instead of skipping it", group="data"
     )
     # Reproducibility and hardware.
-    seed: int | None = setting(
+    seed: int | None = declared(
         None,
-        "the same seed gives identical weights on CPU (default: drawn once and recorded)",
-        range=SEED,
+        help="the same seed gives identical weights on CPU (default: drawn once and recorded)",
+        allowed=SEED,
         group="reproducibility and hardware",
     )
-    device: str = setting(
-        "auto", "where to train", choices=DEVICES, group="reproducibility and hardware"
+    device: str = declared(
+        "auto", help="where to train", choices=DEVICES, group="reproducibility and hardware"
     )
-    precision: str = setting(
+    precision: str = declared(
         "auto",
-        "auto: bf16 on CPUs with native bf16, else fp32; bf16 (or fp16) on CUDA (measured faster)",
+        help="auto: bf16 on CPUs with native bf16, else fp32; bf16 (or fp16) on CUDA (measured faster)",
         choices=PRECISIONS,
         group="reproducibility and hardware",
     )
-    channels_last: bool = setting(
+    channels_last: bool = declared(
         True,
-        "channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
+        help="channels-last memory format (measured 6-37% faster training on a 2-core CPU)",
         group="reproducibility and hardware",
     )
-    cpu_speedups: bool = setting(
+    cpu_speedups: bool = declared(
         True,
-        "on CPU, train the layer shapes oneDNN trains slowly another way, same values "
+        help="on CPU, train the layer shapes oneDNN trains slowly another way, same values "
         "(fp32 depthwise under bf16, whole-window depthwise sums, small-map 1x1 products)",
         group="reproducibility and hardware",
     )
-    compile: bool = setting(False, "torch.compile the model", group="reproducibility and hardware")
-    sync_bn: bool = setting(
-        False, "SyncBatchNorm across processes (CUDA only)", group="reproducibility and hardware"
+    compile: bool = declared(
+        False, help="torch.compile the model", group="reproducibility and hardware"
     )
-    freeze_bn: bool = setting(
+    sync_bn: bool = declared(
         False,
-        "batch norm keeps its running statistics (small-batch fine-tuning)",
+        help="SyncBatchNorm across processes (CUDA only)",
+        group="reproducibility and hardware",
+    )
+    freeze_bn: bool = declared(
+        False,
+        help="batch norm keeps its running statistics (small-batch fine-tuning)",
         group="reproducibility and hardware",
     )
     # Distillation (section 4.4): a teacher model or its precomputed outputs.
-    teacher: str | None = setting(
+    teacher: str | None = declared(
         None,
-        "a checkpoint of this project or a torchvision model name",
+        help="a checkpoint of this project or a torchvision model name",
         group="distillation",
         metavar="NAME_OR_CHECKPOINT",
     )
-    teacher_weights: str | None = setting(
+    teacher_weights: str | None = declared(
         None,
-        "state_dict file for a torchvision teacher (nothing is downloaded)",
+        help="state_dict file for a torchvision teacher (nothing is downloaded)",
         group="distillation",
         metavar="FILE",
     )
-    teacher_outputs: str | None = setting(
+    teacher_outputs: str | None = declared(
         None,
-        "precomputed teacher outputs (`mobilenets teacher-outputs`)",
+        help="precomputed teacher outputs (`mobilenets teacher-outputs`)",
         group="distillation",
         metavar="FILE",
     )
-    distill_weight: float = setting(
+    distill_weight: float = declared(
         0.5,
-        "w in (1-w)*loss(labels) + w*T^2*loss(teacher); 1 ignores labels",
-        range=Range(0, 1),
+        help="w in (1-w)*loss(labels) + w*T^2*loss(teacher); 1 ignores labels",
+        allowed=Range(0, 1),
         group="distillation",
     )
-    temperature: float = setting(
-        4.0, "distillation temperature T", range=POSITIVE, group="distillation"
+    temperature: float = declared(
+        4.0, help="distillation temperature T", allowed=POSITIVE, group="distillation"
     )
     # Transfer (fine-grained recognition): start from a trained network.
-    init: str | None = setting(
+    init: str | None = declared(
         None,
-        "start from a trained network; the classifier is replaced if the class count differs",
+        help="start from a trained network; the classifier is replaced if the class count differs",
         group="transfer",
         metavar="CHECKPOINT",
     )
     # Or from released weights (weights/releases.py, or a file): the architecture they need
     # (padding, activation, epsilon, head) with the weights' width; the data's classifier.
-    pretrained: str | None = setting(
+    pretrained: str | None = declared(
         None,
-        "load weights: a Keras .h5, a TF-slim checkpoint prefix, a .pt or .safetensors file, a pretrained folder, "
+        help="load weights: a Keras .h5, a TF-slim checkpoint prefix, a .pt or .safetensors file, a pretrained folder, "
         "a URL (append #sha256=HEX to check it), hf-hub:OWNER/NAME, a release name (`mobilenets list --weights`, e.g. "
         "timm:mobilenetv1_100.ra4_e3600_r224_in1k); 'best' for the most accurate release of the model, 'keras' / "
         "'timm' for that source's",
         group="model",
         metavar="SOURCE|best|keras|timm",
     )
-    drop_background: bool = setting(
+    drop_background: bool = declared(
         False,
-        "with TF-slim weights: drop the background class (1001 -> 1000 outputs)",
+        help="with TF-slim weights: drop the background class (1001 -> 1000 outputs)",
         group="model",
     )
-    freeze_backbone: bool = setting(False, "train the classifier only", group="transfer")
-    classifier_lr: float | None = setting(
-        None, "learning rate of the classifier (default: --lr)", range=POSITIVE, group="transfer"
+    freeze_backbone: bool = declared(False, help="train the classifier only", group="transfer")
+    classifier_lr: float | None = declared(
+        None,
+        help="learning rate of the classifier (default: --lr)",
+        allowed=POSITIVE,
+        group="transfer",
     )
 
     def validate(self) -> TrainConfig:
@@ -268,7 +273,8 @@ class TrainConfig:
             )
         if self.cache and (self.augment or self.workers):
             raise ValueError(
-                "cache needs augment off and workers 0 (random crops differ every epoch; workers would each keep a copy)"
+                "cache needs augment off and workers 0 "
+                "(random crops differ every epoch; workers would each keep a copy)"
             )
         if self.teacher and self.teacher_outputs:
             raise ValueError("give a teacher or its precomputed teacher_outputs, not both")

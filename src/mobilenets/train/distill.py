@@ -37,7 +37,8 @@ def distillation_loss(
         raise ValueError(f"labels are needed unless the distillation weight is 1 (got {weight})")
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
-            f"student logits {tuple(student_logits.shape)} and teacher logits {tuple(teacher_logits.shape)} differ in shape"
+            f"student logits {tuple(student_logits.shape)} and teacher logits "
+            f"{tuple(teacher_logits.shape)} differ in shape"
         )
     soft = (
         F.kl_div(

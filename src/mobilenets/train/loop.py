@@ -6,9 +6,10 @@ fine-tuning), on one CPU or many GPUs, that never loses a run.
 * ``config`` (``TrainConfig``) is validated before any work; the whole of it goes into every
   checkpoint.
 * ``task`` (a ``mobilenets.train.task.Task``, or a function that builds one from the resolved
-  config, as ``ClassificationTask.from_config``) supplies datasets, the model (``build_model``), the loss, evaluation and the metric
-  that selects ``best.pt``. The order: the resume checkpoint is read, the config resolved, the
-  data opened, the model built, and only then is the run folder changed.
+  config, as ``ClassificationTask.from_config``) supplies datasets, the model (``build_model``),
+  the loss, evaluation and the metric that selects ``best.pt``. The order: the resume checkpoint
+  is read, the config resolved, the data opened, the model built, and only then is the run
+  folder changed.
 * ``model`` replaces the MobileNetV1 the config describes (a QAT-prepared network, a detector).
   The loop moves it to the device, wraps it in DistributedDataParallel, trains it in place and
   saves its ``state_dict``. ``config.init`` is then only recorded: the caller has loaded the
@@ -73,11 +74,12 @@ from ..files import (
     remove_temporaries,
 )
 from ..machine import native_bf16
+from ..messages import first_line
+from ..models.compatible import check_compatible
 from ..progress import progress_bar
 from .batches import to_device
 from .checkpoint import (
     build_model,
-    check_compatible,
     factory_name,
     last_checkpoint,
     load_checkpoint,
@@ -229,7 +231,8 @@ class _Run:
         )
         if exists and not force:
             raise FileExistsError(
-                f"run directory {self.run_dir} exists; use --resume {self.run_dir} to continue it or --force to start over"
+                f"run directory {self.run_dir} exists; "
+                f"use --resume {self.run_dir} to continue it or --force to start over"
             )
 
     def _clear_run_dir(self) -> None:
@@ -305,7 +308,7 @@ class _Run:
                 model.load_state_dict(checkpoint["model"])
             except RuntimeError as error:
                 raise ValueError(
-                    f"the checkpoint to resume does not fit the model: {str(error).splitlines()[0]}"
+                    f"the checkpoint to resume does not fit the model: {first_line(error)}"
                 ) from None
         elif config.init and not given:  # a caller's model comes with its weights loaded
             load_initial_weights(model, config.init)
@@ -352,7 +355,8 @@ class _Run:
         if config.sync_bn and self.dist.enabled:
             if self.device.type != "cuda":
                 raise ValueError(
-                    "sync_bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU); use --freeze-bn or plain batch norm"
+                    "sync_bn needs CUDA devices (torch's SyncBatchNorm does not run on CPU); "
+                    "use --freeze-bn or plain batch norm"
                 )
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.device)
@@ -416,7 +420,8 @@ class _Run:
         self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
         if "history" not in checkpoint:
             raise ValueError(
-                f"{self.run_dir / 'last.pt'} was written by an older mobilenets (no metrics history); start over with --force"
+                f"{self.run_dir / 'last.pt'} was written by an older mobilenets "
+                "(no metrics history); start over with --force"
             )
         self.best, self.best_epoch = checkpoint["best"]["value"], checkpoint["best"]["epoch"]
         self.records = list(checkpoint["history"])

@@ -12,10 +12,11 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..messages import first_line
 from ..progress import progress_bar
-from ..pt_files import load_pt
+from ..pt_files import load_pt, save_pt
 from .batches import to_device
-from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 
 
 class Teacher(nn.Module):
@@ -72,7 +73,8 @@ def load_teacher(
             model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
         except RuntimeError as error:
             raise ValueError(
-                f"teacher weights {weights} do not fit {name_or_checkpoint} with {num_classes} classes: {str(error).splitlines()[0]}"
+                f"teacher weights {weights} do not fit {name_or_checkpoint} "
+                f"with {num_classes} classes: {first_line(error)}"
             ) from None
     outputs = getattr(model, "num_classes", None)
     if outputs is not None and not callable(outputs) and outputs != num_classes:
@@ -105,7 +107,7 @@ def compute_teacher_outputs(
 
 
 def save_teacher_outputs(path: str | os.PathLike[str], logits: torch.Tensor, **about: Any) -> None:
-    save_checkpoint(path, {"logits": logits, **about})
+    save_pt({"logits": logits, **about}, path, force=True)
 
 
 def write_teacher_outputs(

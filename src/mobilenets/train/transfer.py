@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..models.compatible import ARCHITECTURE_KEYS, check_compatible
 from ..weights import create_model, model_from_weights
-from .checkpoint import check_compatible, load_checkpoint
+from .checkpoint import load_checkpoint
 from .config import TrainConfig
 
 # Google's released weights take inputs scaled to [-1, 1]: the data is normalised to match.
@@ -34,7 +35,10 @@ def load_initial_weights(model: nn.Module, path: str) -> None:
     checkpoint = load_checkpoint(path)
     saved, wanted = checkpoint.get("model_config") or {}, getattr(model, "config", {})
     check_compatible(
-        saved, wanted, ignore=("num_classes", "resolution"), what=f"the --init checkpoint {path}"
+        saved,
+        wanted,
+        keys=[key for key in ARCHITECTURE_KEYS if key != "resolution"],
+        what=f"the --init checkpoint {path}",
     )
     head = {name for name, _ in classifier_of(model).named_parameters()}
     prefix = next(
@@ -46,7 +50,8 @@ def load_initial_weights(model: nn.Module, path: str) -> None:
         if key in own and own[key].shape != value.shape:
             if key.removeprefix(prefix) not in head:
                 raise ValueError(
-                    f"the --init checkpoint {path} has {key} of shape {tuple(value.shape)}; the model has {tuple(own[key].shape)}"
+                    f"the --init checkpoint {path} has {key} of shape {tuple(value.shape)}; "
+                    f"the model has {tuple(own[key].shape)}"
                 )
             continue  # the old classifier, for another class count
         state[key] = value

@@ -15,10 +15,11 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ..download import check_scheme, download
 from ..files import atomic_write_text, cache_dir
+from ..messages import printable
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -30,8 +31,29 @@ def is_url(source: object) -> bool:
 
 
 def weights_cache_dir() -> Path:
-    """Downloaded weights: ``$MOBILENETS_CACHE/weights`` (default ``~/.cache/mobilenets/weights``)."""
+    """Downloaded weights: ``weights/`` in the cache folder (``files.cache_dir``), one folder per
+    host and path (``cached_path``)."""
     return cache_dir() / "weights"
+
+
+def cached_path(url: str, folder: Path) -> Path:
+    """Where ``url``'s file is kept under ``folder``: one folder per host (and port), then one
+    per segment of its path (and its query, if any), so the same file name from two
+    repositories never shares a place. Every part is percent-encoded ("/", "\\", ":" and "%"
+    included; "." and ".." spelt %2E), so no address can name a place outside ``folder``."""
+    parts = urlsplit(url.split("#", 1)[0])
+    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+    if not segments or parts.path.endswith("/"):
+        raise ValueError(f"{url} does not name a file")
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    query = [f"?{parts.query}"] if parts.query else []
+    return folder.joinpath(*map(_safe, [host, *segments[:-1], *query, segments[-1]]))
+
+
+def _safe(part: str) -> str:
+    if part in ("", ".", ".."):
+        return "%2E" * len(part) or "%"
+    return quote(part, safe="")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -67,11 +89,10 @@ def check_weights_file(path: Path) -> None:
     )
     if head.startswith((_HDF5, _ZIP)) or head[:1] == b"\x80" or safetensors:
         return
-    shown = head.decode("ascii", "replace").replace("\ufffd", "?")
-    shown = "".join(c if c.isprintable() else "?" for c in shown)
+    shown = printable(head.decode("ascii", "replace").replace("\ufffd", "?"))
     hint = " (an HTML page: a wrong address or an error page?)" if head.lstrip()[:1] == b"<" else ""
     raise ValueError(
-        f"what was served is not a weights file (HDF5, torch, safetensors): {size:,} bytes beginning {shown!r}{hint}"
+        f"what was served is not a weights file (HDF5, torch, safetensors): {size:,} bytes beginning '{shown}'{hint}"
     )
 
 
@@ -91,11 +112,9 @@ def fetch(
     cached nor recorded."""
     check_scheme(url)
     expected = _expected_hash(url, sha256)
-    name = Path(unquote(urlsplit(url).path)).name
-    if not name or name in (".", ".."):
-        raise ValueError(f"{url} does not name a file")
-    folder = Path(cache_dir) if cache_dir is not None else weights_cache_dir()
-    target, sidecar = folder / name, folder / f"{name}.sha256"
+    target = cached_path(url, Path(cache_dir) if cache_dir is not None else weights_cache_dir())
+    name = target.name
+    sidecar = target.with_name(f"{name}.sha256")
     recorded = (
         sidecar.read_text().split()[0].lower()
         if sidecar.is_file() and sidecar.stat().st_size

@@ -20,6 +20,7 @@ import torch
 
 from ..extras import require
 from ..files import atomic_directory, atomic_output
+from ..messages import first_line
 from ..regular_files import check_regular_file
 from .fetch import file_sha256
 from .hub_http import HubGaveUp, bounded_hub_requests
@@ -146,7 +147,7 @@ def hub_download(
         raise ValueError(f"the Hub repository {repo_id} has no file {filename}") from None
     except (errors.HfHubHTTPError, OSError) as error:
         _remove_incomplete(repo_id, since=started)
-        raise ValueError(f"could not download {where}: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"could not download {where}: {first_line(error)}") from None
     if sha256 is not None:
         actual = file_sha256(path)
         if actual != sha256.lower():
@@ -219,7 +220,5 @@ def push_to_hub(
             commit_message=commit_message or "Upload MobileNet v1 weights (mobilenets)",
         )
     except (errors.HfHubHTTPError, OSError, ValueError) as error:
-        raise ValueError(
-            f"could not push {folder} to {repo_id}: {str(error).splitlines()[0]}"
-        ) from None
+        raise ValueError(f"could not push {folder} to {repo_id}: {first_line(error)}") from None
     return str(getattr(commit, "commit_url", commit))

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..files import atomic_output
 from ..models import registry
+from ..models.compatible import check_compatible
 from ..models.features import FeatureMobileNet
 from ..models.mobilenet_v1 import MobileNetV1
-from ..pt_files import load_pt
+from ..pt_files import load_pt, save_pt
 from .fetch import fetch, is_url
 from .finite import check_finite
 from .google import (
@@ -297,39 +298,46 @@ def drop_background_class(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return dict(model=state, config=config, pretrained_cfg={**cfg, "num_classes": classes - 1})
 
 
-def check_compatible(weights_config: dict[str, Any], model_config: dict[str, Any]) -> None:
-    """Raises a ValueError naming the first argument where the weights and the model differ
-    (a model without classifier takes any weights' body)."""
-    for key in _MUST_MATCH:
-        wanted, have = weights_config.get(key), model_config.get(key)
-        if key == "num_classes" and have == 0:
-            continue
-        if key in weights_config and wanted != have:
-            hint = ""
-            if key in _ARCHITECTURE:
-                needed = ", ".join(
-                    f"{name}={weights_config[name]!r}"
-                    for name in _ARCHITECTURE
-                    if name in weights_config
-                )
-                hint = f" (build it with {needed}, as create_model(..., pretrained=...) does)"
-            elif key == "num_classes" and wanted == 0:
-                hint = " (weights without classifier, like Keras's _no_top files: build the model with num_classes=0)"
-            elif key == "num_classes":
-                hint = " (load them, then model.reset_classifier(n) for another class count"
-                hint += (
-                    "; drop_background=True turns 1001 TF-slim classes into 1000)"
-                    if wanted == have + 1
-                    else ")"
-                )
-            raise ValueError(f"weights are for {key} {wanted!r}, the model is {key} {have!r}{hint}")
+def _hint(weights_config: dict[str, Any], model_config: dict[str, Any]) -> Callable[[str], str]:
+    """How to build a model that takes the weights, for the first argument where they differ."""
+
+    def hint(key: str) -> str:
+        wanted, have = weights_config[key], model_config[key]
+        if key in _ARCHITECTURE:
+            needed = ", ".join(
+                f"{name}={weights_config[name]!r}"
+                for name in _ARCHITECTURE
+                if name in weights_config
+            )
+            return f" (build it with {needed}, as create_model(..., pretrained=...) does)"
+        if key == "num_classes" and wanted == 0:
+            return " (weights without classifier, like Keras's _no_top files: build the model with num_classes=0)"
+        if key == "num_classes":
+            background = "; drop_background=True turns 1001 TF-slim classes into 1000"
+            return (
+                " (load them, then model.reset_classifier(n) for another class count"
+                f"{background if wanted == have + 1 else ''})"
+            )
+        return ""
+
+    return hint
 
 
 def load_checkpoint_into(model: nn.Module, checkpoint: dict[str, Any]) -> nn.Module:
     """Loads a converted checkpoint into a MobileNetV1 after checking that they match."""
     if not isinstance(model, MobileNetV1):
         raise ValueError(f"pretrained weights load into a MobileNetV1; got {type(model).__name__}")
-    check_compatible(checkpoint["config"], model.config)
+    weights, wanted = checkpoint["config"], dict(model.config)
+    if wanted["num_classes"] == 0:  # a model without classifier takes any weights' body
+        wanted.pop("num_classes")
+    check_compatible(
+        weights,
+        wanted,
+        keys=_MUST_MATCH,
+        what="the weights' config",
+        asked="the model",
+        hint=_hint(weights, wanted),
+    )
     state = checkpoint["model"]
     check_finite(state, "pretrained weights")
     if model.config["num_classes"] == 0:
@@ -467,9 +475,7 @@ def save_checkpoint(checkpoint: dict[str, Any], path: Source, *, force: bool = F
     with ``force``."""
     if Path(path).suffix.lower() == ".safetensors":
         return write_safetensors(checkpoint, path, force=force)
-    with atomic_output(path, force=force) as temporary:
-        torch.save(checkpoint, temporary)
-    return Path(path)
+    return save_pt(checkpoint, path, force=force)
 
 
 def checkpoint_of(model: MobileNetV1) -> dict[str, Any]:

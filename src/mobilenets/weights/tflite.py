@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..extras import require
+from ..messages import first_line
 from ..models.spec import MOBILENET_V1_BODY
 from .google import LOGITS, RELEASED_ARCHITECTURE, ReferenceLayers, body_endpoints
 
@@ -60,7 +61,7 @@ class _Graph:
         try:
             self.interpreter = Interpreter(model_content=data)
         except (ValueError, RuntimeError) as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+            reason = first_line(error)
             raise ValueError(f"{path} is a damaged or truncated .tflite file: {reason}") from None
         self.ops = self.interpreter._get_ops_details()  # noqa: SLF001 - LiteRT's operator list
         self.tensors = {detail["index"]: detail for detail in self.interpreter.get_tensor_details()}
