@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "embedding",
     "geo",
     "sweep",
+    "adapt",
 )
 
 USER_ERRORS = (ValueError, OSError)

@@ -37,6 +37,7 @@ ARCHITECTURE_KEYS = (
     "padding",
     "output_stride",
     "min_depth",
+    "channels",
 )
 
 
