@@ -99,15 +99,22 @@ class LatencyTable:
                     x = getattr(model.features, name)(x)
         return [*sizes, tuple(x.shape[1:])]
 
-    def _key(self, layer: int, width_in: int, width_out: int) -> str:
+    def entry_name(self, layer: int, width_in: int, width_out: int) -> str:
+        """The cache name of layer ``layer`` (the classifier: the body's length) at these widths."""
         return f"adapt layer {layer} {width_in}->{width_out} | {self.tag}"
 
     def entry_names(self, channels: Sequence[int]) -> list[str]:
         """The table entries a network of these widths is predicted from."""
         inputs = [self.architecture.get("in_channels", 3), *channels]
         outputs = [*channels, self.architecture.get("num_classes", 1000)]
-        keys = [self._key(layer, inputs[layer], outputs[layer]) for layer in range(len(outputs))]
-        return [f"{OVERHEAD} | {self.tag}", *keys]
+        keys = [
+            self.entry_name(layer, inputs[layer], outputs[layer]) for layer in range(len(outputs))
+        ]
+        return [self.overhead_name(), *keys]
+
+    def overhead_name(self) -> str:
+        """The cache name of the runtime's call overhead on this network's input."""
+        return f"{OVERHEAD} | {self.tag}"
 
     def _build(self, name: str) -> nn.Module:
         """The module an entry name stands for, with random weights (latency needs no training)."""

@@ -64,6 +64,7 @@ def adapt(
     settings: dict[str, Any] | None = None,
     threads: int | None = None,
     front: str | Path | None = None,
+    accept_contention: bool = False,
     resume: bool = False,
     force: bool = False,
     log: Callable[[str], None] = _log,
@@ -72,7 +73,8 @@ def adapt(
     measured latency in ``runtime`` is at most ``target_ms``, or for ``steps`` steps; each step
     cuts ``reduction`` of the starting predicted latency. ``settings``: TrainConfig fields that
     replace the starting run's for every fine-tune (``epochs``: the final one's). Returns (and
-    writes to ``out/results.json``) one entry per step and the final fine-tune."""
+    writes to ``out/results.json``) one entry per step and the final fine-tune.
+    ``accept_contention``: cache layer latencies timed while other processes took the CPU."""
     out = Path(out)
     if resume:
         state = read_json(out / RESULTS)
@@ -89,6 +91,7 @@ def adapt(
             short_limit_train=short_limit_train,
             settings=settings or {},
             threads=threads or torch.get_num_threads(),
+            accept_contention=accept_contention,
             force=force,
         )
     out.mkdir(parents=True, exist_ok=True)
@@ -128,18 +131,23 @@ class _Adaptation:
         model = load_model(state["checkpoint"])
         if not isinstance(model, MobileNetV1):
             raise ValueError(f"adapt narrows a MobileNetV1; {state['checkpoint']} holds another")
-        self.table = LatencyTable(model.config, state["runtime"], state["threads"])
+        self.table = LatencyTable(
+            model.config,
+            state["runtime"],
+            state["threads"],
+            accept_contention=state["accept_contention"],
+        )
 
     def run(self, front: str | Path | None) -> dict[str, Any]:
         state = self.state
+        start = load_model(state["checkpoint"])
+        self._check_budget(layer_widths(start))  # before anything is written
         if not state["steps"]:
-            start = load_model(state["checkpoint"])
             state["steps"].append(
                 self._entry(0, None, start, top1=self.start_top1, checkpoint=state["checkpoint"])
             )
             self._save()
         first = state["steps"][0]
-        self._check_budget(first["channels"])
         step_ms = state["reduction"] * first["predicted_ms"]
         while not self._done():
             entry = self._step(len(state["steps"]), step_ms)
@@ -172,8 +180,9 @@ class _Adaptation:
         lowest = self.table.predict(narrowest)
         if lowest > target:
             raise ValueError(
-                f"no widths meet {target:g} ms in {self.state['runtime']}: even every layer at "
-                f"{self.state['granularity']} channels is predicted {lowest:.3f} ms on this machine"
+                f"no widths meet {target:g} ms in {self.state['runtime']}: even every layer at its "
+                f"narrowest (at most {self.state['granularity']} channels) is predicted "
+                f"{lowest:.3f} ms on this machine"
             )
 
     def _save(self) -> None:

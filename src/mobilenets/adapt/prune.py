@@ -41,4 +41,4 @@ def narrowed(model: MobileNetV1, layer: int, width: int) -> MobileNetV1:
         state[key] = tensor
     smaller.load_state_dict(state)
     smaller.pretrained_cfg = {**model.pretrained_cfg}
-    return smaller
+    return smaller.train(model.training)

@@ -95,6 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SWEEP_DIR",
         help="a `mobilenets sweep` folder on the same data and runtime: its uniform front in the plot",
     )
+    parser.add_argument(
+        "--accept-contention",
+        action="store_true",
+        help="cache layer latencies timed while other processes took the CPU",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the adaptation in DIR")
     parser.add_argument("--force", action="store_true", help="start over in a non-empty DIR")
     add_config_arguments(parser, SETTINGS, help=ADAPT_HELP)
@@ -118,6 +123,7 @@ def run_adapt(args: argparse.Namespace) -> int:
         settings=config_arguments(args, SETTINGS),
         threads=args.threads,
         front=args.front,
+        accept_contention=args.accept_contention,
         resume=args.resume,
         force=args.force,
     )

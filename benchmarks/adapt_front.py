@@ -1,0 +1,126 @@
+"""NetAdapt's per-layer widths against the uniform alpha front, in one run, on Fashion-MNIST at
+32 px in ONNX Runtime on this machine: trains alpha 0.25/0.5/0.75/1.0 (the uniform front, timed
+here and written as a sweep folder's results.json), adapts the alpha 1.0 network with
+``mobilenets.adapt``, and prints the comparison as Markdown.
+
+    OMP_NUM_THREADS=1 python benchmarks/adapt_front.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from mobilenets.adapt import adapt
+from mobilenets.classification import train
+from mobilenets.deploy.checkpoint import load_model
+from mobilenets.deploy.latency import benchmark
+from mobilenets.deploy.select import pareto_frontier
+
+ALPHAS = (0.25, 0.5, 0.75, 1.0)
+DATA = dict(
+    data="fashion-mnist",
+    resolution=32,
+    epochs=3,
+    limit_train=6000,
+    limit_val=1000,
+    batch_size=64,
+    optimizer="adamw",
+    lr=2e-3,
+    weight_decay=1e-4,
+    schedule="cosine",
+    augment=False,
+    cache=True,
+    seed=0,
+    device="cpu",
+)
+
+
+def interpolate(points: list[tuple[float, float]], x: float) -> float | None:
+    """y at x on the polyline through ``points`` (sorted by x); None outside it."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else max(y0, y1)
+    return None
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    sweep = out / "uniform"
+    rows = []
+    for alpha in ALPHAS:
+        run = sweep / "trials" / f"alpha{alpha:g}"
+        summary = train(out=str(run), alpha=alpha, progress=False, force=True, **DATA)
+        timed = benchmark(load_model(run / "best.pt"), "onnxruntime", threads=1, runs=50)
+        rows.append(
+            dict(
+                trial=f"alpha{alpha:g}",
+                alpha=alpha,
+                resolution=32,
+                top1=summary["best_top1"],
+                latency_ms=timed["median_ms"],
+                mult_adds=summary["mult_adds"],
+                params=summary["params"],
+            )
+        )
+        print(f"uniform alpha {alpha:g}: {rows[-1]}", file=sys.stderr)
+    (sweep / "results.json").write_text(json.dumps({"trials": rows}, indent=2))
+    result = adapt(
+        sweep / "trials" / "alpha1",
+        out / "adapted",
+        runtime="onnxruntime",
+        steps=5,
+        reduction=0.12,
+        granularity=16,
+        short_limit_train=1500,
+        settings=dict(epochs=DATA["epochs"], limit_val=DATA["limit_val"]),
+        threads=1,
+        front=sweep,
+        force=True,
+        accept_contention=True,
+    )
+    (out / "adapt_result.json").write_text(json.dumps(result, indent=2))
+    report(rows, result)
+
+
+def report(rows: list[dict], result: dict) -> None:
+    front = pareto_frontier(rows, "latency_ms")
+    by_latency = [(row["latency_ms"], row["top1"]) for row in front]
+    by_top1 = sorted((row["top1"], row["latency_ms"]) for row in front)
+    final = result["final"]
+    print("| model | top-1 | ms (measured) | ms (table) | M mult-adds | channels |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| uniform alpha {row['alpha']:g} | {100 * row['top1']:.2f} | {row['latency_ms']:.3f} "
+            f"| - | {row['mult_adds'] / 1e6:.2f} | - |"
+        )
+    for entry in [*result["steps"], final]:
+        top1 = "-" if entry.get("top1") is None else f"{100 * entry['top1']:.2f}"
+        print(
+            f"| adapted step {entry['step']} | {top1} | {entry['latency_ms']:.3f} | "
+            f"{entry['predicted_ms']:.3f} | {entry['mult_adds'] / 1e6:.2f} | {entry['channels']} |"
+        )
+    uniform_top1 = interpolate(by_latency, final["latency_ms"])
+    uniform_ms = interpolate(by_top1, final["top1"])
+    print()
+    print(
+        f"adapted (long fine-tune): top-1 {100 * final['top1']:.2f}% at {final['latency_ms']:.3f} ms; "
+        f"uniform front at that latency: "
+        + ("outside the front" if uniform_top1 is None else f"{100 * uniform_top1:.2f}%")
+    )
+    print(
+        "uniform front at the adapted top-1: "
+        + (
+            "outside the front"
+            if uniform_ms is None
+            else f"{uniform_ms:.3f} ms, a speed-up of {uniform_ms / final['latency_ms']:.2f}x"
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
