@@ -4,6 +4,7 @@ the most accurate model that fits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -88,12 +89,11 @@ def machine_key(runtime: str, threads: int, precision: str = "f32") -> str:
     versions = f"torch {torch.__version__}"
     package = RUNTIME_PACKAGES.get(runtime.removesuffix("-int8"))
     if package is not None:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):  # benchmark() names the extra
             versions += f", {package} {metadata.version(package)}"
-        except metadata.PackageNotFoundError:
-            pass  # benchmark() names the missing extra
     flags = ",".join(cpu_flags()) or "no AVX2"
-    return f"{cpu_name()} [{flags}] | {threads} threads | {versions} | {runtime}{'' if precision == 'f32' else ' ' + precision}"
+    mode = "" if precision == "f32" else f" {precision}"
+    return f"{cpu_name()} [{flags}] | {threads} threads | {versions} | {runtime}{mode}"
 
 
 def latency_cache_path() -> Path:
