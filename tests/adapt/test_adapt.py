@@ -77,12 +77,11 @@ def adapt_command(run: Path, out: Path, *extra: str) -> list[str]:
         "0.01",
         "--short-limit-train",
         "32",
-        "--limit-val",
-        "32",
-        "--epochs",
-        "1",
         *extra,
     ]
+
+
+TRAINING = ("--limit-val", "32", "--epochs", "1")
 
 
 def test_a_killed_adapt_resumes_to_the_same_step_count(trained_run, tmp_path):
@@ -91,7 +90,7 @@ def test_a_killed_adapt_resumes_to_the_same_step_count(trained_run, tmp_path):
     out = tmp_path / "adapted"
     results = out / "results.json"
     child = subprocess.Popen(
-        adapt_command(trained_run, out, "--steps", "2"),
+        adapt_command(trained_run, out, "--steps", "2", *TRAINING),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -129,13 +128,22 @@ def test_a_killed_adapt_resumes_to_the_same_step_count(trained_run, tmp_path):
     assert json.loads(results.read_text()) == {
         key: value for key, value in result.items() if key not in ("out", "plot")
     }
+    other_goal = subprocess.run(
+        adapt_command(trained_run, out, "--steps", "3", "--resume"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert other_goal.returncode == 2
+    assert other_goal.stderr.strip().endswith("adapts for 2 steps: resume it with that goal")
 
 
 def test_a_budget_no_width_can_meet_is_one_line(trained_run, tmp_path):
     synthetic_cache(trained_run, tmp_path / "cache")
     env = {**subprocess_env(), "MOBILENETS_CACHE": str(tmp_path / "cache")}
     done = subprocess.run(
-        adapt_command(trained_run, tmp_path / "out", "--target-ms", "0.05"),
+        adapt_command(trained_run, tmp_path / "out", "--target-ms", "0.05", *TRAINING),
         env=env,
         capture_output=True,
         text=True,

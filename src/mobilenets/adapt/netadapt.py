@@ -78,6 +78,13 @@ def adapt(
     out = Path(out)
     if resume:
         state = read_json(out / RESULTS)
+        if (target_ms, steps) != (state["target_ms"], state["max_steps"]):
+            saved = (
+                f"{state['target_ms']:g} ms"
+                if state["target_ms"] is not None
+                else f"{state['max_steps']} steps"
+            )
+            raise ValueError(f"{out} adapts for {saved}: resume it with that goal")
     else:
         state = _new_state(
             checkpoint,

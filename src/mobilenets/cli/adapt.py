@@ -110,6 +110,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_adapt(args: argparse.Namespace) -> int:
     from ..adapt import adapt
 
+    given = config_arguments(args, SETTINGS)
+    if args.resume and given:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
+        raise ValueError(f"--resume continues the adaptation as it was saved; drop {flags}")
     result = adapt(
         args.checkpoint,
         args.out,
@@ -120,7 +124,7 @@ def run_adapt(args: argparse.Namespace) -> int:
         granularity=args.granularity,
         short_epochs=args.short_epochs,
         short_limit_train=args.short_limit_train,
-        settings=config_arguments(args, SETTINGS),
+        settings=given,
         threads=args.threads,
         front=args.front,
         accept_contention=args.accept_contention,
