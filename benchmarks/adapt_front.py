@@ -1,6 +1,7 @@
 """NetAdapt's per-layer widths against the uniform alpha front, in one run, on Fashion-MNIST at
 32 px in ONNX Runtime on this machine: trains alpha 0.25/0.5/0.75/1.0 (the uniform front, timed
-here and written as a sweep folder's results.json), adapts the alpha 1.0 network with
+here and written as a sweep folder's results.json; each trained as many epochs as the adapted
+network's lineage), adapts an alpha 1.0 network trained for EPOCHS with
 ``mobilenets.adapt``, times every network again interleaved, and prints the comparison as
 Markdown. Run again on the same OUT_DIR, it reuses the trained networks and only re-times.
 
@@ -10,6 +11,7 @@ Markdown. Run again on the same OUT_DIR, it reuses the trained networks and only
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -23,11 +25,15 @@ from mobilenets.deploy.select import pareto_frontier
 
 ALPHAS = (0.25, 0.5, 0.75, 1.0)
 ROUNDS = 3
+EPOCHS, LIMIT_TRAIN = 2, 5000  # the starting run's epochs, and the final fine-tune's
+STEPS, SHORT_LIMIT_TRAIN = 6, 1000
+# The uniform networks train as many epochs as the adapted one's lineage in all: the starting
+# run, the short fine-tune of each step's kept proposal, the final fine-tune.
+UNIFORM_EPOCHS = 2 * EPOCHS + math.ceil(STEPS * SHORT_LIMIT_TRAIN / LIMIT_TRAIN)
 DATA = dict(
     data="fashion-mnist",
     resolution=32,
-    epochs=3,
-    limit_train=6000,
+    limit_train=LIMIT_TRAIN,
     limit_val=1000,
     batch_size=64,
     optimizer="adamw",
@@ -82,7 +88,9 @@ def train_and_adapt(out: Path, sweep: Path) -> None:
     rows = []
     for alpha in ALPHAS:
         run = sweep / "trials" / f"alpha{alpha:g}"
-        summary = train(out=str(run), alpha=alpha, progress=False, force=True, **DATA)
+        summary = train(
+            out=str(run), alpha=alpha, epochs=UNIFORM_EPOCHS, progress=False, force=True, **DATA
+        )
         timed = benchmark(load_model(run / "best.pt"), "onnxruntime", threads=1, runs=50)
         rows.append(
             dict(
@@ -97,15 +105,17 @@ def train_and_adapt(out: Path, sweep: Path) -> None:
         )
         print(f"uniform alpha {alpha:g}: {rows[-1]}", file=sys.stderr)
     (sweep / "results.json").write_text(json.dumps({"trials": rows}, indent=2))
+    start = out / "start"
+    train(out=str(start), alpha=1.0, epochs=EPOCHS, progress=False, force=True, **DATA)
     result = adapt(
-        sweep / "trials" / "alpha1",
+        start,
         out / "adapted",
         runtime="onnxruntime",
-        steps=5,
-        reduction=0.12,
+        steps=STEPS,
+        reduction=0.08,
         granularity=16,
-        short_limit_train=1500,
-        settings=dict(epochs=DATA["epochs"], limit_val=DATA["limit_val"]),
+        short_limit_train=SHORT_LIMIT_TRAIN,
+        settings=dict(epochs=EPOCHS, limit_val=DATA["limit_val"]),
         threads=1,
         front=sweep,
         force=True,

@@ -32,6 +32,7 @@ from .latency_table import LatencyTable
 from .prune import layer_widths, narrowed
 from .results import RESULTS, plot_adapt, read_json
 
+HALVINGS = 3
 # What a step's fine-tune may not inherit from the starting run: another starting point, a
 # teacher, frozen layers, a warm-up longer than the fine-tune.
 CLEARED = dict(
@@ -160,7 +161,8 @@ class _Adaptation:
             entry = self._step(len(state["steps"]), step_ms)
             if entry is None:
                 self.log(
-                    f"stopped: narrowing no single layer cuts the predicted latency by {step_ms:.3f} ms"
+                    f"stopped: narrowing no single layer cuts the predicted latency by "
+                    f"{step_ms / 2**HALVINGS:.4f} ms"
                 )
                 break
             state["steps"].append(entry)
@@ -234,6 +236,22 @@ class _Adaptation:
                 low = middle + 1
         return widths[low]
 
+    def _proposals(
+        self, channels: list[int], goal_ms: float, cut_ms: float
+    ) -> tuple[list[tuple[int, int]], float]:
+        """(layer, width) of every layer that can cut ``cut_ms``; where none can, the cut is
+        halved (NetAdapt's decaying reduction), at most ``HALVINGS`` times."""
+        for _ in range(HALVINGS + 1):
+            proposals = [
+                (layer, width)
+                for layer in range(len(channels))
+                if (width := self._proposal_width(channels, layer, goal_ms)) is not None
+            ]
+            if proposals:
+                return proposals, cut_ms
+            goal_ms, cut_ms = goal_ms + cut_ms / 2, cut_ms / 2
+        return [], cut_ms
+
     def _step(self, step: int, step_ms: float) -> dict[str, Any] | None:
         state = self.state
         current = state["steps"][-1]
@@ -242,13 +260,12 @@ class _Adaptation:
         cut = step_ms
         if state["target_ms"] is not None:  # the last step cuts no more than the target needs
             cut = min(step_ms, max(current["latency_ms"] - state["target_ms"], step_ms / 4))
-        goal = predicted - cut
+        proposals, cut = self._proposals(current["channels"], predicted - cut, cut)
         results = []
-        for layer in range(len(current["channels"])):
-            width = self._proposal_width(current["channels"], layer, goal)
-            if width is None:
-                continue
-            run_dir = self.out / "steps" / f"{step:03d}" / f"layer{layer:02d}"
+        for layer, width in proposals:
+            # The width is in the name: a resumed step whose table was timed anew may propose
+            # another width, and must not take this one's fine-tune for it.
+            run_dir = self.out / "steps" / f"{step:03d}" / f"layer{layer:02d}_{width}"
             summary = _finished(run_dir)
             if summary is None:
                 config = dataclasses.replace(
@@ -276,6 +293,7 @@ class _Adaptation:
             top1=top1,
             checkpoint=str(run_dir / "best.pt"),
             proposals=len(results),
+            cut_ms=round(cut, 4),
         )
         self.log(
             f"step {step}: kept layer {layer} at {width} channels: top-1 {100 * top1:.2f}%, "
