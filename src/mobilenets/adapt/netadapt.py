@@ -109,6 +109,9 @@ def adapt(
 
 def _new_state(checkpoint: str | Path, out: Path, **options: Any) -> dict[str, Any]:
     check_runtime(options["runtime"])
+    start = checkpoint_file(checkpoint)
+    if not start.is_file():
+        raise FileNotFoundError(f"no checkpoint at {start}")
     if (options["target_ms"] is None) == (options["max_steps"] is None):
         raise ValueError("give a latency target (target_ms) or a number of steps, not both")
     if not 0 < options["reduction"] < 1:
@@ -125,7 +128,7 @@ def _new_state(checkpoint: str | Path, out: Path, **options: Any) -> dict[str, A
             elif target.exists():
                 target.unlink()
     options.pop("force", None)
-    return {"checkpoint": str(checkpoint_file(checkpoint)), **options, "steps": [], "final": None}
+    return {"checkpoint": str(start), **options, "steps": [], "final": None}
 
 
 class _Adaptation:
