@@ -3,7 +3,8 @@
 here and written as a sweep folder's results.json; each trained as many epochs as the adapted
 network's lineage), adapts an alpha 1.0 network trained for EPOCHS with
 ``mobilenets.adapt``, times every network again interleaved, and prints the comparison as
-Markdown. Run again on the same OUT_DIR, it reuses the trained networks and only re-times.
+Markdown, with OUT_DIR/retimed/adapt.png drawn from the re-timed latencies. Run again on the
+same OUT_DIR, it reuses the trained networks and only re-times.
 
     OMP_NUM_THREADS=1 python benchmarks/adapt_front.py OUT_DIR
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 
 from mobilenets.adapt import adapt
+from mobilenets.adapt.results import plot_adapt
 from mobilenets.classification import train
 from mobilenets.deploy.checkpoint import load_model
 from mobilenets.deploy.latency import benchmark
@@ -63,6 +65,10 @@ def main(out: Path) -> None:
     rows = json.loads((sweep / "results.json").read_text())["trials"]
     result = json.loads((out / "adapt_result.json").read_text())
     retime(rows, result, sweep)
+    retimed = out / "retimed"
+    retimed.mkdir(exist_ok=True)
+    (retimed / "results.json").write_text(json.dumps({"trials": rows}, indent=2))
+    plot_adapt(result, retimed / "adapt.png", front=retimed)
     report(rows, result)
 
 
