@@ -152,3 +152,26 @@ def test_a_budget_no_width_can_meet_is_one_line(trained_run, tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no widths meet 0.05 ms in eager" in lines[0], done.stderr
+
+
+def test_the_plot_sets_the_steps_beside_a_sweep_front(tmp_path):
+    pytest.importorskip("matplotlib")
+    from mobilenets.adapt.results import plot_adapt, uniform_front
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    trials = [
+        {"trial": "a", "alpha": 0.5, "resolution": 32, "top1": 0.7, "latency_ms": 0.1},
+        {"trial": "b", "alpha": 1.0, "resolution": 32, "top1": 0.8, "latency_ms": 0.4},
+        {"trial": "c", "alpha": 0.75, "resolution": 32, "top1": None, "latency_ms": None},
+    ]
+    (sweep / "results.json").write_text(json.dumps({"trials": trials}))
+    assert [row["trial"] for row in uniform_front(sweep)] == ["a", "b"]
+    entry = {"step": 0, "layer": None, "latency_ms": 0.3, "top1": 0.75}
+    state = {"runtime": "onnxruntime", "threads": 1, "steps": [entry], "final": entry}
+    assert plot_adapt(state, tmp_path / "adapt.png", front=sweep)
+    assert (tmp_path / "adapt.png").read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "results.json").write_text("{}")
+    with pytest.raises(ValueError, match="is it a `mobilenets sweep` folder"):
+        uniform_front(tmp_path / "other")
