@@ -30,7 +30,7 @@ from ..train.checkpoint import checkpoint_file, load_checkpoint
 from ..train.config import TrainConfig
 from .latency_table import LatencyTable
 from .prune import layer_widths, narrowed
-from .results import RESULTS, plot_adapt, read_json
+from .results import RESULTS, plot_adapt, read_json, uniform_front
 
 HALVINGS = 3
 # What a step's fine-tune may not inherit from the starting run: another starting point, a
@@ -77,6 +77,8 @@ def adapt(
     writes to ``out/results.json``) one entry per step and the final fine-tune.
     ``accept_contention``: cache layer latencies timed while other processes took the CPU."""
     out = Path(out)
+    if front is not None:
+        uniform_front(front)  # a folder that is not a sweep's is refused before any work
     if resume:
         state = read_json(out / RESULTS)
         if (target_ms, steps) != (state["target_ms"], state["max_steps"]):
@@ -139,11 +141,11 @@ class _Adaptation:
         self.config = dataclasses.replace(
             TrainConfig.from_dict(start["config"]), **state["settings"], **CLEARED
         )
-        model = load_model(state["checkpoint"])
-        if not isinstance(model, MobileNetV1):
+        self.start = load_model(state["checkpoint"])
+        if not isinstance(self.start, MobileNetV1):
             raise ValueError(f"adapt narrows a MobileNetV1; {state['checkpoint']} holds another")
         self.table = LatencyTable(
-            model.config,
+            self.start.config,
             state["runtime"],
             state["threads"],
             accept_contention=state["accept_contention"],
@@ -151,11 +153,12 @@ class _Adaptation:
 
     def run(self, front: str | Path | None) -> dict[str, Any]:
         state = self.state
-        start = load_model(state["checkpoint"])
-        self._check_budget(layer_widths(start))  # before anything is written
+        self._check_budget(layer_widths(self.start))  # before anything is written
         if not state["steps"]:
             state["steps"].append(
-                self._entry(0, None, start, top1=self.start_top1, checkpoint=state["checkpoint"])
+                self._entry(
+                    0, None, self.start, top1=self.start_top1, checkpoint=state["checkpoint"]
+                )
             )
             self._save()
         first = state["steps"][0]
