@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "embedding",
     "geo",
     "sweep",
+    "adapt",
     "serve",
 )
 

@@ -4,14 +4,17 @@ the most accurate model that fits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..data.csvfiles import csv_rows
 from ..files import atomic_output, cache_dir, refuse_existing
@@ -86,12 +89,11 @@ def machine_key(runtime: str, threads: int, precision: str = "f32") -> str:
     versions = f"torch {torch.__version__}"
     package = RUNTIME_PACKAGES.get(runtime.removesuffix("-int8"))
     if package is not None:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):  # benchmark() names the extra
             versions += f", {package} {metadata.version(package)}"
-        except metadata.PackageNotFoundError:
-            pass  # benchmark() names the missing extra
     flags = ",".join(cpu_flags()) or "no AVX2"
-    return f"{cpu_name()} [{flags}] | {threads} threads | {versions} | {runtime}{'' if precision == 'f32' else ' ' + precision}"
+    mode = "" if precision == "f32" else f" {precision}"
+    return f"{cpu_name()} [{flags}] | {threads} threads | {versions} | {runtime}{mode}"
 
 
 def latency_cache_path() -> Path:
@@ -105,11 +107,14 @@ def measure_latencies(
     *,
     runs: int = 20,
     accept_contention: bool = False,
+    build: Callable[[str], nn.Module] = create_model,
 ) -> tuple[dict[str, float], list[str]]:
     """Median batch-1 milliseconds of each named model, from the cache or measured now (and
     then cached under :func:`machine_key`), and the names measured while other processes took
     the CPU: those are used this once but not cached, so the next quiet run measures again
-    (``accept_contention``: cached all the same, for a machine that is never quiet)."""
+    (``accept_contention``: cached all the same, for a machine that is never quiet).
+    ``build`` makes the network a name stands for (a registered name by default; ``adapt``'s
+    latency table names single layers)."""
     path = latency_cache_path()
     try:
         cache: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.is_file() else {}
@@ -122,7 +127,7 @@ def measure_latencies(
     for name in progress_bar(
         missing, desc=f"timing ({runtime})", unit="model", disable=not missing
     ):
-        result = benchmark(create_model(name), runtime, threads=threads, runs=runs, warmup=3)
+        result = benchmark(build(name), runtime, threads=threads, runs=runs, warmup=3)
         latencies[name] = result["median_ms"]
         if result["contended"] and not accept_contention:
             contended.append(name)

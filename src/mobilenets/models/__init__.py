@@ -6,6 +6,7 @@ from .features import FeatureMobileNet
 from .layers import ConvBnAct, TFSamePad2d, conv_bn_act, depthwise_separable, flattened_conv_bn_act
 from .mobilenet_v1 import (
     ALPHA,
+    CHANNELS,
     IN_CHANNELS,
     NUM_CLASSES,
     RESOLUTION,
@@ -31,6 +32,7 @@ from .spec import MOBILENET_V1_BODY, VARIANTS, body_spec, scaled_depth
 
 __all__ = [
     "ALPHA",
+    "CHANNELS",
     "IN_CHANNELS",
     "MOBILENET_V1_BODY",
     "NUM_CLASSES",

@@ -19,6 +19,7 @@ ARCHITECTURE_KEYS = (
     "output_stride",
     "min_depth",
     "head_features",
+    "channels",
 )
 
 

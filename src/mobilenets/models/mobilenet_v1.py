@@ -29,6 +29,8 @@ ALPHA = Range(0, 4, low_open=True)
 RESOLUTION = count(MIN_RESOLUTION, 2048)
 NUM_CLASSES = count(0, 1_000_000)
 IN_CHANNELS = count(1, 1024)
+# Per-layer widths: 16,384 is 16x the widest layer of alpha 1, alpha 4's widest is 4,096.
+CHANNELS = count(1, 16_384)
 
 
 @dataclass
@@ -50,20 +52,48 @@ class MobileNetConfig:
     output_stride: int = declared(32, choices=OUTPUT_STRIDES)
     min_depth: int = declared(8, count(1, 1024))
     head_features: int = declared(0, count(0, 65_536))  # 0: no head convolution
+    # The output width of every body layer (Conv2d_0, then each pointwise layer; a depthwise
+    # layer keeps its input's width), in place of alpha's uniform widths. None: alpha's.
+    channels: list[int] | None = declared(None)
 
     def validate(self) -> MobileNetConfig:
         """Raises ValueError naming the first bad argument and what it allows (None included)."""
         for argument in fields(self):
-            if getattr(self, argument.name) is None:
+            if getattr(self, argument.name) is None and argument.name != "channels":
                 raise ValueError(f"{argument.name} must be given; got None")
         check_declared(self)
+        if self.channels is not None:
+            self.channels = checked_channels(self.channels, len(body_spec(self.variant)))
         return self
+
+    def widths(self) -> list[int]:
+        """The output width of each body layer: ``channels``, else alpha's rule."""
+        if self.channels is not None:
+            return list(self.channels)
+        return [
+            scaled_depth(spec.depth, self.alpha, self.min_depth) for spec in body_spec(self.variant)
+        ]
+
+
+def checked_channels(channels: Any, layers: int) -> list[int]:
+    """``channels`` as a list of ``layers`` whole numbers in ``CHANNELS``; ValueError otherwise."""
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, (list, tuple)):
+        raise ValueError(f"channels must be a list of {layers} widths; got {channels!r:.200}")
+    if len(channels) != layers:
+        raise ValueError(
+            f"channels must list {layers} widths (one per body layer); got {len(channels)}"
+        )
+    for index, width in enumerate(channels):
+        CHANNELS.check(f"channels[{index}]", width)
+    return [int(width) for width in channels]
 
 
 class MobileNetV1(nn.Module):
     """MobileNet v1 with the width multiplier ``alpha`` and any input ``resolution`` >= 32; the
     arguments (alpha, resolution, num_classes, in_channels, dropout, variant, activation, bn_eps,
-    padding, output_stride, min_depth, head_features) and their defaults are :class:`MobileNetConfig`'s.
+    padding, output_stride, min_depth, head_features, channels) and their defaults are
+    :class:`MobileNetConfig`'s. ``channels`` gives every body layer its own width (NetAdapt's
+    per-layer widths) instead of alpha's.
 
     ``resolution`` is the input size the model is meant for (the resolution multiplier times
     224); it is recorded in ``pretrained_cfg`` and used by cost accounting, while the network
@@ -101,8 +131,7 @@ class MobileNetV1(nn.Module):
             padding=settings.padding, activation=settings.activation, bn_eps=settings.bn_eps
         )
         channels, current_stride, rate = settings.in_channels, 1, 1
-        for spec in body_spec(settings.variant):
-            depth = scaled_depth(spec.depth, settings.alpha, settings.min_depth)
+        for spec, depth in zip(body_spec(settings.variant), settings.widths()):
             # Past the output stride, strides become dilation (as TF-slim's output_stride).
             if current_stride == settings.output_stride:
                 stride, dilation, rate = 1, rate, rate * spec.stride

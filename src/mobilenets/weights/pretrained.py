@@ -72,6 +72,7 @@ _MUST_MATCH = (
     "bn_eps",
     "min_depth",
     "head_features",
+    "channels",
 )
 # What weights fix that a registry name does not say: create_model builds the model so.
 _ARCHITECTURE = ("padding", "activation", "bn_eps", "head_features")
