@@ -9,7 +9,8 @@ import torch
 from mobilenets import count_cost
 from mobilenets.adapt import layer_widths, narrowed
 from mobilenets.models import mobilenet_v1
-from mobilenets.train.checkpoint import factory_name, model_from_checkpoint, save_checkpoint
+from mobilenets.pt_files import save_pt
+from mobilenets.train.checkpoint import factory_name, model_from_checkpoint
 from mobilenets.train.checkpoint import load_checkpoint as read_checkpoint
 from mobilenets.weights import from_pretrained, save_pretrained
 
@@ -102,13 +103,13 @@ def test_narrowing_keeps_the_strongest_filters_and_their_outputs():
 def test_an_adapted_model_round_trips_through_a_checkpoint_and_a_pretrained_folder(tmp_path):
     model = adapted_model()
     x = torch.randn(2, 1, 32, 32)
-    save_checkpoint(
-        tmp_path / "adapted.pt",
+    save_pt(
         dict(
             model=model.state_dict(),
             model_factory=factory_name(model),
             model_config=dict(model.config),
         ),
+        tmp_path / "adapted.pt",
     )
     rebuilt = model_from_checkpoint(read_checkpoint(tmp_path / "adapted.pt")).eval()
     assert rebuilt.config["channels"] == model.config["channels"]
