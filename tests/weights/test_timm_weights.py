@@ -531,7 +531,7 @@ def test_eval_and_predict_prepare_images_as_timm_does(
                 f"timm:{TAG_100}",
                 "--data",
                 str(val),
-                "--out",
+                "--plot",
                 str(tmp_path / "c.png"),
                 "--json",
             ]

@@ -39,6 +39,8 @@ from .common import (
     output_path,
 )
 
+AREA = "deploy"
+
 RANDOM = "random"
 # Verification and calibration images go through the model as one batch: 1024 at 224 px are
 # 0.6 GB of input alone.

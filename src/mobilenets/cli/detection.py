@@ -27,9 +27,10 @@ from .common import (
     emit,
     number,
     output_path,
-    require_for_new_run,
+    train_or_resume,
 )
 
+AREA = "detection"
 # The TrainConfig fields train-detector offers (the detector names its resolution).
 SETTINGS = ("alpha", *LOOP_SETTINGS)
 # Each canvas is a 300x300 PNG written to disk; a million is tens of GB.
@@ -72,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run folder (checkpoints, metrics.jsonl, summary.json)",
     )
     parser.add_argument(
-        "--backbone-init",
+        "--init",
+        dest="backbone_init",
         metavar="CHECKPOINT",
         help="start the MobileNet body from a classification checkpoint",
     )
@@ -139,27 +141,19 @@ def run_make_detection(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.resume:
-        summary = resume(args.resume, **config_arguments(args, SETTINGS))
-    else:
-        require_for_new_run(args, ("arch", "data", "out"))
-        summary = train(
-            args.arch,
-            args.data,
-            args.out,
-            backbone_init=args.backbone_init,
-            force=args.force,
-            **config_arguments(args, SETTINGS),
-        )
-    emit(
-        summary,
-        args.json,
-        lambda s: (
+    return train_or_resume(
+        args,
+        start=lambda **settings: train(
+            args.arch, args.data, args.out, backbone_init=args.backbone_init, **settings
+        ),
+        resume=resume,
+        settings=config_arguments(args, SETTINGS),
+        text=lambda s: (
             f"{s['run_dir']}: {s['epochs']} epochs, mAP {s['map']:.3f}, mAP@.5 {s['map_50']:.3f} "
             f"(best mAP {s['best_map']:.3f} at epoch {s['best_epoch']})"
         ),
+        needs=("arch", "data", "out"),
     )
-    return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:

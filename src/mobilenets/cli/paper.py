@@ -10,6 +10,8 @@ from ..embedding.paper_rows import table12_cells, table14_cells
 from ..paper import Cell, failures, paper_cells
 from .common import add_json_argument, emit
 
+AREA = "models and cost"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
