@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -42,6 +43,7 @@ COMMAND_MODULES = (
 )
 
 USER_ERRORS = (ValueError, OSError)
+HELP_WIDTH = 100  # the command list's lines, wrapped as argparse wraps the rest
 # The libraries whose log lines are theirs, not the user's (their loggers may not exist yet).
 THIRD_PARTY_LOGGERS = (
     "torch",
@@ -118,9 +120,17 @@ def _commands_by_area(subparsers: argparse._SubParsersAction, areas: dict[str, l
         for action in subparsers._choices_actions
     }
     width = max(len(command) for command in helps) + 2
+
+    def line(command: str) -> str:
+        return textwrap.fill(
+            f"  {command:<{width}}{helps.get(command, '')}",
+            HELP_WIDTH,
+            subsequent_indent=" " * (width + 2),
+            break_on_hyphens=False,
+        )
+
     blocks = [
-        f"{area}:\n"
-        + "\n".join(f"  {command:<{width}}{helps.get(command, '')}" for command in commands)
+        f"{area}:\n" + "\n".join(map(line, commands))
         for area, commands in areas.items()
         if commands
     ]
