@@ -79,6 +79,7 @@ OUT_OF_RANGE = [
     ("train-detector", "--batch-size", ["0"]),
     ("train-detector", "--epochs", ["0"]),
     ("eval-detector", "--batch-size", ["0", "-1"]),
+    ("eval-detector", "--limit-val", ["0"]),
     ("detect", "--score-thresh", ["-0.1", "1.5", "nan"]),
     ("train-attributes", "--alpha", ["1e6"]),
     ("train-attributes", "--temperature", ["0"]),

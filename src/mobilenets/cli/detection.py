@@ -91,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", required=True, help="COCO-layout folder")
     parser.add_argument("--split", default="val")
+    parser.add_argument(
+        "--limit-val", type=number(count(1)), metavar="N", help="the first N images of --split"
+    )
     parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=16)
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
@@ -158,7 +161,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     emit(
-        evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size),
+        evaluate(
+            args.checkpoint,
+            args.data,
+            split=args.split,
+            limit=args.limit_val,
+            batch_size=args.batch_size,
+        ),
         args.json,
         format_eval,
     )
