@@ -203,12 +203,14 @@ def add_plot_argument(parser: argparse.ArgumentParser, what: str, side_file: str
     parser.add_argument("--force", action="store_true", help="replace an existing --plot PNG")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, folder: str = "run folder") -> None:
+def add_run_arguments(
+    parser: argparse.ArgumentParser, folder: str = "run folder", note: str = ""
+) -> None:
     """``--resume RUN_DIR`` and ``--force``, for every training command."""
     parser.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help=f"continue the {folder} RUN_DIR as if never stopped (no --out needed)",
+        help=f"continue the {folder} RUN_DIR as if never stopped (no --out needed){note}",
     )
     parser.add_argument("--force", action="store_true", help=f"start over in an existing {folder}")
 
@@ -311,11 +313,10 @@ def model_knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     """Builds the model the arguments describe, and its registry-style name. A width,
-        resolution or variant that contradicts what ``--model NAME`` stands for (``--alpha 0.5``
-        with a 1.0 name) is refused: the result would be reported under a name it is not. (The
-        class count is no part of a name: ``--num-classes`` changes it freely.) ``--pretrained FILE``
-    without ``--model`` builds what the file describes (width, resolution, classes), as ``eval``
-    does."""
+    resolution or variant that contradicts what ``--model NAME`` stands for (``--alpha 0.5``
+    with a 1.0 name) is refused: the result would be reported under a name it is not. (The
+    class count is no part of a name: ``--num-classes`` changes it freely.) ``--pretrained
+    FILE`` without ``--model`` builds what the file describes (width, resolution, classes)."""
     overrides = model_knobs(args)
     weights = pretrained_overrides(args)
     if args.model:

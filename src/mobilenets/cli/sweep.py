@@ -54,9 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="RUN_DIR",
         help="the sweep folder: trials/, tune/, results.json, pareto.png",
     )
-    add_run_arguments(
-        parser, "sweep folder (Ray Tune's experiment restore; only your own: its state is pickled)"
-    )
+    add_run_arguments(parser, "sweep folder", "; only your own: Ray Tune pickles its state")
     group = parser.add_argument_group("grid")
     group.add_argument(
         "--alphas",
