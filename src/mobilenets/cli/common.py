@@ -296,14 +296,8 @@ def pretrained_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 MODEL_KNOBS = ("alpha", "resolution", "variant", "num_classes")
-# --pretrained names a release by these words; anything else is a file or address to read.
-RELEASE_WORDS = ("best", "keras", "timm")
-
-
-def _inferable(source: str, overrides: Mapping[str, Any]) -> bool:
-    """Whether ``--pretrained`` alone describes the model: a file or address (not a release
-    word, which needs a model to pick for), without a width, variant or class count given."""
-    return source not in RELEASE_WORDS and not set(overrides) - {"resolution"}
+# --pretrained values that pick a release for the model named (or defaulted), not a file.
+PRETRAINED_CHOICES = ("best", "keras", "timm")
 
 
 def model_knobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -315,8 +309,7 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
     """Builds the model the arguments describe, and its registry-style name. A width,
     resolution or variant that contradicts what ``--model NAME`` stands for (``--alpha 0.5``
     with a 1.0 name) is refused: the result would be reported under a name it is not. (The
-    class count is no part of a name: ``--num-classes`` changes it freely.) ``--pretrained
-    FILE`` without ``--model`` builds what the file describes (width, resolution, classes)."""
+    class count is no part of a name: ``--num-classes`` changes it freely.)"""
     overrides = model_knobs(args)
     weights = pretrained_overrides(args)
     if args.model:
@@ -327,11 +320,10 @@ def model_from_args(args: argparse.Namespace) -> tuple[nn.Module, str]:
                 raise ValueError(
                     f"{flag} {value} contradicts --model {args.model} ({key} {named[key]}); give one or the other"
                 )
-    if weights and not args.model and _inferable(args.pretrained, overrides):
+    if weights and not args.model and args.pretrained not in PRETRAINED_CHOICES:
+        # A file (or release) says its own width and resolution: the model is the one it describes.
         model = model_from_weights(
-            args.pretrained,
-            drop_background=args.drop_background,
-            resolution=overrides.get("resolution"),
+            args.pretrained, drop_background=args.drop_background, **overrides
         )
         return model, model_name(model.alpha, model.resolution, model.variant)
     if args.model or weights:

@@ -19,10 +19,10 @@ from ..weights.pretrained import (
 )
 from .common import add_json_argument, emit, number, output_path
 
-AREA = "models and cost"
-
 SOURCE_FORMATS = ("keras", "tf-slim", "timm", "safetensors", "torch")
 TARGETS = ("pt", "safetensors", "folder")
+
+AREA = "models and cost"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
