@@ -165,7 +165,8 @@ def main() -> None:
         print()
         return
     print(
-        f"{result['date']}, {result['machine']}, {args.threads} thread(s), torch {result['torch']}, timm {result['timm']}, "
+        f"{result['date']}, {result['machine']}, {args.threads} thread(s), torch "
+        f"{result['torch']}, timm {result['timm']}, "
         f"{args.images} Fashion-MNIST images at {RESOLUTION} px, batch {BATCH}, {args.rounds} rounds, load average "
         f"{result['load_average_before'][0]:.1f} -> {result['load_average_after'][0]:.1f}"
     )

@@ -261,7 +261,8 @@ def format_table(result: dict) -> str:
     """The result as a header line and a markdown table."""
     where = result["device"] if result["device"] != "cpu" else f"{result['threads']} thread(s)"
     lines = [
-        f"{result['date']}, {result['machine']} ({result['cpu_count']} CPUs; {' '.join(result['cpu_flags'])}), {where}, "
+        f"{result['date']}, {result['machine']} ({result['cpu_count']} CPUs; "
+        f"{' '.join(result['cpu_flags'])}), {where}, "
         f"torch {result['torch']}, timm {result['timm']}, amp = {result['amp']} autocast, {result['optimizer']}, "
         f"{result['rounds']} rounds of {result['steps_per_round']} steps, load average "
         f"{result['load_average_before'][0]:.1f} -> {result['load_average_after'][0]:.1f}, {result['seconds']:.0f} s",

@@ -91,8 +91,18 @@ def _mult_adds(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) ->
     return 0
 
 
+# How every command states the count it prints.
+PARAMETERS_COUNTED = "learnable, as the paper counts"
+
+
+def parameter_count(module: nn.Module, *, recurse: bool = True) -> int:
+    """The paper's parameter count: every learnable tensor (weights, biases, batch norm's scale
+    and shift), frozen or not, and no buffer (batch norm's running statistics are not learned)."""
+    return sum(p.numel() for p in module.parameters(recurse=recurse))
+
+
 def _own_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+    return parameter_count(module, recurse=False)
 
 
 def _first_tensor(value: Any) -> torch.Tensor | None:
@@ -162,7 +172,7 @@ def count_cost(
         model.train(was_training)
 
     # Parameters that no forward call touched (an unused auxiliary head) still count as size.
-    total_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total_params = parameter_count(model)
     return Cost(mult_adds=sum(row.mult_adds for row in rows), params=total_params, layers=rows)
 
 

@@ -59,7 +59,7 @@ def test_eval_json_matches_the_model_on_the_same_images(trained, tmp_path, capsy
                 str(trained),
                 "--limit-val",
                 "200",
-                "--out",
+                "--plot",
                 str(plot),
                 "--json",
             ]
@@ -92,7 +92,7 @@ def test_eval_json_matches_the_model_on_the_same_images(trained, tmp_path, capsy
     # The PNG is the user's: replaced only when asked, and refused before any work.
     before = plot.read_bytes()
     assert (
-        main(["eval", "--checkpoint", str(trained), "--limit-val", "20", "--out", str(plot)]) == 2
+        main(["eval", "--checkpoint", str(trained), "--limit-val", "20", "--plot", str(plot)]) == 2
     )
     assert "exists; pass --force" in capsys.readouterr().err and plot.read_bytes() == before
     assert (
@@ -103,7 +103,7 @@ def test_eval_json_matches_the_model_on_the_same_images(trained, tmp_path, capsy
                 str(trained),
                 "--limit-val",
                 "20",
-                "--out",
+                "--plot",
                 str(plot),
                 "--force",
             ]

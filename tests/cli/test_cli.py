@@ -186,7 +186,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert {"list", "cost", "paper"} <= set(out.split())
     subparsers = build_parser()._subparsers._group_actions[0].choices
-    for name, parser in subparsers.items():  # every sub-command's own --help renders
+    for parser in subparsers.values():  # every sub-command's own --help renders
         parser.format_help()
 
 

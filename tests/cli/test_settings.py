@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mobilenets.classification import training as classification
 from mobilenets.cli import build_parser, main
 from mobilenets.cli import detection as detection_cli
 from mobilenets.cli import embedding as embedding_cli
@@ -17,7 +18,6 @@ from mobilenets.cli.common import config_arguments
 from mobilenets.detection import training as detection
 from mobilenets.embedding import training as embedding
 from mobilenets.geo import training as geo
-from mobilenets.classification import training as classification
 from mobilenets.train.config import TrainConfig
 
 FLAGS = ["--lr", "0.5", "--no-augment", "--epochs", "3"]
@@ -119,7 +119,10 @@ def test_every_listed_model_name_creates_in_a_fresh_interpreter() -> None:
         "mobilenet_v1_embedding",
         "mobilenet_v1_025_128",
     } <= set(names)
-    script = "import sys\nfrom mobilenets import create_model\nfor name in sys.argv[1:]:\n    create_model(name)\nprint(len(sys.argv) - 1)"
+    script = (
+        "import sys\nfrom mobilenets import create_model\nfor name in sys.argv[1:]:\n    "
+        "create_model(name)\nprint(len(sys.argv) - 1)"
+    )
     done = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(len(names))

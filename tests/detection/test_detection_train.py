@@ -64,6 +64,25 @@ def test_train_resume_evaluate_and_draw_through_the_cli(
     )
     result = _json(capsys)
     assert set(result) >= {"map", "map_50", "per_class"} and len(result["per_class"]) == 10
+    data = str(tmp_path / "data")
+    assert (
+        main(
+            [
+                "eval-detector",
+                "--checkpoint",
+                str(run),
+                "--data",
+                data,
+                "--split",
+                "train",
+                "--limit-val",
+                "2",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert _json(capsys)["images"] == 2  # of the 3 training images
 
     image = tmp_path / "data" / "val" / "000001.png"
     assert (

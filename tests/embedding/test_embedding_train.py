@@ -114,7 +114,7 @@ def test_embedding_student_verifies(
                 str(tmp_path / "run"),
                 "--limit-val",
                 "1000",
-                "--out",
+                "--plot",
                 str(tmp_path / "roc.png"),
                 "--json",
             ]
@@ -139,7 +139,7 @@ def test_commands_end_to_end(teacher: Path, tmp_path: Path, capsys: pytest.Captu
     assert (
         main(
             [
-                "precompute-teacher",
+                "teacher-outputs",
                 "--task",
                 "attributes",
                 "--teacher",
@@ -217,7 +217,7 @@ def test_commands_end_to_end(teacher: Path, tmp_path: Path, capsys: pytest.Captu
             "exists",
         ),
         (
-            ["eval-attributes", "--checkpoint", str(run), "--limit-val", "64"],
+            ["eval-attributes", "--checkpoint", str(run), "--limit-val", "64", "--plot", str(plot)],
             f"{plot} exists; pass --force",
         ),
     ):

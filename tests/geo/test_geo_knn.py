@@ -132,6 +132,7 @@ def assert_matches_an_independent_search(data: Path, run: Path, result: dict) ->
 
     train_features, train_latlngs = pooled("train")
     val_features, val_latlngs = pooled("val")
+
     def unit(features: np.ndarray) -> np.ndarray:
         return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 

@@ -151,7 +151,7 @@ def test_eval_geo_draws_the_share_within_d_km(trained, tmp_path: Path, capsys, m
     data, run, _ = trained
     out = tmp_path / "curve.png"
     assert (
-        main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--out", str(out), "--json"]) == 0
+        main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--plot", str(out), "--json"]) == 0
     )
     result = _json(capsys)
     assert (
@@ -169,14 +169,17 @@ def test_eval_geo_draws_the_share_within_d_km(trained, tmp_path: Path, capsys, m
         row["share"] for row in result["table_11"]
     ]
     # The default: beside the checkpoint the run folder names (best.pt).
-    assert main(["eval-geo", "--checkpoint", str(run), "--limit", "16", "--force", "--json"]) == 0
+    assert main(["eval-geo", "--checkpoint", str(run), "--limit-val", "16", "--json"]) == 0
     assert (
         _json(capsys)["plot"] == str(run / "best.geo.png")
         and (run / "best.geo.png").stat().st_size > 0
     )
-    # An existing PNG is refused, before evaluating, unless --force.
+    # Its own side file is replaced freely: the evaluation never refuses because of it.
+    assert main(["eval-geo", "--checkpoint", str(run), "--limit-val", "8", "--json"]) == 0
+    assert _json(capsys)["plot"] == str(run / "best.geo.png")
+    # A PNG of the user's is refused, before evaluating, unless --force.
     drawn = out.read_bytes()
-    assert main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--out", str(out)]) == 2
+    assert main(["eval-geo", "--checkpoint", str(run / "last.pt"), "--plot", str(out)]) == 2
     err = capsys.readouterr().err
     assert (
         "exists" in err and "--force" in err and err.count("\n") == 1 and out.read_bytes() == drawn
@@ -190,9 +193,9 @@ def test_eval_geo_draws_the_share_within_d_km(trained, tmp_path: Path, capsys, m
                     "eval-geo",
                     "--checkpoint",
                     str(run),
-                    "--limit",
+                    "--limit-val",
                     "16",
-                    "--out",
+                    "--plot",
                     str(tmp_path / "none.png"),
                     "--json",
                 ]
@@ -205,7 +208,7 @@ def test_eval_geo_draws_the_share_within_d_km(trained, tmp_path: Path, capsys, m
 def test_locate_and_resume(trained, capsys) -> None:
     data, run, _ = trained
     images = [str(path) for path in sorted((data / "images" / "val").iterdir())[:2]]
-    assert main(["locate", "--checkpoint", str(run), *images, "--top", "3", "--json"]) == 0
+    assert main(["locate", "--checkpoint", str(run), *images, "--top-k", "3", "--json"]) == 0
     found = _json(capsys)
     cells = CellPartition.load(run / "cells.json")
     for row in found:

@@ -103,7 +103,6 @@ def resumed(tmp_path_factory, environment):
     done = subprocess.run(
         _command(
             "--resume",
-            "--out",
             str(out),
             "--runtime",
             "eager",
@@ -217,8 +216,8 @@ def test_user_mistakes_are_one_line_with_exit_2(tmp_path, capsys):
     assert main(["sweep", "--out", out, "--alphas", "0.5,x"]) == 2
     assert main(["sweep", "--out", out, "--resolutions", "16"]) == 2
     assert main(["sweep", "--out", out, "--variants", "deep"]) == 2
-    assert main(["sweep", "--resume", "--out", out, "--lr", "0.1"]) == 2
-    assert main(["sweep", "--resume", "--out", out]) == 2
+    assert main(["sweep", "--resume", out, "--lr", "0.1"]) == 2
+    assert main(["sweep", "--resume", out]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "mobilenets sweep: error: --alphas takes a comma-separated list of float values; got '0.5,x'",
         "mobilenets sweep: error: resolutions must be at least 32 pixels; got 16",

@@ -92,7 +92,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     for name, value in single.items():
         if value.is_floating_point():
             torch.testing.assert_close(
-                ddp[name], value, rtol=1e-4, atol=1e-5, msg=lambda m: f"{name}: {m}"
+                ddp[name], value, rtol=1e-4, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}"
             )
             moved += 1
         else:

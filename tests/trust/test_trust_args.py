@@ -213,7 +213,7 @@ def test_hostile_class_folder_names_reach_the_terminal_escaped(tmp_path, capsys)
         == 0
     )
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", run, "--out", str(tmp_path / "confusion.png")]) == 0
+    assert main(["eval", "--checkpoint", run, "--plot", str(tmp_path / "confusion.png")]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\\x1b[31mred\\x1b[0m" in out
     assert (

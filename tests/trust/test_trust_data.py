@@ -789,8 +789,10 @@ def figures(
     )
     for family, counter in counts.items():
         print(
-            f"{family:<11} {sum(counter.values()):>8}  {counter['refused'] + counter['ok']:>5}  {counter['one line, other words']:>11}"
-            f"  {counter['traceback']:>10}  {counter['accepted']:>8}  {counter['left files']:>10}  {counter['unclear']:>7}  {counter['hang']:>5}"
+            f"{family:<11} {sum(counter.values()):>8}  {counter['refused'] + counter['ok']:>5}  "
+            f"{counter['one line, other words']:>11}"
+            f"  {counter['traceback']:>10}  {counter['accepted']:>8}  {counter['left files']:>10}  "
+            f"{counter['unclear']:>7}  {counter['hang']:>5}"
         )
 
 

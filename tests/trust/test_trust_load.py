@@ -155,7 +155,7 @@ def _commands(path: str, run_dir: str, out: Path, files: Path) -> dict[str, list
             "--out",
             str(out / "t.pt"),
         ],
-        "train-detector --backbone-init": [
+        "train-detector --init": [
             "train-detector",
             "--data",
             coco,
@@ -168,7 +168,7 @@ def _commands(path: str, run_dir: str, out: Path, files: Path) -> dict[str, list
             "2",
             "--alpha",
             "0.25",
-            "--backbone-init",
+            "--init",
             path,
         ],
         "train-detector --resume": ["train-detector", "--resume", run_dir],
@@ -196,8 +196,8 @@ def _commands(path: str, run_dir: str, out: Path, files: Path) -> dict[str, list
         "eval-attributes": ["eval-attributes", "--checkpoint", path],
         "eval-embedding": ["eval-embedding", "--checkpoint", path],
         "embed": ["embed", "--checkpoint", path, image],
-        "precompute-teacher": [
-            "precompute-teacher",
+        "teacher-outputs --task attributes": [
+            "teacher-outputs",
             "--task",
             "attributes",
             "--teacher",
@@ -217,7 +217,7 @@ def _commands(path: str, run_dir: str, out: Path, files: Path) -> dict[str, list
 
 COMMANDS = list(_commands("P", "R", Path("O"), Path("F")))
 # The commands that rebuild the network a checkpoint of this project describes (--pretrained,
-# --teacher-weights, --teacher-outputs and --backbone-init read weights or tensors only). Of the
+# --teacher-weights, --teacher-outputs and --init read weights or tensors only). Of the
 # resumes, `train --resume` stands for all: each task resumes through the loop's one rebuild
 # (the others would first need their own data set on disk to get that far).
 REBUILDING = [
@@ -230,7 +230,6 @@ REBUILDING = [
             "--init",
             "--teacher-weights",
             "--teacher-outputs",
-            "--backbone-init",
         )
     )
     and not (name.endswith("--resume") and name != "train --resume")

@@ -491,7 +491,7 @@ def test_a_file_too_large_for_the_limit_is_one_line_and_leaves_nothing(children)
         ),
         (["convert", TF_SLIM, "--from", "tf-slim", "--out"], "FILE/weights.pt"),
         (
-            ["eval", "--checkpoint", "RUN/best.pt", "--limit-val", "32", "--out"],
+            ["eval", "--checkpoint", "RUN/best.pt", "--limit-val", "32", "--plot"],
             "FILE/confusion.png",
         ),
         (["select", "--max-params", "1e6", "--plot"], "FILE/tradeoff.png"),

@@ -21,16 +21,6 @@ NEEDS = {
     "train-embedding": ["--out", "run", "--teacher", "t.pt"],
     "eval-attributes": ["--checkpoint", "ck.pt"],
     "eval-embedding": ["--checkpoint", "ck.pt"],
-    "precompute-teacher": [
-        "--task",
-        "embedding",
-        "--teacher",
-        "t.pt",
-        "--out",
-        "o.pt",
-        "--resolution",
-        "32",
-    ],
     "train-geo": ["--data", "geo", "--out", "run"],
     "eval-geo": ["--checkpoint", "ck.pt"],
     "locate": ["--checkpoint", "ck.pt", "image.png"],
@@ -83,12 +73,13 @@ OUT_OF_RANGE = [
     ("train", "--temperature", ["0", "inf"]),
     ("train", "--distill-weight", ["1.5"]),
     ("teacher-outputs", "--batch-size", ["0"]),
-    ("teacher-outputs", "--resolution", ["50000"]),
+    ("teacher-outputs", "--resolution", ["50000", "0"]),
     ("teacher-outputs", "--limit-train", ["0"]),
     ("train-detector", "--alpha", ["1e308"]),
     ("train-detector", "--batch-size", ["0"]),
     ("train-detector", "--epochs", ["0"]),
     ("eval-detector", "--batch-size", ["0", "-1"]),
+    ("eval-detector", "--limit-val", ["0"]),
     ("detect", "--score-thresh", ["-0.1", "1.5", "nan"]),
     ("train-attributes", "--alpha", ["1e6"]),
     ("train-attributes", "--temperature", ["0"]),
@@ -97,15 +88,12 @@ OUT_OF_RANGE = [
     ("eval-attributes", "--limit-val", ["0"]),
     ("eval-embedding", "--far", ["2", "nan", "0", "1", "-1e-4", "inf"]),
     ("eval-embedding", "--limit-val", ["0", "1", "-1"]),
-    ("precompute-teacher", "--resolution", ["50000", "0"]),
-    ("precompute-teacher", "--batch-size", ["0"]),
-    ("precompute-teacher", "--limit-train", ["0"]),
     ("train-geo", "--max-photos", ["0"]),
     ("train-geo", "--min-photos", ["0", "-1"]),
     ("train-geo", "--alpha", ["1e308"]),
-    ("eval-geo", "--limit", ["0"]),
+    ("eval-geo", "--limit-val", ["0"]),
     ("eval-geo", "--batch-size", ["0"]),
-    ("locate", "--top", ["0", "-1"]),
+    ("locate", "--top-k", ["0", "-1"]),
     ("data make-geo", "--images", ["0", "1", "-5", "1000000000"]),
     ("data make-geo", "--second-city", ["1.5", "nan"]),
     ("data make-geo", "--val-fraction", ["0", "1", "nan"]),
@@ -115,13 +103,11 @@ OUT_OF_RANGE = [
     ("data make-detection", "--seed", ["-1"]),
 ]
 
-# Commands whose --out (select: --plot) is a path; "a_file" is a regular file in the test folder.
-OUTPUTS = [
-    (command, "--plot" if command == "select" else "--out")
-    for command in NEEDS
-    if command == "select"
-    or "--out" in NEEDS[command]
-    or command in ("eval", "eval-attributes", "eval-embedding", "eval-geo")
+# Commands whose --out (select and the evaluations: --plot) is a path; "a_file" is a regular
+# file in the test folder.
+PLOTTING = ("select", "eval", "eval-attributes", "eval-embedding", "eval-geo")
+OUTPUTS = [(command, "--out") for command in NEEDS if "--out" in NEEDS[command]] + [
+    (command, "--plot") for command in PLOTTING
 ]
 
 # (argv, what the one line must contain): empty names and contradictory flags.
@@ -203,5 +189,5 @@ def corpus() -> list[tuple[str, list[str], str]]:
             argv += [flag, "a_file/out"]
         cases.append((f"{command} {flag} under a file", argv, flag))
     for argv, message in REFUSED:
-        cases.append((" ".join(repr(part) if not part else part for part in argv), argv, message))
+        cases.append((" ".join(part or repr(part) for part in argv), argv, message))
     return cases

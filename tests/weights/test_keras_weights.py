@@ -19,9 +19,9 @@ h5py = pytest.importorskip("h5py")
 if keras.backend.backend() != "torch":
     pytest.skip("keras was imported with another backend first", allow_module_level=True)
 
-import mobilenets
-from mobilenets.cli import main
-from mobilenets.weights.pretrained import model_from_weights
+import mobilenets  # noqa: E402  (after the backend is chosen)
+from mobilenets.cli import main  # noqa: E402
+from mobilenets.weights.pretrained import model_from_weights  # noqa: E402
 
 TOLERANCE = 1e-5
 

@@ -73,7 +73,7 @@ def test_eval_pretrained_scores_keras_predictions(keras_weights, tmp_path, capsy
         str(path),
         "--data",
         str(tmp_path),
-        "--out",
+        "--plot",
         str(tmp_path / "m.png"),
     )
     assert (result["images"], result["top1"]) == (14, 10 / 14)
@@ -88,7 +88,7 @@ def test_eval_pretrained_scores_keras_predictions(keras_weights, tmp_path, capsy
         str(path),
         "--data",
         str(tmp_path / "val"),
-        "--out",
+        "--plot",
         str(tmp_path / "n.png"),
     )
     assert again["top1"] == result["top1"] and again["confusion"] == result["confusion"]
@@ -128,7 +128,7 @@ def test_eval_pretrained_with_a_background_class(tmp_path, capsys) -> None:
         str(weights),
         "--data",
         str(tmp_path / "data"),
-        "--out",
+        "--plot",
         str(tmp_path / "m.png"),
     )
     assert result["top1"] == pytest.approx(expected)
@@ -146,7 +146,7 @@ def test_eval_pretrained_with_a_background_class(tmp_path, capsys) -> None:
                 str(weights),
                 "--data",
                 str(tmp_path / "data"),
-                "--out",
+                "--plot",
                 str(tmp_path / "m2.png"),
             ]
         )
@@ -217,7 +217,7 @@ def test_train_from_pretrained_weights(keras_weights, tmp_path, capsys, one_thre
         str(run / "last.pt"),
         "--limit-val",
         "32",
-        "--out",
+        "--plot",
         str(tmp_path / "c.png"),
     )
     assert evaluated["images"] == 32

@@ -22,10 +22,10 @@ from ..files import refuse_existing
 from ..models.compatible import check_compatible
 from ..plots import pyplot, save_png
 from ..train.checkpoint import (
-    beside,
     checkpoint_file,
     load_checkpoint,
     model_from_checkpoint,
+    plot_file,
 )
 from ..train.config import TrainConfig
 from ..train.data import load_data
@@ -56,9 +56,9 @@ def evaluate(
     """Top-1, top-5, loss, per-class accuracy and the confusion matrix of a checkpoint (a file,
     or a run folder's best.pt) on the validation split of ``data`` (default: the data it was
     trained on). With ``draw``, the confusion matrix is also drawn to the PNG ``plot`` (default:
-    beside the checkpoint, ``best.confusion.png``; an existing one is replaced only with ``force``)."""
+    its own ``best.confusion.png`` beside the checkpoint; see ``plot_file``)."""
     path = checkpoint_file(path)
-    plot = refuse_existing(plot or beside(path, ".confusion.png"), force=force) if draw else None
+    plot, force = plot_file(plot, path, ".confusion.png", force=force) if draw else (None, force)
     model, checkpoint = load(path, ema=ema)
     saved = TrainConfig.from_dict(checkpoint["config"])
     about = checkpoint["task"]
@@ -113,13 +113,10 @@ def evaluate_pretrained(
     ``weights``) on the validation images of ``data``, prepared as the weights expect (its
     ``pretrained_cfg``). Class folders sorted by name give the weights' class order (ImageNet's
     synset ids, n01440764 ...), after TF-slim's background output when the weights have one.
-    With ``draw``, the confusion matrix goes to ``plot`` (default: ./WEIGHTS_NAME.confusion.png).
+    The confusion matrix is drawn only where asked: to the PNG ``plot`` (an existing one
+    replaced only with ``force``); released weights have no run folder to draw into.
     Weights of a known release (``weights/releases.py``) also report its published accuracy."""
-    if draw:
-        name = Path(weights.split("#")[0]).name.removesuffix(".index").replace(":", "_")
-        plot = refuse_existing(plot or f"{name}.confusion.png", force=force)
-    else:
-        plot = None
+    plot = refuse_existing(plot, force=force) if draw and plot is not None else None
     offset = model.pretrained_cfg.get("label_offset", 0)
     samples, classes, skipped = evaluation_samples(data, limit=limit, strict=strict)
     if len(classes) + offset != model.num_classes:

@@ -1,30 +1,41 @@
 """The ``mobilenets`` command: argparse sub-commands, thin over the Python API.
 
-Each sub-command lives in a module of this package with ``register(subparsers)``; a user
-mistake (ValueError, a missing file) or an OS error (a read-only or full folder) ends as one
-line on stderr naming the problem and exit status 2. SIGTERM unwinds like Ctrl-C, so every
-temporary file is removed on the way out.
+The grammar is verb-noun (``train``, ``train-detector``, ``eval-geo``), one flag name per idea
+across commands. Each sub-command lives in a module of this package with ``register(subparsers)``
+and an ``AREA`` under which ``mobilenets --help`` lists its commands. A user mistake
+(ValueError, a missing file) or an OS error (a read-only or full folder) ends as one line on
+stderr naming the problem and exit status 2; third-party warnings and log lines are silenced
+(MOBILENETS_DEBUG=1 shows them, and tracebacks). SIGTERM unwinds like Ctrl-C, so every
+temporary file is removed on the way out; a closed pipe (``| head -1``) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import textwrap
+import warnings
+from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import NoReturn
 
+from ..debug import debugging
 from ..messages import first_line, printable
 from .common import non_empty
 
-# Sub-command modules, in the order `mobilenets --help` lists them.
+# Sub-command modules; `mobilenets --help` lists their commands by each module's AREA, areas in
+# the order they first appear here.
 COMMAND_MODULES = (
     "models",
     "paper",
-    "train",
     "weights",
+    "train",
+    "teacher",
     "deploy",
     "detection",
     "embedding",
@@ -35,6 +46,24 @@ COMMAND_MODULES = (
 )
 
 USER_ERRORS = (ValueError, OSError)
+HELP_WIDTH = 100  # the command list's lines, wrapped as argparse wraps the rest
+# The libraries whose log lines are theirs, not the user's (their loggers may not exist yet).
+THIRD_PARTY_LOGGERS = (
+    "torch",
+    "torchvision",
+    "executorch",
+    "litert_torch",
+    "ai_edge_litert",
+    "onnxruntime",
+    "onnxscript",
+    "openvino",
+    "ray",
+    "huggingface_hub",
+    "timm",
+    "absl",
+    "matplotlib",
+    "PIL",
+)
 
 
 class Terminated(KeyboardInterrupt):
@@ -63,12 +92,52 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="mobilenets",
         description="MobileNets (Howard et al., 2017) on PyTorch: models, cost, training, deployment.",
+        usage="%(prog)s [-h] COMMAND ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The commands are listed by area in the epilog, not in argparse's one flat list.
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help=argparse.SUPPRESS, prog="mobilenets"
+    )
+    areas: dict[str, list[str]] = {}
     for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+        module = importlib.import_module(f"{__name__}.{name}")
+        before = set(subparsers.choices)
+        module.register(subparsers)
+        areas.setdefault(_area(module), []).extend(
+            command for command in subparsers.choices if command not in before
+        )
+    parser.epilog = _commands_by_area(subparsers, areas)
     _refuse_empty_text(parser)
     return parser
+
+
+def _area(module: ModuleType) -> str:
+    return getattr(module, "AREA", module.__name__.rsplit(".", 1)[-1])
+
+
+def _commands_by_area(subparsers: argparse._SubParsersAction, areas: dict[str, list[str]]) -> str:
+    """The help's command list, one block per area, from what the modules registered."""
+    helps = {
+        action.dest: (action.help or "").replace("%%", "%")
+        for action in subparsers._choices_actions
+    }
+    width = max(len(command) for command in helps) + 2
+
+    def line(command: str) -> str:
+        return textwrap.fill(
+            f"  {command:<{width}}{helps.get(command, '')}",
+            HELP_WIDTH,
+            subsequent_indent=" " * (width + 2),
+            break_on_hyphens=False,
+        )
+
+    blocks = [
+        f"{area}:\n" + "\n".join(map(line, commands))
+        for area, commands in areas.items()
+        if commands
+    ]
+    return "commands (mobilenets COMMAND --help for each):\n\n" + "\n\n".join(blocks)
 
 
 def _refuse_empty_text(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +153,43 @@ def _refuse_empty_text(parser: argparse.ArgumentParser) -> None:
             action.type = non_empty
 
 
+@contextlib.contextmanager
+def _third_parties_silenced() -> Iterator[None]:
+    """The user's stderr holds the project's own lines: other packages' warnings (torch's
+    "Detected pickle protocol", deprecations) and log lines are dropped while a command runs,
+    unless debugging; the filters and levels are put back afterwards (main runs in tests too)."""
+    if debugging():
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in THIRD_PARTY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"mobilenets(\.|$)")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def _stdout_closed() -> int:
+    """A reader that stopped early (``| head -1``): the rest of the output goes nowhere,
+    quietly, and the status is SIGPIPE's, as for Unix tools (Python's documented recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _third_parties_silenced():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except (
@@ -95,9 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(stop.code)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:
+        return _stdout_closed()
     except USER_ERRORS as error:
-        if os.environ.get("MOBILENETS_DEBUG"):
+        if debugging():
             raise
         print(f"mobilenets {args.command}: error: {printable(_message(error))}", file=sys.stderr)
         return 2

@@ -19,6 +19,8 @@ from .common import (
 )
 
 # The TrainConfig fields every fine-tune takes from the command line (the rest: the run's).
+AREA = "sweep"
+
 SETTINGS = (
     "data",
     *(name for name in LOOP_SETTINGS if name != "warmup_epochs"),

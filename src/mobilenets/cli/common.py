@@ -23,7 +23,8 @@ from ..models import (
     model_name,
 )
 from ..ranges import Range
-from ..train.config import BATCH_SIZE, config_fields, field_type
+from ..train.config import config_fields, field_type
+from ..train.distributed import is_main_process
 from ..weights import create_model, model_from_weights
 
 
@@ -164,31 +165,61 @@ def config_arguments(
     return {key: value for key, value in vars(args).items() if key in wanted and value is not None}
 
 
-def add_teacher_outputs_arguments(
-    parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]
+def add_plot_argument(parser: argparse.ArgumentParser, what: str, side_file: str) -> None:
+    """``--plot FILE`` and ``--force``, for an evaluation that draws: a read-only command writes
+    a plot only where asked, or as its own side file in the run folder of the checkpoint it
+    evaluates (``side_file``, replaced freely)."""
+    parser.add_argument(
+        "--plot",
+        type=output_path,
+        metavar="PNG",
+        help=f"draw {what} to PNG (default: {side_file} beside a checkpoint, replaced freely)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing --plot PNG")
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, folder: str = "run folder", note: str = ""
 ) -> None:
-    """What the commands that write a teacher's outputs once share: the inference batch, the
-    file, ``--force``, ``--json`` and the handler."""
-    parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=256)
-    parser.add_argument("--out", type=output_path, required=True, metavar="FILE")
-    parser.add_argument("--force", action="store_true", help="replace an existing FILE")
-    add_json_argument(parser)
-    parser.set_defaults(handler=handler)
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--resume RUN_DIR`` and ``--force``, for every training command."""
     parser.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue RUN_DIR/last.pt as if never stopped"
+        "--resume",
+        metavar="RUN_DIR",
+        help=f"continue the {folder} RUN_DIR as if never stopped (no --out needed){note}",
     )
-    parser.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    parser.add_argument("--force", action="store_true", help=f"start over in an existing {folder}")
 
 
-def require_for_new_run(args: argparse.Namespace, names: tuple[str, ...]) -> None:
-    """Refuses a run started without the flags ``names`` (``--resume`` needs none of them)."""
-    missing = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is None]
-    if missing:
-        raise ValueError(f"{', '.join(missing)} needed (or --resume RUN_DIR)")
+def train_or_resume(
+    args: argparse.Namespace,
+    *,
+    start: Callable[..., dict[str, Any]],
+    resume: Callable[..., dict[str, Any]],
+    settings: Mapping[str, Any],
+    text: Callable[[Any], str],
+    needs: tuple[str, ...] = ("out",),
+) -> int:
+    """Every training command's one path: ``--resume RUN_DIR`` continues that run with the
+    ``settings`` given (the Python API refuses what a resume cannot change); otherwise the
+    flags ``needs`` are required and ``start`` begins a new run (``--force``: over an existing
+    one). A run that diverges ends with its message and exit status 1; only the main process of
+    a torchrun prints the summary."""
+    try:
+        if args.resume:
+            summary = resume(args.resume, **settings)
+        else:
+            missing = [
+                f"--{name.replace('_', '-')}" for name in needs if getattr(args, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} needed (or --resume RUN_DIR)")
+            summary = start(force=args.force, **settings)
+    except FloatingPointError as error:
+        print(f"mobilenets {args.command}: {error}", file=sys.stderr)
+        return 1
+    if is_main_process():
+        emit(summary, args.json, text)
+    return 0
 
 
 def add_model_arguments(
@@ -284,8 +315,8 @@ __all__ = [
     "MODEL_KNOBS",
     "add_config_arguments",
     "add_json_argument",
+    "add_plot_argument",
     "add_run_arguments",
-    "add_teacher_outputs_arguments",
     "config_arguments",
     "add_model_arguments",
     "add_pretrained_arguments",
@@ -297,5 +328,6 @@ __all__ = [
     "number",
     "output_path",
     "pretrained_overrides",
-    "require_for_new_run",
+    "printable",
+    "train_or_resume",
 ]

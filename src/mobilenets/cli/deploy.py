@@ -40,6 +40,8 @@ from .common import (
     output_path,
 )
 
+AREA = "deploy"
+
 RANDOM = "random"
 # Verification and calibration images go through the model as one batch: 1024 at 224 px are
 # 0.6 GB of input alone.
@@ -133,7 +135,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--accuracy-table",
-        help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet top-1 of the best released weights, `mobilenets list --weights`)",
+        help="CSV (model,top1) or JSON of your own accuracies (default: the published ImageNet "
+        "top-1 of the best released weights, `mobilenets list --weights`)",
     )
     parser.add_argument(
         "--plot",
@@ -215,7 +218,8 @@ def _calibration(args: argparse.Namespace, model: torch.nn.Module) -> torch.Tens
 def run_export(args: argparse.Namespace) -> int:
     if args.checkpoint and (args.model or model_knobs(args) or args.pretrained):
         raise ValueError(
-            "--checkpoint rebuilds its own model: give no --model, --alpha, --resolution, --variant, --num-classes or --pretrained with it"
+            "--checkpoint rebuilds its own model: give no --model, --alpha, --resolution, "
+            "--variant, --num-classes or --pretrained with it"
         )
     model = load_model(args.checkpoint) if args.checkpoint else model_from_args(args)[0]
     if args.verify_data == RANDOM:
@@ -308,7 +312,8 @@ def run_bench(args: argparse.Namespace) -> int:
 def format_benchmark(result: dict) -> str:
     line = (
         f"{result['model']} on {result['runtime']} (batch {result['batch_size']}, {result['threads']} threads): "
-        f"median {result['median_ms']:.2f} ms, p90 {result['p90_ms']:.2f} ms, {result['images_per_second']:.1f} images/s"
+        f"median {result['median_ms']:.2f} ms, p90 {result['p90_ms']:.2f} ms, "
+        f"{result['images_per_second']:.1f} images/s"
     )
     if result["mult_adds"] is not None:
         line += (
@@ -343,7 +348,8 @@ def run_select(args: argparse.Namespace) -> int:
     given = [flag for flag, present in timing.items() if present]
     if budget != "latency_ms" and given:
         raise ValueError(
-            f"{given[0]} applies to --max-latency-ms only: a {budget.replace('_', '-')} budget is counted, nothing is timed"
+            f"{given[0]} applies to --max-latency-ms only: a {budget.replace('_', '-')} budget is "
+            "counted, nothing is timed"
         )
     accuracy = read_accuracy_table(args.accuracy_table) if args.accuracy_table else None
     plot = args.plot or cache_dir() / f"select_{budget}.png"
@@ -412,7 +418,8 @@ def run_export_report(args: argparse.Namespace) -> int:
 def format_report(report: dict) -> str:
     """The report's table, one line per runtime and precision, then the machine and the plot."""
     lines = [
-        f"{'runtime':<12} {'prec':<5} {'file':<18} {'KB':>7} {'ms':>7} {'p90 ms':>7} {'top-1':>6} {'agree':>6} {'SNR dB':>7}",
+        f"{'runtime':<12} {'prec':<5} {'file':<18} {'KB':>7} {'ms':>7} {'p90 ms':>7} {'top-1':>6} "
+        f"{'agree':>6} {'SNR dB':>7}",
     ]
     for row in report["rows"]:
         head = f"{row['runtime']:<12} {row['precision']:<5} "
@@ -433,7 +440,8 @@ def format_report(report: dict) -> str:
     )
     if any(row.get("contended") for row in report["rows"]):
         lines.append(
-            "(contended): other processes took the CPU while that row was timed; rerun on a quiet machine for its latency"
+            "(contended): other processes took the CPU while that row was timed; rerun on a quiet "
+            "machine for its latency"
         )
     lines.append(
         f"files and report.json in {report['out_dir']}"

@@ -27,9 +27,10 @@ from .common import (
     emit,
     number,
     output_path,
-    require_for_new_run,
+    train_or_resume,
 )
 
+AREA = "detection"
 # The TrainConfig fields train-detector offers (the detector names its resolution).
 SETTINGS = ("alpha", *LOOP_SETTINGS)
 # Each canvas is a 300x300 PNG written to disk; a million is tens of GB.
@@ -72,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run folder (checkpoints, metrics.jsonl, summary.json)",
     )
     parser.add_argument(
-        "--backbone-init",
+        "--init",
+        dest="backbone_init",
         metavar="CHECKPOINT",
         help="start the MobileNet body from a classification checkpoint",
     )
@@ -89,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", required=True, help="COCO-layout folder")
     parser.add_argument("--split", default="val")
+    parser.add_argument(
+        "--limit-val", type=number(count(1)), metavar="N", help="the first N images of --split"
+    )
     parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=16)
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
@@ -139,32 +144,30 @@ def run_make_detection(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.resume:
-        summary = resume(args.resume, **config_arguments(args, SETTINGS))
-    else:
-        require_for_new_run(args, ("arch", "data", "out"))
-        summary = train(
-            args.arch,
-            args.data,
-            args.out,
-            backbone_init=args.backbone_init,
-            force=args.force,
-            **config_arguments(args, SETTINGS),
-        )
-    emit(
-        summary,
-        args.json,
-        lambda s: (
+    return train_or_resume(
+        args,
+        start=lambda **settings: train(
+            args.arch, args.data, args.out, backbone_init=args.backbone_init, **settings
+        ),
+        resume=resume,
+        settings=config_arguments(args, SETTINGS),
+        text=lambda s: (
             f"{s['run_dir']}: {s['epochs']} epochs, mAP {s['map']:.3f}, mAP@.5 {s['map_50']:.3f} "
             f"(best mAP {s['best_map']:.3f} at epoch {s['best_epoch']})"
         ),
+        needs=("arch", "data", "out"),
     )
-    return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
     emit(
-        evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size),
+        evaluate(
+            args.checkpoint,
+            args.data,
+            split=args.split,
+            limit=args.limit_val,
+            batch_size=args.batch_size,
+        ),
         args.json,
         format_eval,
     )
@@ -227,7 +230,8 @@ def run_export(args: argparse.Namespace) -> int:
         lambda r: (
             f"wrote {r['path']} (images -> decoded boxes and class scores; NMS outside)"
             + (
-                f"; on 2 random images, max abs difference from PyTorch: boxes {r['max_abs_diff_boxes']:.3g} px, scores {r['max_abs_diff_scores']:.3g}"
+                "; on 2 random images, max abs difference from PyTorch: boxes "
+                f"{r['max_abs_diff_boxes']:.3g} px, scores {r['max_abs_diff_scores']:.3g}"
                 if "max_abs_diff_boxes" in r
                 else ""
             )

@@ -1,5 +1,5 @@
-"""`train-attributes`, `eval-attributes`, `train-embedding`, `eval-embedding`, `embed` and
-`precompute-teacher`: the paper's face applications by distillation (Tables 12 and 14)."""
+"""`train-attributes`, `eval-attributes`, `train-embedding`, `eval-embedding` and `embed`: the
+paper's face applications by distillation (Tables 12 and 14)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,22 @@ from ..embedding.attributes import DATA_HELP
 from ..embedding.evaluation import evaluate_attributes, evaluate_embedding
 from ..embedding.metrics import MAX_PAIR_IMAGES
 from ..embedding.predict import predict
-from ..embedding.training import DEFAULTS, TASKS, resume, teacher_outputs, train
-from ..models import RESOLUTION
+from ..embedding.training import DEFAULTS, resume, train
 from ..ranges import OPEN_UNIT, Range, count
 from .common import (
     LOOP_SETTINGS,
     add_config_arguments,
     add_json_argument,
+    add_plot_argument,
     add_run_arguments,
-    add_teacher_outputs_arguments,
     config_arguments,
     emit,
     number,
     output_path,
+    train_or_resume,
 )
+
+AREA = "faces"
 
 # The TrainConfig fields each training command offers.
 SETTINGS = {
@@ -41,7 +43,7 @@ SETTINGS = {
 SETTINGS["attributes"] = (*SETTINGS["embedding"], "distill_weight", "temperature")
 TEACHER_HELP = {
     "teacher": "a checkpoint of this project or a TorchScript file",
-    "teacher_outputs": "the teacher's outputs from `mobilenets precompute-teacher`",
+    "teacher_outputs": "the teacher's outputs from `mobilenets teacher-outputs --task TASK`",
 }
 
 
@@ -72,13 +74,7 @@ def _add_eval_arguments(
     parser.add_argument(
         "--ema", action="store_true", help="evaluate the moving average of the weights"
     )
-    parser.add_argument(
-        "--out",
-        type=output_path,
-        metavar="PNG",
-        help=f"the {plot} plot (default: CHECKPOINT's folder/NAME.{plot}.png)",
-    )
-    parser.add_argument("--force", action="store_true", help="replace an existing PNG")
+    add_plot_argument(parser, f"the {plot} plot", f"NAME.{plot}.png")
     add_json_argument(parser)
 
 
@@ -129,30 +125,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(parser)
     parser.set_defaults(handler=run_embed)
 
-    parser = subparsers.add_parser(
-        "precompute-teacher",
-        help="a teacher's attribute logits or embeddings for the training images, once",
-    )
-    parser.add_argument("--task", choices=TASKS, required=True)
-    parser.add_argument("--teacher", required=True, metavar="CHECKPOINT")
-    parser.add_argument("--data", default="fashion-mnist")
-    parser.add_argument(
-        "--resolution", type=number(RESOLUTION), required=True, help="the student's input size"
-    )
-    add_config_arguments(parser, ("limit_train",))
-    add_teacher_outputs_arguments(parser, run_precompute)
-
 
 def run_train(args: argparse.Namespace) -> int:
-    settings = config_arguments(args, SETTINGS[args.task])
-    if args.resume:
-        summary = resume(args.resume, **settings)
-    elif not args.out:
-        raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
-    else:
-        summary = train(args.task, args.data, args.out, force=args.force, **settings)
-    emit(summary, args.json, format_training)
-    return 0
+    return train_or_resume(
+        args,
+        start=lambda **settings: train(args.task, args.data, args.out, **settings),
+        resume=resume,
+        settings=config_arguments(args, SETTINGS[args.task]),
+        text=format_training,
+    )
 
 
 def format_training(summary: dict[str, Any]) -> str:
@@ -186,7 +167,7 @@ def run_eval_attributes(args: argparse.Namespace) -> int:
         args.data,
         limit=args.limit_val,
         ema=args.ema,
-        plot=args.out,
+        plot=args.plot,
         force=args.force,
     )
     emit(
@@ -215,7 +196,7 @@ def run_eval_embedding(args: argparse.Namespace) -> int:
         limit=args.limit_val or MAX_PAIR_IMAGES,
         far=args.far,
         ema=args.ema,
-        plot=args.out,
+        plot=args.plot,
         force=args.force,
     )
     emit(
@@ -248,27 +229,6 @@ def run_embed(args: argparse.Namespace) -> int:
             + ", ".join(f"{v:.3f}" for v in row["embedding"][:4])
             + ", ...]"
             for row in rows
-        ),
-    )
-    return 0
-
-
-def run_precompute(args: argparse.Namespace) -> int:
-    result = teacher_outputs(
-        args.task,
-        args.teacher,
-        args.data,
-        args.out,
-        batch_size=args.batch_size,
-        force=args.force,
-        resolution=args.resolution,
-        **config_arguments(args, ("limit_train",)),
-    )
-    emit(
-        result,
-        args.json,
-        lambda r: (
-            f"{r['images']} {r['task']} teacher outputs ({r['outputs']} values each) of {r['teacher']}: {r['out']}"
         ),
     )
     return 0

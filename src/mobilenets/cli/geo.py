@@ -19,15 +19,17 @@ from .common import (
     LOOP_SETTINGS,
     add_config_arguments,
     add_json_argument,
+    add_plot_argument,
     add_run_arguments,
     config_arguments,
     data_commands,
     emit,
     number,
     output_path,
-    require_for_new_run,
+    train_or_resume,
 )
 
+AREA = "geo"
 # The TrainConfig fields train-geo offers.
 SETTINGS = ("alpha", "resolution", *LOOP_SETTINGS, "label_smoothing", "strict")
 
@@ -100,18 +102,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", help="geotagged folder (default: the data it was trained on)")
     parser.add_argument("--split", default="val", choices=("train", "val"))
-    parser.add_argument("--limit", type=number(count(1)), help="the first N readable photos")
+    parser.add_argument(
+        "--limit-val",
+        type=number(count(1)),
+        metavar="N",
+        help="the first N readable photos of --split",
+    )
     parser.add_argument(
         "--location", choices=LOCATIONS, help="override the run's choice of a cell's place"
     )
     parser.add_argument("--batch-size", type=number(BATCH_SIZE), default=64)
-    parser.add_argument(
-        "--out",
-        type=output_path,
-        metavar="PNG",
-        help="where to draw the share within d km over d (default: CHECKPOINT.geo.png beside it)",
-    )
-    parser.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
+    add_plot_argument(parser, "the share within d km over d", "NAME.geo.png")
     parser.add_argument(
         "--baseline",
         choices=("knn",),
@@ -132,6 +133,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--limit-train",
         type=number(count(1)),
+        metavar="N",
         help="knn: the first N readable training photos as references",
     )
     add_json_argument(parser)
@@ -143,7 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument(
-        "--top", type=number(count(1)), default=1, help="the N most likely cells (default 1)"
+        "--top-k", type=number(count(1)), default=1, help="the K most likely cells (default 1)"
     )
     add_json_argument(parser)
     parser.set_defaults(handler=run_locate)
@@ -169,21 +171,21 @@ def run_make_geo(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.resume:
-        summary = resume(args.resume, **config_arguments(args, SETTINGS))
-    else:
-        require_for_new_run(args, ("data", "out"))
-        summary = train(
+    return train_or_resume(
+        args,
+        start=lambda **settings: train(
             args.data,
             args.out,
             max_photos=args.max_photos,
             min_photos=args.min_photos,
             location=args.location,
-            force=args.force,
-            **config_arguments(args, SETTINGS),
-        )
-    emit(summary, args.json, format_train)
-    return 0
+            **settings,
+        ),
+        resume=resume,
+        settings=config_arguments(args, SETTINGS),
+        text=format_train,
+        needs=("data", "out"),
+    )
 
 
 def format_train(summary: dict[str, Any]) -> str:
@@ -200,7 +202,7 @@ def run_eval(args: argparse.Namespace) -> int:
             args.checkpoint,
             args.data,
             split=args.split,
-            limit=args.limit,
+            limit=args.limit_val,
             limit_train=args.limit_train,
             k=args.k,
             radius_km=args.radius_km,
@@ -212,10 +214,10 @@ def run_eval(args: argparse.Namespace) -> int:
         args.checkpoint,
         args.data,
         split=args.split,
-        limit=args.limit,
+        limit=args.limit_val,
         batch_size=args.batch_size,
         location=args.location,
-        plot=args.out,
+        plot=args.plot,
         force=args.force,
     )
     emit(result, args.json, format_eval)
@@ -264,7 +266,7 @@ def format_knn(result: dict[str, Any]) -> str:
 
 
 def run_locate(args: argparse.Namespace) -> int:
-    rows = predict(args.checkpoint, args.images, top_k=args.top)
+    rows = predict(args.checkpoint, args.images, top_k=args.top_k)
     emit(
         rows,
         args.json,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import fnmatch
 
-from ..cost import Cost, count_cost
+from ..cost import PARAMETERS_COUNTED, Cost, count_cost
 from ..models import list_models, model_defaults
 from ..weights import list_releases
 from ..weights.releases import FORMAT_EXTRA
 from .common import add_json_argument, add_model_arguments, emit, model_from_args
+
+AREA = "models and cost"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,7 +84,8 @@ def format_releases(rows: list[dict]) -> str:
     ]
     for row in rows:
         lines.append(
-            f"{'*' if row['default'] else ' '} {row['name']:<{width}}  {row['model']:<22} {score(row['top1']):>5} {score(row['top5']):>5}  "
+            f"{'*' if row['default'] else ' '} {row['name']:<{width}}  {row['model']:<22} "
+            f"{score(row['top1']):>5} {score(row['top5']):>5}  "
             f"{row['license']:<10} {row['source']}" + (f" [{status(row)}]" if status(row) else "")
         )
     sources = sorted({row["accuracy_source"] for row in rows})
@@ -132,6 +135,7 @@ def format_cost(name: str, cost: Cost, per_layer: bool) -> str:
             f"{entry['params']:>11,} {100 * entry['params'] / max(cost.params, 1):>6.2f}%"
         )
     lines.append(
-        f"{name}: {cost.mult_adds:,} mult-adds ({cost.mult_adds / 1e6:.1f}M), {cost.params:,} parameters ({cost.params / 1e6:.2f}M)"
+        f"{name}: {cost.mult_adds:,} mult-adds ({cost.mult_adds / 1e6:.1f}M), "
+        f"{cost.params:,} parameters ({cost.params / 1e6:.2f}M; {PARAMETERS_COUNTED})"
     )
     return "\n".join(lines)

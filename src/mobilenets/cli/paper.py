@@ -10,6 +10,8 @@ from ..embedding.paper_rows import table12_cells, table14_cells
 from ..paper import Cell, failures, paper_cells
 from .common import add_json_argument, emit
 
+AREA = "models and cost"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -58,7 +60,10 @@ def format_cells(cells: list[Cell]) -> str:
             lines.append("")
         diff = "" if cell.rel_diff is None else f"{100 * cell.rel_diff:+.1f}%"
         status = "ok" if cell.ok else ("OFF" if cell.checked else "differs")
-        line = f"{cell.table:<9}{cell.row[:29]:<30}{cell.column:<14}{cell.paper:>12}{_measured(cell):>14}{diff:>8}  {status}"
+        line = (
+            f"{cell.table:<9}{cell.row[:29]:<30}{cell.column:<14}{cell.paper:>12}{_measured(cell):>14}{diff:>8} "
+            f" {status}"
+        )
         lines.append(line + (f"  ({cell.note})" if cell.note and not cell.ok else ""))
     checked = [cell for cell in cells if cell.checked]
     lines += [

@@ -10,6 +10,8 @@ from ..extras import require
 from ..ranges import count
 from .common import number
 
+AREA = "serve"
+
 LOOPBACK = "127.0.0.1"
 
 

@@ -13,11 +13,14 @@ from .common import (
     LOOP_SETTINGS,
     add_config_arguments,
     add_json_argument,
+    add_run_arguments,
     config_arguments,
-    emit,
     number,
+    output_path,
+    train_or_resume,
 )
 
+AREA = "sweep"
 # The TrainConfig fields a sweep's trials share (the grid sets alpha, resolution, variant, seed).
 SETTINGS = (
     "data",
@@ -47,16 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--out",
-        required=True,
-        metavar="DIR",
+        type=output_path,
+        metavar="RUN_DIR",
         help="the sweep folder: trials/, tune/, results.json, pareto.png",
     )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="finish the sweep in DIR (Ray Tune's experiment restore; only your own folders: Tune's state is pickled)",
-    )
-    parser.add_argument("--force", action="store_true", help="start over in an existing DIR")
+    add_run_arguments(parser, "sweep folder", "; only your own: Ray Tune pickles its state")
     group = parser.add_argument_group("grid")
     group.add_argument(
         "--alphas",
@@ -135,27 +133,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     from ..sweep import run_sweep
     from ..sweep.grid import parse_list, trial_grid
 
-    trials, settings = None, None
-    if args.resume and config_arguments(args, SETTINGS):
-        given = ", ".join(
-            f"--{name.replace('_', '-')}" for name in config_arguments(args, SETTINGS)
-        )
-        raise ValueError(f"--resume finishes the sweep as it was saved; drop {given}")
-    if not args.resume:
-        trials = trial_grid(
-            parse_list(args.alphas, float, "--alphas"),
-            parse_list(args.resolutions, int, "--resolutions"),
-            parse_list(args.variants, str, "--variants"),
-            trials_per_cell=args.trials_per_cell,
-            seed=args.seed or 0,
-        )
-        settings = config_arguments(args, set(SETTINGS) - {"seed"})
-    result = run_sweep(
-        args.out,
-        trials,
-        settings,
-        resume=args.resume,
-        force=args.force,
+    options = dict(
         runtime=args.runtime,
         threads=args.threads,
         max_latency_ms=args.max_latency_ms,
@@ -166,8 +144,32 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         gpus_per_trial=args.gpus_per_trial,
         address=args.address,
     )
-    emit(result, args.json, format_sweep)
-    return 0
+
+    def start(force: bool, **settings: Any) -> dict[str, Any]:
+        trials = trial_grid(
+            parse_list(args.alphas, float, "--alphas"),
+            parse_list(args.resolutions, int, "--resolutions"),
+            parse_list(args.variants, str, "--variants"),
+            trials_per_cell=args.trials_per_cell,
+            seed=settings.pop("seed", 0),
+        )
+        return run_sweep(args.out, trials, settings, force=force, **options)
+
+    def resume(run_dir: str, **settings: Any) -> dict[str, Any]:
+        given = [f"--{name.replace('_', '-')}" for name in settings] + ["--out"] * bool(args.out)
+        if given:
+            raise ValueError(
+                f"--resume finishes the sweep as it was saved; drop {', '.join(given)}"
+            )
+        return run_sweep(run_dir, None, None, resume=True, **options)
+
+    return train_or_resume(
+        args,
+        start=start,
+        resume=resume,
+        settings=config_arguments(args, SETTINGS),
+        text=format_sweep,
+    )
 
 
 def format_sweep(result: dict[str, Any]) -> str:
@@ -182,14 +184,17 @@ def format_sweep(result: dict[str, Any]) -> str:
     )
     for row in ordered:
         lines.append(
-            f"{row['trial']:<30} {row['status']:<13} {_cell(row['top1'], 100, '>6.2f')} {_cell(row['mult_adds'], 1e-6, '>11.2f')} "
-            f"{_cell(row['params'], 1e-6, '>8.3f')} {_cell(row['latency_ms'], 1, '>8.3f')} {'*' if row['on_pareto_front'] else ''}"
+            f"{row['trial']:<30} {row['status']:<13} {_cell(row['top1'], 100, '>6.2f')} "
+            f"{_cell(row['mult_adds'], 1e-6, '>11.2f')} "
+            f"{_cell(row['params'], 1e-6, '>8.3f')} {_cell(row['latency_ms'], 1, '>8.3f')} "
+            f"{'*' if row['on_pareto_front'] else ''}"
         )
     chosen = result.get("chosen")
     if chosen:
         lines.append(
             f"chosen within {result['max_latency_ms']:g} ms: {chosen['trial']} (top-1 {100 * chosen['top1']:.2f}%, "
-            f"{chosen['latency_ms']:.3f} ms); export it: mobilenets export --checkpoint {chosen['checkpoint']} --format onnx --out model.onnx"
+            f"{chosen['latency_ms']:.3f} ms); export it: mobilenets export --checkpoint "
+            f"{chosen['checkpoint']} --format onnx --out model.onnx"
         )
     lines.append(
         f"results: {result['out']}/results.json"

@@ -1,42 +1,54 @@
-"""`mobilenets train`, `eval`, `predict` and `teacher-outputs`: thin over mobilenets.train."""
+"""`mobilenets train`, `eval` and `predict`: thin over mobilenets.classification."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..classification.evaluation import evaluate, evaluate_pretrained
 from ..classification.predict import predict, predict_pretrained
-from ..classification.task import teacher_outputs
-from ..classification.training import DEFAULTS, resume, train, train_config
+from ..classification.training import DEFAULTS, resume, train
 from ..deploy.qat import train_qat
 from ..ranges import count
 from ..train.config import BATCH_SIZE, WORKERS, config_fields
-from ..train.distributed import is_main_process
-from ..weights import create_model, model_from_weights
 from .common import (
     add_config_arguments,
     add_json_argument,
-    add_pretrained_arguments,
+    add_plot_argument,
     add_run_arguments,
-    add_teacher_outputs_arguments,
     config_arguments,
     emit,
+    model_from_args,
     number,
     output_path,
-    pretrained_overrides,
+    train_or_resume,
 )
 
-DATA_HELP = "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv and val.csv, or TRAIN.csv,VAL.csv"
+AREA = "classification"
+
+DATA_HELP = (
+    "fashion-mnist, a folder with train/CLASS/* and val/CLASS/*, a folder with train.csv "
+    "and val.csv, or TRAIN.csv,VAL.csv"
+)
 PER_CLASS_LINES = 50  # more classes (ImageNet's 1000) are listed in --json only
 
 
 def _add_weights_source(parser: argparse.ArgumentParser) -> None:
-    """``--checkpoint`` of this project, or ``--pretrained`` released weights (with ``--model``)."""
+    """``--checkpoint`` of this project, or ``--pretrained`` released weights (with ``--model``
+    and ``--drop-background``, which are about released weights only)."""
+    declared = config_fields()
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a .pt file or a run directory (its best.pt)")
-    add_pretrained_arguments(source)
+    source.add_argument(
+        "--pretrained",
+        metavar=declared["pretrained"].metadata["metavar"],
+        help=declared["pretrained"].metadata["help"],
+    )
+    parser.add_argument(
+        "--drop-background",
+        action="store_true",
+        help=declared["drop_background"].metadata["help"] + " (with --pretrained)",
+    )
     parser.add_argument(
         "--model",
         help="with --pretrained: the registered name to load into (default: inferred from the file)",
@@ -87,15 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--ema", action="store_true", help="evaluate the moving average of the weights"
     )
-    parser.add_argument(
-        "--out",
-        type=output_path,
-        help="the confusion-matrix PNG (default: CHECKPOINT's folder/NAME.confusion.png; "
-        "with --pretrained: ./WEIGHTS_NAME.confusion.png)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="replace an existing confusion-matrix PNG"
-    )
+    add_plot_argument(parser, "the confusion matrix", "NAME.confusion.png")
     add_json_argument(parser)
     parser.set_defaults(handler=run_eval)
 
@@ -114,33 +118,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(parser)
     parser.set_defaults(handler=run_predict)
 
-    parser = subparsers.add_parser(
-        "teacher-outputs", help="a teacher's logits for the un-augmented training images, once"
-    )
-    parser.add_argument("--data", help=DATA_HELP + " (default fashion-mnist)")
-    add_config_arguments(
-        parser,
-        ("teacher", "teacher_weights", "resolution", "in_channels", "limit_train", "workers"),
-        DEFAULTS,
-    )
-    add_teacher_outputs_arguments(parser, run_teacher_outputs)
-
 
 def run_train(args: argparse.Namespace) -> int:
-    settings = config_arguments(args)
-    try:
-        if args.resume:
-            summary = resume(args.resume, **settings)
-        elif not args.out:
-            raise ValueError("give --out RUN_DIR (a new folder), or --resume RUN_DIR")
-        else:
-            summary = (train_qat if args.qat else train)(force=args.force, **settings)
-    except FloatingPointError as error:
-        print(f"mobilenets train: {error}", file=sys.stderr)
-        return 1
-    if is_main_process():
-        emit(summary, args.json, format_summary)
-    return 0
+    return train_or_resume(
+        args,
+        start=train_qat if args.qat else train,
+        resume=resume,
+        settings=config_arguments(args),
+        text=format_summary,
+    )
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -162,12 +148,22 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _refuse_weights_flags(args: argparse.Namespace) -> None:
+    """``--model`` and ``--drop-background`` describe released weights; a checkpoint of this
+    project rebuilds its own model."""
+    if args.checkpoint and (args.model or args.drop_background):
+        raise ValueError(
+            "--model and --drop-background go with --pretrained; --checkpoint rebuilds its own model"
+        )
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    _refuse_weights_flags(args)
     options = dict(
         limit=args.limit_val,
         batch_size=args.batch_size,
         workers=args.workers,
-        plot=args.out,
+        plot=args.plot,
         force=args.force,
     )
     if args.checkpoint:
@@ -175,30 +171,25 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         if not args.data:
             raise ValueError(
-                "--pretrained needs --data: a folder with the weights' classes (e.g. ImageNet's val/, one folder per synset)"
+                "--pretrained needs --data: a folder with the weights' classes (e.g. ImageNet's "
+                "val/, one folder per synset)"
             )
         if args.ema:
             raise ValueError(
                 "--ema is for checkpoints of this project; released weights have no moving average"
             )
         result = evaluate_pretrained(
-            _pretrained_model(args), args.data, weights=args.pretrained, **options
+            model_from_args(args)[0].eval(), args.data, weights=args.pretrained, **options
         )
     emit(result, args.json, format_evaluation)
     return 0
 
 
-def _pretrained_model(args: argparse.Namespace) -> Any:
-    """The model ``--pretrained`` (and ``--model``) describe, in eval mode."""
-    if args.model:
-        return create_model(args.model, **pretrained_overrides(args)).eval()
-    return model_from_weights(args.pretrained, drop_background=args.drop_background).eval()
-
-
 def format_evaluation(result: dict[str, Any]) -> str:
     source = result.get("checkpoint") or result["weights"]
     lines = [
-        f"{source} on {result['data']} ({result['images']} images): top-1 {result['top1']:.2%}, top-5 {result['top5']:.2%}, loss {result['loss']:.4f}"
+        f"{source} on {result['data']} ({result['images']} images): top-1 {result['top1']:.2%}, "
+        f"top-5 {result['top5']:.2%}, loss {result['loss']:.4f}"
     ]
     if len(result["per_class"]) > PER_CLASS_LINES:
         lines.append(f"  per-class accuracy of the {len(result['per_class'])} classes: --json")
@@ -211,7 +202,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
     if result.get("published"):
         published = result["published"]
         lines.append(
-            f"  published for {published['weights']}: top-1 {published['top1']}%, top-5 {published['top5']}% ({published['source']})"
+            f"  published for {published['weights']}: top-1 {published['top1']}%, top-5 "
+            f"{published['top5']}% ({published['source']})"
         )
     if "confusion_png" in result:
         lines.append(f"confusion matrix: {result['confusion_png']}")
@@ -219,10 +211,11 @@ def format_evaluation(result: dict[str, Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    _refuse_weights_flags(args)
     if args.checkpoint:
         results = predict(args.checkpoint, args.images, top_k=args.top_k, ema=args.ema)
     else:
-        results = predict_pretrained(_pretrained_model(args), args.images, top_k=args.top_k)
+        results = predict_pretrained(model_from_args(args)[0].eval(), args.images, top_k=args.top_k)
     emit(
         results,
         args.json,
@@ -230,19 +223,6 @@ def run_predict(args: argparse.Namespace) -> int:
             f"{row['image']}: "
             + ", ".join(f"{top['class']} {top['probability']:.1%}" for top in row["top"])
             for row in rows
-        ),
-    )
-    return 0
-
-
-def run_teacher_outputs(args: argparse.Namespace) -> int:
-    config = train_config(**{**config_arguments(args), "out": "."}).validate().resolved()
-    result = teacher_outputs(config, args.out, batch_size=args.batch_size, force=args.force)
-    emit(
-        result,
-        args.json,
-        lambda r: (
-            f"{r['images']} teacher outputs ({r['num_classes']} classes) of {r['teacher']} on {r['data']}: {r['out']}"
         ),
     )
     return 0

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..cost import PARAMETERS_COUNTED, parameter_count
 from ..models import RESOLUTION, MobileNetV1, list_models, model_defaults
 from ..weights.fetch import file_sha256
 from ..weights.hf import push_to_hub
@@ -20,6 +21,8 @@ from .common import add_json_argument, emit, number, output_path
 
 SOURCE_FORMATS = ("keras", "tf-slim", "tflite", "timm", "safetensors", "torch")
 TARGETS = ("pt", "safetensors", "folder")
+
+AREA = "models and cost"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -106,7 +109,8 @@ def _how_to_load(result: dict[str, Any]) -> str:
         if key in config
     )
     lines = [
-        f"wrote {out} ({name}, {result['num_classes']} classes, {result['params']:,} parameters)"
+        f"wrote {out} ({name}, {result['num_classes']} classes, "
+        f"{result['params']:,} parameters ({PARAMETERS_COUNTED}))"
     ]
     if result["to"] == "folder":
         lines.append(
@@ -133,9 +137,8 @@ def run_convert(args: argparse.Namespace) -> int:
         drop_background=args.drop_background,
         resolution=args.resolution,
     )
-    load_checkpoint_into(
-        MobileNetV1(**checkpoint["config"]), checkpoint
-    )  # every tensor fits, before writing
+    # Every tensor fits, before writing.
+    model = load_checkpoint_into(MobileNetV1(**checkpoint["config"]), checkpoint)
     target = _target(args)
     if target == "folder":
         path = save_pretrained(checkpoint, args.out, force=args.force)
@@ -143,7 +146,8 @@ def run_convert(args: argparse.Namespace) -> int:
     else:
         if (target == "safetensors") != (Path(args.out).suffix.lower() == ".safetensors"):
             raise ValueError(
-                f"--to {target} writes a {'.safetensors' if target == 'safetensors' else '.pt'} file; got --out {args.out}"
+                f"--to {target} writes a {'.safetensors' if target == 'safetensors' else '.pt'} "
+                f"file; got --out {args.out}"
             )
         path = save_checkpoint(checkpoint, args.out, force=args.force)
         digest = file_sha256(path)
@@ -156,11 +160,7 @@ def run_convert(args: argparse.Namespace) -> int:
         num_classes=config["num_classes"],
         label_offset=checkpoint["pretrained_cfg"].get("label_offset", 0),
         weights=checkpoint["pretrained_cfg"].get("weights"),
-        params=sum(
-            tensor.numel()
-            for key, tensor in checkpoint["model"].items()
-            if not key.endswith("num_batches_tracked")
-        ),
+        params=parameter_count(model),
         config=config,
     )
     emit(result, args.json, _how_to_load)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..debug import native_stderr_hidden
 from ..extras import require
 from ..files import atomic_output, refuse_existing
 from ..messages import first_line
@@ -41,10 +42,13 @@ def _check(format: str) -> None:
 
 
 def _quiet() -> contextlib.ExitStack:
-    """Silences the converters' deprecation and tracing warnings, which are not the user's."""
+    """Silences the converters' and runtimes' deprecation and tracing warnings and their native
+    stderr lines (ExecuTorch's cpuinfo), which are not the user's (MOBILENETS_DEBUG=1 shows the
+    native ones)."""
     stack = contextlib.ExitStack()
     stack.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore")
+    stack.enter_context(native_stderr_hidden())
     return stack
 
 
@@ -184,7 +188,8 @@ def _executorch_method(
 
         _unsafe_reset_threadpool(threads)
     try:
-        method = Runtime.get().load_program(Path(path)).load_method("forward")
+        with _quiet():
+            method = Runtime.get().load_program(Path(path)).load_method("forward")
     except Exception as error:  # ExecuTorch raises RuntimeError/ValueError by error code
         raise ValueError(
             f"{path} is not a loadable ExecuTorch program: {first_line(error)}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from ..data.coco import coco_split, collate_detection, detection_transforms, open_coco
 from ..extras import require
@@ -122,20 +122,25 @@ def evaluate(
     data: str | os.PathLike[str],
     *,
     split: str = "val",
+    limit: int | None = None,
     batch_size: int = 16,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """COCO mAP of a checkpoint's detector on every image of ``split`` of a COCO-layout folder."""
+    """COCO mAP of a checkpoint's detector on the images of ``split`` of a COCO-layout folder
+    (the first ``limit`` of them; default all), scored on those images only."""
     model, _ = load(checkpoint)
     images = open_coco(
         *coco_split(data, split), detection_transforms(None, False), skip_empty=False
     )
-    loader = DataLoader(images.dataset, batch_size=batch_size, collate_fn=collate_detection)
+    dataset = images.dataset
+    if limit is not None and limit < len(dataset):
+        dataset = Subset(dataset, range(limit))
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_detection)
     return {
         "checkpoint": str(checkpoint),
         "data": str(data),
         "split": split,
-        "images": len(images.dataset),
+        "images": len(dataset),
         **evaluate_detector(model, loader, images.coco, progress=progress),
     }
 

@@ -11,8 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..cost import count_cost
-from ..files import refuse_existing
-from ..train.checkpoint import beside, checkpoint_file, load_checkpoint, model_from_checkpoint
+from ..train.checkpoint import checkpoint_file, load_checkpoint, model_from_checkpoint, plot_file
 from ..train.config import TrainConfig
 from ..train.data import load_data
 from .attributes import load_attribute_data
@@ -71,10 +70,10 @@ def evaluate_attributes(
     """Mean AP and every attribute's AP against the labels of the validation split, the chance
     level (each attribute's frequency: the AP of scores that ignore the image) and Table 12's row.
     With ``draw``, the APs beside their chance levels are also drawn to the PNG ``plot``
-    (default: beside the checkpoint, ``best.attributes.png``), refused before evaluating if it
-    exists and not ``force``; the result's "plot" names it."""
+    (default: its own ``best.attributes.png`` beside the checkpoint; see ``plot_file``); the
+    result's "plot" names it."""
     if draw:
-        plot = refuse_existing(plot or beside(path, ".attributes.png"), force=force)
+        plot, force = plot_file(plot, path, ".attributes.png", force=force)
     model, checkpoint = load(path, "attributes", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     attributes = load_attribute_data(config)
@@ -126,9 +125,9 @@ def evaluate_embedding(
     """Verification on all pairs of the first ``limit`` validation images (same identity = same
     class): the true-accept rate at a false-accept rate of ``far``, the best-threshold accuracy
     on balanced pairs, and Table 14's row. With ``draw``, the ROC is also drawn to the PNG ``plot``
-    (default: beside the checkpoint, ``best.roc.png``; refused as for ``evaluate_attributes``)."""
+    (default: its own ``best.roc.png`` beside the checkpoint; see ``plot_file``)."""
     if draw:
-        plot = refuse_existing(plot or beside(path, ".roc.png"), force=force)
+        plot, force = plot_file(plot, path, ".roc.png", force=force)
     model, checkpoint = load(path, "embedding", ema=ema)
     config = _eval_config(checkpoint, data, limit)
     bundle = load_data(config, mean=checkpoint["task"]["mean"], std=checkpoint["task"]["std"])

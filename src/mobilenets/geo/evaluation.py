@@ -16,10 +16,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.images import late_failure_count
-from ..files import refuse_existing
 from ..progress import progress_bar
 from ..train.batches import to_device
-from ..train.checkpoint import beside, load_checkpoint, model_from_checkpoint
+from ..train.checkpoint import load_checkpoint, model_from_checkpoint, plot_file
 from ..train.config import TrainConfig
 from .cells import CellPartition
 from .data import NORMALIZATION, GeoImages, geo_transform, read_split
@@ -132,12 +131,10 @@ def evaluate(
 ) -> dict[str, Any]:
     """Table 11's five shares (and the cell top-1, median error) of a checkpoint on ``split`` of
     ``data`` (default: the data it was trained on), each beside the paper's PlaNet MobileNet.
-    With ``draw``, the share within d km is also drawn over d to the PNG ``plot`` (default:
-    beside the checkpoint, ``best.geo.png``; refused, before evaluating, if it exists and not
-    ``force``)."""
+    With ``draw``, the share within d km is also drawn over d to the PNG ``plot`` (default: its
+    own ``best.geo.png`` beside the checkpoint; see ``plot_file``)."""
     if draw:
-        plot = plot or beside(checkpoint, ".geo.png")
-        refuse_existing(plot, force=force)
+        plot, force = plot_file(plot, checkpoint, ".geo.png", force=force)
     geo = load(checkpoint)
     data = str(data or geo.about.get("data") or geo.config.data)
     photos = read_split(data, split, limit=limit)

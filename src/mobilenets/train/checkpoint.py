@@ -20,6 +20,7 @@ from typing import Any
 
 from torch import nn
 
+from ..files import refuse_existing
 from ..messages import first_line
 from ..models import builder_name, rebuild
 from ..pt_files import load_pt
@@ -38,6 +39,22 @@ def beside(checkpoint: str | os.PathLike[str], suffix: str) -> Path:
     """A file next to the checkpoint a path names, for its default plot: ``run/best.pt`` with
     ".geo.png" -> ``run/best.geo.png``."""
     return checkpoint_file(checkpoint).with_suffix(suffix)
+
+
+def plot_file(
+    plot: str | os.PathLike[str] | None,
+    checkpoint: str | os.PathLike[str],
+    suffix: str,
+    *,
+    force: bool = False,
+) -> tuple[Path, bool]:
+    """Where an evaluation of ``checkpoint`` draws, and whether it may replace what is there:
+    ``plot`` when given (an existing file refused unless ``force``, before the work), else its
+    own side file beside the checkpoint (``run/best.geo.png``), replaced freely: a read-only
+    command never refuses because of its own output."""
+    if plot is None:
+        return beside(checkpoint, suffix), True
+    return refuse_existing(plot, force=force), force
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
