@@ -197,10 +197,49 @@ def test_eval_pretrained_tflite(tmp_path, capsys) -> None:
         str(FLOAT),
         "--data",
         str(val),
-        "--out",
+        "--plot",
         str(tmp_path / "m.png"),
     )
     assert (result["images"], result["top1"]) == (1, 1.0)
+
+
+def test_export_report_takes_a_weights_file_and_refuses_what_it_cannot_use(capsys) -> None:
+    """export-report builds the model a file describes; it needs exactly one source and, for a
+    file, an --out of its own (one line, exit 2, before any export)."""
+    for arguments, message in (
+        ([], "one of --checkpoint RUN or --pretrained FILE"),
+        (["--pretrained", str(FLOAT)], "--pretrained needs --out"),
+        (["--pretrained", "best", "--out", "x"], "does not take"),
+    ):
+        assert main(["export-report", "--data", "fashion-mnist", *arguments]) == 2
+        error = capsys.readouterr().err
+        assert message in error and len(error.strip().splitlines()) == 1, error
+
+
+@pytest.mark.slow  # every runtime's export of a 224 px network: minutes on 2 cores
+def test_export_report_of_a_tflite_file(tmp_path, capsys) -> None:
+    """The cat photo in ImageNet's Egyptian-cat folder: every float runtime puts it there
+    (the file's background output accounted for), every row agrees with PyTorch on it."""
+    val = tmp_path / "val"
+    for index in range(1000):
+        (val / f"n{index:08d}").mkdir(parents=True)
+    photos()[PHOTOS.index("chelsea.png")].save(val / f"n{EGYPTIAN_CAT - 1:08d}" / "cat.png")
+    arguments = ["--data", str(val), "--images", "1", "--calibration-data", str(val)]
+    out = tmp_path / "report"
+    report = run_json(
+        capsys,
+        "export-report",
+        "--pretrained",
+        str(FLOAT),
+        *arguments,
+        "--runs",
+        "2",
+        "--out",
+        str(out),
+    )
+    rows = [row for row in report["rows"] if "skipped" not in row]
+    assert rows and all(row["top1_agreement"] == 1.0 for row in rows)
+    assert all(row["top1"] == 100.0 for row in rows if row["precision"] == "fp32")
 
 
 def hostile_files(tmp_path: Path) -> dict[str, Path]:

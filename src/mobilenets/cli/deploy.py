@@ -30,9 +30,12 @@ from ..files import cache_dir, refuse_existing
 from ..ranges import POSITIVE, count
 from ..train.checkpoint import checkpoint_file
 from ..train.config import BATCH_SIZE
+from ..weights import model_from_weights
 from .common import (
+    PRETRAINED_CHOICES,
     add_json_argument,
     add_model_arguments,
+    add_pretrained_arguments,
     emit,
     model_from_args,
     model_knobs,
@@ -152,7 +155,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export-report",
         help="one model through every runtime and precision here: size, latency, top-1, agreement, SNR",
     )
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint file or run folder")
+    parser.add_argument("--checkpoint", help="a checkpoint file or run folder")
+    add_pretrained_arguments(parser)
     parser.add_argument(
         "--data",
         required=True,
@@ -394,10 +398,27 @@ def format_selection(result: dict) -> str:
 
 
 def run_export_report(args: argparse.Namespace) -> int:
-    model = load_model(args.checkpoint)
-    out = Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(".export")
+    if bool(args.checkpoint) == bool(args.pretrained):
+        raise ValueError("export-report needs one of --checkpoint RUN or --pretrained FILE")
+    if args.pretrained and not args.out:
+        raise ValueError("--pretrained needs --out: the folder for the report's files")
+    if args.checkpoint:
+        model = load_model(args.checkpoint)
+        out = (
+            Path(args.out) if args.out else checkpoint_file(args.checkpoint).with_suffix(".export")
+        )
+    else:
+        if args.pretrained in PRETRAINED_CHOICES:
+            raise ValueError(
+                f"export-report --pretrained takes weights (a file, folder or release name); "
+                f"{args.pretrained!r} chooses weights for a --model, which export-report does not take"
+            )
+        model = model_from_weights(args.pretrained, drop_background=args.drop_background)
+        out = Path(args.out)
     refuse_existing(out, force=args.force)  # before minutes of exports
     images, labels = labeled_inputs(model, args.data, args.images)
+    # Weights with a background output (TF-slim's 1001 classes) put class k at output k + 1.
+    labels = labels + model.pretrained_cfg.get("label_offset", 0)
     calibration = real_inputs(
         model, args.calibration_data or args.data, args.calibration_images, train=True
     )
