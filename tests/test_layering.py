@@ -14,7 +14,7 @@ import mobilenets
 
 PACKAGE = Path(mobilenets.__file__).parent
 # Leaf modules every floor may use: argument ranges, atomic files, optional extras, .pt reading,
-# regular-file checks, one-line messages, downloads, progress, the machine's description, plots.
+# regular-file checks, one-line messages, MOBILENETS_DEBUG, downloads, progress, the machine's description, plots.
 LEAVES = {
     "ranges",
     "files",
@@ -22,6 +22,7 @@ LEAVES = {
     "pt_files",
     "regular_files",
     "messages",
+    "debug",
     "download",
     "progress",
     "machine",
