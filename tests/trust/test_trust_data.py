@@ -123,7 +123,7 @@ def evaluate(folder: Path, data: str) -> list[str]:
         tiny_weights(folder),
         "--data",
         data,
-        "--out",
+        "--plot",
         str(folder / "confusion.png"),
         "--json",
     ]

@@ -159,16 +159,21 @@ def hub_download(
 
 
 def _remove_incomplete(repo_id: str, *, since: float) -> None:
-    """Drops the partial blobs a failed download of ``repo_id`` left since ``since``: a failed
-    download caches nothing (another process's older partial file is left alone)."""
+    """Drops the partial blobs and the empty snapshot folders a failed download of ``repo_id``
+    left since ``since``: a failed download caches nothing (another process's older partial
+    file is left alone)."""
     from huggingface_hub import constants
     from huggingface_hub.file_download import repo_folder_name
 
-    blobs = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
-    for partial in (blobs / "blobs").glob("*.incomplete"):
+    repo = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
+    for partial in (repo / "blobs").glob("*.incomplete"):
         with contextlib.suppress(OSError):
             if partial.stat().st_mtime >= since - 1:
                 partial.unlink()
+    for snapshot in (repo / "snapshots").glob("*"):
+        with contextlib.suppress(OSError):  # rmdir refuses a folder that holds a file
+            if snapshot.stat().st_mtime >= since - 1:
+                snapshot.rmdir()
 
 
 def hub_folder(repo_id: str, *, revision: str | None = None) -> Path:
