@@ -16,11 +16,31 @@ from mobilenets.machine import OtherLoad, cpu_flags, native_bf16
     platform.machine() not in ("x86_64", "AMD64"),
     reason="torch's CPU feature checks below are x86's",
 )
-def test_native_bf16_agrees_with_torch() -> None:
+def test_native_bf16_agrees_with_torch(monkeypatch) -> None:
+    # torch's checks read the CPU, not the ISA cap CI sets for its AVX2 rerun.
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     assert ("avx2" in cpu_flags()) == torch.cpu._is_avx2_supported()
     assert native_bf16() == (
         torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     )
+
+
+def test_an_isa_cap_below_bf16_means_no_native_bf16(monkeypatch) -> None:
+    monkeypatch.setattr(machine, "_all_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    for cap, native in [
+        ("AVX2", False),
+        ("avx512_core", False),
+        ("AVX512_CORE_VNNI", False),
+        ("AVX512_CORE_BF16", True),
+        ("AVX512_CORE_AMX", True),
+        ("ALL", True),
+    ]:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert native_bf16() is native, cap
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
+    assert not native_bf16()
 
 
 def test_other_load_is_busy_time_less_our_own_over_wall_time(monkeypatch) -> None:

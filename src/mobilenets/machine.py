@@ -60,9 +60,21 @@ def cpu_flags() -> list[str]:
     return [flag for flag in KERNEL_FLAGS if flag in present]
 
 
+def isa_cap() -> str | None:
+    """The instruction-set ceiling set for oneDNN (``ONEDNN_MAX_CPU_ISA``, or its older name
+    ``DNNL_MAX_CPU_ISA``), upper-cased; None when none is set. PyTorch's and OpenVINO's
+    kernels stay below it, whatever the CPU lists."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return None if not cap or cap.upper() in ("ALL", "DEFAULT") else cap.upper()
+
+
 def native_bf16() -> bool:
     """Whether the CPU computes bf16 in hardware (x86 AVX-512 BF16 or AMX, Arm's BF16), the
-    only CPUs on which bf16 autocast can train faster than fp32."""
+    only CPUs on which bf16 autocast can train faster than fp32; False when an ISA cap below
+    AVX-512 BF16 (e.g. ``ONEDNN_MAX_CPU_ISA=AVX2``) leaves the kernels to emulate bf16."""
+    cap = isa_cap()
+    if cap is not None and not any(name in cap for name in ("BF16", "AMX", "FP16", "AVX10")):
+        return False
     return bool(_all_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
 
 

@@ -21,9 +21,13 @@ FORMATS = ("executorch", "tflite")
 # difference measured 1e-5. Bound: 1e-4 of the largest logit.
 FLOAT_RELATIVE_TOLERANCE = 1e-4
 # int8 (per-channel weights, per-tensor activations, 64 calibration images) on a model of ~72%
-# top-1: measured 98% top-1 agreement with float on 200 test images and 24 dB SNR.
+# top-1: measured 97.5-99.5% top-1 agreement with float on 200 test images. The SNR is set by
+# the model, not by the kernels exporting it (the same checkpoint gives the same SNR under AVX2
+# and AVX-512): one epoch trained under AVX2 or AVX-512, bf16 or fp32, gave models whose
+# largest logits (11-30) and per-tensor activation ranges differ, and 14.2-28.2 dB. Floor
+# 10 dB: errors under a third of the logits' RMS; a wrong scale or zero-point gives < 3 dB.
 INT8_MIN_AGREEMENT = 0.95
-INT8_MIN_SNR_DB = 18.0
+INT8_MIN_SNR_DB = 10.0
 VERIFY_IMAGES = 200
 
 

@@ -16,10 +16,13 @@ import torch
 
 from mobilenets.cli import main
 from mobilenets.deploy import load_model, real_inputs, runner, select_model
-from mobilenets.machine import KERNEL_FLAGS, OtherLoad, cpu_flags
+from mobilenets.machine import KERNEL_FLAGS, OtherLoad, cpu_flags, native_bf16
 
 # OpenVINO f32 against PyTorch: 1e-4 of the largest logit (measured ~1e-6).
 FLOAT_RELATIVE_TOLERANCE = 1e-4
+# OpenVINO bf16, where the CPU computes it within the ISA cap: 0.6-2.1% of the largest logit
+# measured on models trained under AVX2 and AVX-512 kernels; bound 5%.
+BF16_RELATIVE_TOLERANCE = 0.05
 # OpenVINO running the ONNX Runtime int8 (QDQ) file, calibrated on 64 images: top-1 agreement
 # with float on 200 real test images (measured 0.98-1.0).
 INT8_MIN_AGREEMENT = 0.95
@@ -41,10 +44,14 @@ def check_openvino_against_pytorch(checkpoint: str) -> None:
     with runner(model, "openvino", threads=1) as run:
         float_diff = np.abs(run(images) - expected).max()
     assert float_diff <= FLOAT_RELATIVE_TOLERANCE * np.abs(expected).max()
-    if "avx512_bf16" in _proc_flags() or "amx_bf16" in _proc_flags():
-        # What OpenVINO would do unasked on this CPU: bf16, visibly further from PyTorch.
+    if native_bf16():
+        # What OpenVINO would do unasked on this CPU: bf16, visibly further from PyTorch, yet
+        # within what bf16's 8-bit significand allows through 28 layers.
         with runner(model, "openvino", threads=1, precision="bf16") as run:
-            assert np.abs(run(images) - expected).max() > 10 * float_diff
+            bf16_outputs = run(images)
+        bf16_diff = np.abs(bf16_outputs - expected).max()
+        assert 10 * float_diff < bf16_diff <= BF16_RELATIVE_TOLERANCE * np.abs(expected).max()
+        assert (bf16_outputs.argmax(1) == expected.argmax(1)).mean() >= INT8_MIN_AGREEMENT
     calibration = real_inputs(model, "fashion-mnist", 64, train=True)
     with runner(model, "openvino-int8", threads=1, calibration=calibration) as run:
         agreement = (run(images).argmax(1) == expected.argmax(1)).mean()

@@ -52,6 +52,12 @@ def compile_openvino(
     request = compiled.create_infer_request()
 
     def run(batch: torch.Tensor) -> np.ndarray:
-        return request.infer([batch.numpy()])[0]
+        outputs = request.infer([batch.numpy()])[0]
+        # Seen with bf16 under ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 BF16 CPU: no rows, no error.
+        if len(outputs) != len(batch):
+            raise RuntimeError(
+                f"OpenVINO ({precision}) returned {len(outputs)} rows for a batch of {len(batch)}"
+            )
+        return outputs
 
     return run
