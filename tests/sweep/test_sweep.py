@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from mobilenets import count_cost, mobilenet_v1
 from mobilenets.sweep import FIELDS, best_within_latency, mark_pareto_front, trial_grid, trial_name
@@ -58,9 +59,15 @@ def _command(*args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def environment():
     """The sweeps' environment: one OpenMP thread, and a short temporary folder of their own
-    (Ray's files go there, and a killed sweep cannot remove them itself), removed afterwards."""
+    (Ray's files go there, and a killed sweep cannot remove them itself; the key sealing the
+    Tune files too), removed afterwards."""
     temporary = tempfile.mkdtemp(prefix="t", dir="/tmp")  # short: Ray's socket paths live inside
-    yield {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": temporary}
+    yield {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TMPDIR": temporary,
+        "XDG_CONFIG_HOME": temporary,
+    }
     shutil.rmtree(temporary, ignore_errors=True)
 
 
@@ -226,3 +233,87 @@ def test_user_mistakes_are_one_line_with_exit_2(tmp_path, capsys):
         f"mobilenets sweep: error: nothing to resume in {out} (no sweep.json and tune/ from an earlier sweep)",
     ]
     assert not (tmp_path / "sweep").exists()
+
+
+def test_resumed_sweep_is_sealed_by_this_users_key(resumed, environment, monkeypatch):
+    from mobilenets.sweep.seal import check_seal
+
+    out, *_ = resumed
+    monkeypatch.setenv("XDG_CONFIG_HOME", environment["XDG_CONFIG_HOME"])
+    check_seal(out, "tune")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(out / "elsewhere"))  # another user's key: none
+    with pytest.raises(ValueError, match="not signed by this user's key"):
+        check_seal(out, "tune")
+
+
+class _Hostile:
+    """Unpickling it writes the file it names: what a hostile tuner.pkl could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_resume_refuses_tune_files_no_sweep_of_this_user_wrote(tmp_path, monkeypatch, capsys):
+    import pickle
+
+    from mobilenets.cli import main
+    from mobilenets.sweep.seal import SEAL, Sealer
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    out, marker = tmp_path / "sweep", tmp_path / "ran"
+    (out / "tune").mkdir(parents=True)
+    (out / "sweep.json").write_text('{"trials": [], "settings": {"epochs": 1}}')
+    (out / "tune" / "tuner.pkl").write_bytes(pickle.dumps(_Hostile(marker)))
+    resume = ["sweep", "--resume", "--out", str(out)]
+    assert main(resume) == 2  # no seal
+    Sealer(out, "tune").update()  # as a sweep of this user's would have sealed it
+    record = json.loads((out / SEAL).read_text())
+    (out / "tune" / "tuner.pkl").write_bytes(pickle.dumps(_Hostile(marker)) + b" ")
+    assert main(resume) == 2  # a file changed after the seal
+    (out / "tune" / "experiment_state-x.json").write_text("{}")
+    record["versions"]["tuner.pkl"].append("0" * 64)  # a record edited by hand
+    (out / SEAL).write_text(json.dumps(record))
+    assert main(resume) == 2
+    errors = capsys.readouterr().err.splitlines()
+    refusal = (
+        f"mobilenets sweep: error: refusing to resume {out}: its Ray Tune files (tune/), "
+        "which Tune unpickles, are not ones this user's sweeps wrote"
+    )
+    assert errors == [
+        f"{refusal} (no valid {SEAL}); start it again with --force",
+        f"{refusal} (tuner.pkl differs from the record); start it again with --force",
+        f"{refusal} ({SEAL} is not signed by this user's key); start it again with --force",
+    ]
+    assert not marker.exists()
+
+
+def test_resources_nothing_could_give_are_refused_up_front(tmp_path, capsys):
+    import socket
+
+    from mobilenets.cli import main
+
+    with socket.socket() as unused:  # a port nothing listens on once closed
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    out = tmp_path / "sweep"
+    sweep = ["sweep", "--out", str(out), "--alphas", "0.25", "--resolutions", "32"]
+    assert main([*sweep, "--address", f"127.0.0.1:{port}"]) == 2
+    assert main([*sweep, "--address", "nowhere"]) == 2
+    assert main([*sweep, "--cpus-per-trial", "100000"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0].startswith(
+        f"mobilenets sweep: error: no Ray cluster answers at 127.0.0.1:{port} ("
+    )
+    assert errors[1:] == [
+        "mobilenets sweep: error: --address takes HOST:PORT, ray://HOST:PORT or auto; got 'nowhere'",
+        f"mobilenets sweep: error: --cpus-per-trial 100000 is more than this machine's {os.cpu_count()} CPUs",
+    ]
+    if not torch.cuda.is_available():
+        assert main([*sweep, "--gpus-per-trial", "1"]) == 2
+        assert capsys.readouterr().err == (
+            "mobilenets sweep: error: --gpus-per-trial 1 is more than this machine's 0 CUDA GPUs\n"
+        )
+    assert not out.exists()

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -58,6 +59,33 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
+def check_resources(cpus_per_trial: float, gpus_per_trial: float, address: str | None) -> None:
+    """ValueError, before Ray starts, for what would leave Tune waiting forever: a local sweep
+    asking each trial for more CPUs or GPUs than this machine has, or a cluster address where
+    nothing answers within 5 s."""
+    if address is None:
+        if cpus_per_trial > (os.cpu_count() or 1):
+            raise ValueError(
+                f"--cpus-per-trial {cpus_per_trial:g} is more than this machine's {os.cpu_count()} CPUs"
+            )
+        if gpus_per_trial > torch.cuda.device_count():
+            raise ValueError(
+                f"--gpus-per-trial {gpus_per_trial:g} is more than this machine's "
+                f"{torch.cuda.device_count()} CUDA GPUs"
+            )
+        return
+    if address == "auto":  # Ray's own lookup of a cluster started on this machine
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--address takes HOST:PORT, ray://HOST:PORT or auto; got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise ValueError(f"no Ray cluster answers at {address} ({reason})") from None
+
+
 def run_sweep(
     out: str | os.PathLike[str],
     trials: list[dict[str, Any]] | None = None,
@@ -85,10 +113,14 @@ def run_sweep(
     the GPUs from a trial that asked for none)."""
     tune = require("ray.tune", "sweep", "mobilenets sweep")
     from .progress import Progress
+    from .seal import Sealer, check_seal
 
     check_runtime(runtime)
+    check_resources(cpus_per_trial, gpus_per_trial, address)
     out = Path(out).resolve()
     spec = _spec(out, trials, settings, resume=resume, force=force)
+    if resume:
+        check_seal(out, EXPERIMENT)
     trials_dir, epochs = str(out / "trials"), spec["settings"]["epochs"]
     trainable = tune.with_resources(train_trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
     # Ctrl-C stops the sweep as a kill does (the trials' checkpoints stay, `--resume` finishes
@@ -121,11 +153,12 @@ def run_sweep(
                     name=EXPERIMENT,
                     storage_path=str(out),
                     verbose=0,
-                    callbacks=[Progress(trials_dir, epochs)],
+                    callbacks=[Progress(trials_dir, epochs), Sealer(out, EXPERIMENT)],
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
             )
         grid = tuner.fit()
+        Sealer(out, EXPERIMENT).update()  # Tune's last save, after its experiment-end callbacks
     errors = {trial_name(result.config["trial"]) for result in grid if result.error is not None}
     rows = [
         trial_row(
