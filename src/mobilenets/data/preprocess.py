@@ -19,7 +19,7 @@ def transform_from_config(pretrained_cfg: Mapping[str, Any]) -> transforms.Compo
     weights, whose mean = std = 0.5)."""
     channels, height, width = pretrained_cfg["input_size"]
     crop_pct = pretrained_cfg.get("crop_pct", 1.0)
-    if not 0 < crop_pct <= 1:
+    if isinstance(crop_pct, bool) or not isinstance(crop_pct, int | float) or not 0 < crop_pct <= 1:
         raise ValueError(f"crop_pct must be in (0, 1]; got {crop_pct!r}")
     interpolation = InterpolationMode(pretrained_cfg.get("interpolation", "bilinear"))
     steps: list[Any] = [

@@ -27,6 +27,7 @@ from ..models.compatible import check_compatible
 from ..models.features import FeatureMobileNet
 from ..models.mobilenet_v1 import MobileNetV1
 from ..pt_files import load_pt, save_pt
+from .described import check_described
 from .fetch import fetch, is_url
 from .finite import check_finite
 from .google import (
@@ -234,6 +235,7 @@ def read_weights(
         checkpoint["config"].setdefault("head_features", 0)  # files written before the head option
     else:
         checkpoint = _read_google(path, format, resolution)
+    check_described(checkpoint, path)
     check_finite(checkpoint["model"], path)
     if release is not None:  # provenance, as timm's pretrained_cfg carries it
         checkpoint["pretrained_cfg"].update(weights=release.name, license=release.license)
