@@ -1,8 +1,8 @@
 """Writing files so that nothing a user made is lost: refuse to overwrite without ``force``;
-write to a temporary beside the target (named ``.NAME.tmp-*``), fsync, then rename over it, so a
-crash leaves the old file or the new one, never half of one; swap folders whole; lock a folder
-while a process works in it (filelock: POSIX and Windows). Outputs get the user's umask. A leaf
-module: every layer may use it."""
+write to a temporary beside the target (``.NAME.tmp-PID-*``, which the next writer removes once
+process PID has ended), fsync, then rename over it, so a crash leaves the old file or the new
+one, never half of one; swap folders whole; lock a folder while a process works in it (filelock:
+POSIX and Windows). Outputs get the user's umask. A leaf module: every layer may use it."""
 
 from __future__ import annotations
 
@@ -47,16 +47,35 @@ def refuse_existing(path: str | os.PathLike[str], *, force: bool = False) -> Pat
     return target
 
 
-def _temporary_prefix(target: Path) -> str:
-    return f".{target.name}.tmp-"
+def _temporary_prefix(target: Path, pid: int | None = None) -> str:
+    """``.NAME.tmp-PID-``: the writer's process id, so that a later writer knows the leftovers
+    of a killed one from a temporary still being written."""
+    return f".{target.name}.tmp-{'' if pid is None else f'{pid}-'}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (on Windows, where os.kill would end it, always assumed)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def remove_temporaries(path: str | os.PathLike[str]) -> None:
     """Removes what interrupted writes of ``path`` left beside it (a SIGKILL skips every
-    clean-up). Only where no other process writes ``path`` at the same time."""
+    clean-up): temporaries whose writer's process has ended (or which name none, from before
+    names carried it); another process's temporary still being written stays."""
     target = Path(path)
-    for stale in target.parent.glob(glob.escape(_temporary_prefix(target)) + "*"):
-        _remove(stale)
+    prefix = _temporary_prefix(target)
+    for stale in target.parent.glob(glob.escape(prefix) + "*"):
+        writer = stale.name[len(prefix) :].split("-", 1)[0]
+        if not (writer.isdigit() and _alive(int(writer))):
+            _remove(stale)
 
 
 def _remove(path: Path) -> None:
@@ -102,8 +121,11 @@ def atomic_output(
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a file name")
     _make_parent(target)
+    remove_temporaries(target)
     handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=_temporary_prefix(target), suffix=suffix or target.suffix
+        dir=target.parent,
+        prefix=_temporary_prefix(target, os.getpid()),
+        suffix=suffix or target.suffix,
     )
     temporary_path = Path(temporary)
     try:
@@ -130,7 +152,9 @@ def atomic_directory(path: str | os.PathLike[str], *, force: bool = False) -> It
         raise FileExistsError(f"{target} exists; use --force to replace it")
     _make_parent(target)
     remove_temporaries(target)
-    staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), dir=target.parent))
+    staging = Path(
+        tempfile.mkdtemp(prefix=_temporary_prefix(target, os.getpid()), dir=target.parent)
+    )
     try:
         os.chmod(staging, user_mode(directory=True))
         yield staging
