@@ -54,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="RUN_DIR",
         help="the sweep folder: trials/, tune/, results.json, pareto.png",
     )
-    add_run_arguments(parser, "sweep folder", "; only your own: Ray Tune pickles its state")
+    add_run_arguments(
+        parser, "sweep folder", "; only folders your sweeps sealed: Ray Tune pickles its state"
+    )
     group = parser.add_argument_group("grid")
     group.add_argument(
         "--alphas",
