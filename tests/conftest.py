@@ -1,5 +1,22 @@
+import getpass
+import os
+import tempfile
+
 import pytest
 import torch
+
+# Inductor's cache does not tell a kernel built under one ATEN_CPU_CAPABILITY from another's: one
+# cached by a native run crashed a run capped at avx2 (SystemError "tuple args required"). Runs
+# under a cap get a cache of their own (subprocesses inherit it).
+_capped = [os.environ.get(name) for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")]
+if any(_capped):
+    os.environ.setdefault(
+        "TORCHINDUCTOR_CACHE_DIR",
+        os.path.join(
+            tempfile.gettempdir(),
+            f"torchinductor_{getpass.getuser()}_" + "_".join(value or "-" for value in _capped),
+        ),
+    )
 
 
 @pytest.fixture(autouse=True)

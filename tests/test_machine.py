@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mobilenets import machine
-from mobilenets.machine import OtherLoad, cpu_flags, native_bf16
+from mobilenets.machine import OtherLoad, cpu_flags, has_vnni, native_bf16
 
 
 @pytest.mark.skipif(
@@ -41,6 +41,19 @@ def test_an_isa_cap_below_bf16_means_no_native_bf16(monkeypatch) -> None:
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
     assert not native_bf16()
+
+
+def test_an_isa_cap_below_vnni_means_saturating_int8(monkeypatch) -> None:
+    monkeypatch.setattr(machine, "_all_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
+    for cap, vnni in [
+        ("AVX2", False),
+        ("AVX512_CORE", False),
+        ("AVX512_CORE_VNNI", True),
+        ("AVX512_CORE_BF16", True),
+        ("DEFAULT", True),
+    ]:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert has_vnni() is vnni, cap
 
 
 def test_other_load_is_busy_time_less_our_own_over_wall_time(monkeypatch) -> None:
