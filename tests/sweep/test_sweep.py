@@ -267,7 +267,7 @@ def test_resume_refuses_tune_files_no_sweep_of_this_user_wrote(tmp_path, monkeyp
     (out / "tune").mkdir(parents=True)
     (out / "sweep.json").write_text('{"trials": [], "settings": {"epochs": 1}}')
     (out / "tune" / "tuner.pkl").write_bytes(pickle.dumps(_Hostile(marker)))
-    resume = ["sweep", "--resume", "--out", str(out)]
+    resume = ["sweep", "--resume", str(out)]
     assert main(resume) == 2  # no seal
     Sealer(out, "tune").update()  # as a sweep of this user's would have sealed it
     record = json.loads((out / SEAL).read_text())
