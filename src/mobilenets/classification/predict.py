@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..data.classification import build_transforms
 from ..data.preprocess import transform_from_config
+from ..data.transforms import evaluation_transform
 from ..train.predict import predict_images
 from .evaluation import load
 
@@ -36,14 +36,7 @@ def classifier(
     ``predict_images`` needs, loaded once (``predict`` and the web page share it)."""
     model, checkpoint = load(path, ema=ema)
     about = checkpoint["task"]
-    transform = build_transforms(
-        checkpoint["model_config"]["resolution"],
-        False,
-        in_channels=about["in_channels"],
-        mean=about["mean"],
-        std=about["std"],
-        crop_pct=about.get("crop_pct", 0.875),
-    )
+    transform = evaluation_transform(checkpoint["model_config"]["resolution"], about)
     return model, transform, about["classes"]
 
 

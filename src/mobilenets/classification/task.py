@@ -90,15 +90,7 @@ class ClassificationTask(Task):
         return {key: metrics[key] for key in ("top1", "top5", "loss")}
 
     def state(self) -> dict[str, Any]:
-        bundle = self.bundle
-        return {
-            "classes": list(bundle.classes),
-            "mean": list(bundle.mean),
-            "std": list(bundle.std),
-            "in_channels": bundle.in_channels,
-            "crop_pct": bundle.crop_pct,
-            "data": self.data,
-        }
+        return {**self.bundle.about(), "data": self.data}
 
     def summary(self) -> dict[str, Any]:
         return {"skipped_files": self.bundle.skipped_files, "num_classes": self.bundle.num_classes}

@@ -53,6 +53,17 @@ class DataBundle:
     # The training images' evaluation transform (no crop or flip), of the kind `train` takes.
     plain_train_transform: Any = None
 
+    def about(self) -> dict[str, Any]:
+        """What a checkpoint records of its data so that predict and evaluation rebuild the
+        evaluation transform and name the classes (``evaluation_transform``)."""
+        return {
+            "classes": list(self.classes),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "in_channels": self.in_channels,
+            "crop_pct": self.crop_pct,
+        }
+
     @property
     def skipped_files(self) -> int:
         """How many unreadable image files were left out (summary.json's ``skipped_files``): at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from PIL import Image
@@ -26,6 +27,18 @@ class ConvertMode:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mode={self.mode!r})"
+
+
+def evaluation_transform(resolution: int, about: dict[str, Any]) -> v2.Compose:
+    """The evaluation transform a checkpoint's data record (``DataBundle.about``) describes."""
+    return build_transforms(
+        resolution,
+        False,
+        in_channels=about["in_channels"],
+        mean=about["mean"],
+        std=about["std"],
+        crop_pct=about.get("crop_pct", 0.875),
+    )
 
 
 def build_transforms(

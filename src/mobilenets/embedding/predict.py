@@ -11,7 +11,7 @@ from PIL import Image
 from torch import nn
 
 from ..data.images import read_image
-from ..data.transforms import build_transforms
+from ..data.transforms import evaluation_transform
 from .evaluation import load
 
 
@@ -33,13 +33,5 @@ def embedder(
 ) -> tuple[nn.Module, Callable[[Image.Image], torch.Tensor]]:
     """An embedding checkpoint's network and its evaluation transform, loaded once."""
     model, checkpoint = load(path, "embedding", ema=ema)
-    about = checkpoint["task"]
-    transform = build_transforms(
-        checkpoint["model_config"]["resolution"],
-        False,
-        in_channels=about["in_channels"],
-        mean=about["mean"],
-        std=about["std"],
-        crop_pct=about["crop_pct"],
-    )
+    transform = evaluation_transform(checkpoint["model_config"]["resolution"], checkpoint["task"])
     return model, transform

@@ -159,13 +159,8 @@ class EmbeddingTask(_Distilled):
         return {key: rates[key] for key in ("tar", "accuracy", "threshold")}
 
     def state(self) -> dict[str, Any]:
-        bundle = self.bundle
         return {
-            "classes": list(bundle.classes),
-            "mean": list(bundle.mean),
-            "std": list(bundle.std),
-            "in_channels": bundle.in_channels,
-            "crop_pct": bundle.crop_pct,
+            **self.bundle.about(),
             "data": self.config.data,
             "embedding_dim": self.embedding_dim,
             "teacher": self.config.teacher or self.config.teacher_outputs,
