@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import errno
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -238,3 +239,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, force: bool = 
 
 def atomic_write_json(path: str | os.PathLike[str], value: Any, *, force: bool = True) -> None:
     atomic_write_text(path, json.dumps(value, indent=2) + "\n", force=force)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file, read a megabyte at a time: what downloads and seals check."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

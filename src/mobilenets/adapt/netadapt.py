@@ -24,7 +24,7 @@ from ..classification.training import fit
 from ..cost import count_cost
 from ..deploy.checkpoint import load_model
 from ..deploy.latency import benchmark, check_runtime
-from ..files import atomic_write_json, folder_lock
+from ..files import LOCK_FILE, atomic_write_json, folder_lock
 from ..models import MobileNetV1
 from ..train.checkpoint import checkpoint_file, load_checkpoint
 from ..train.config import TrainConfig
@@ -79,19 +79,9 @@ def adapt(
     out = Path(out)
     if front is not None:
         uniform_front(front)  # a folder that is not a sweep's is refused before any work
-    if resume:
-        state = read_json(out / RESULTS)
-        if (target_ms, steps) != (state["target_ms"], state["max_steps"]):
-            saved = (
-                f"{state['target_ms']:g} ms"
-                if state["target_ms"] is not None
-                else f"{state['max_steps']} steps"
-            )
-            raise ValueError(f"{out} adapts for {saved}: resume it with that goal")
-    else:
+    if not resume:
         state = _new_state(
             checkpoint,
-            out,
             runtime=runtime,
             target_ms=target_ms,
             max_steps=steps,
@@ -102,14 +92,41 @@ def adapt(
             settings=settings or {},
             threads=threads or torch.get_num_threads(),
             accept_contention=accept_contention,
-            force=force,
         )
+        if _holds_files(out) and not force:
+            raise FileExistsError(
+                f"{out} is not empty: resume it (--resume) or start over (--force)"
+            )
     out.mkdir(parents=True, exist_ok=True)
+    # Cleaning, reading and writing the folder all happen under its lock: a second adapt
+    # (--force or --resume) on the same folder is refused instead of wiping a run in progress.
     with folder_lock(out):
+        if resume:
+            state = read_json(out / RESULTS)
+            if (target_ms, steps) != (state["target_ms"], state["max_steps"]):
+                saved = (
+                    f"{state['target_ms']:g} ms"
+                    if state["target_ms"] is not None
+                    else f"{state['max_steps']} steps"
+                )
+                raise ValueError(f"{out} adapts for {saved}: resume it with that goal")
+        else:
+            for name in ("steps", "final", RESULTS, "adapt.png"):
+                target = out / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
         return _Adaptation(state, out, log).run(front)
 
 
-def _new_state(checkpoint: str | Path, out: Path, **options: Any) -> dict[str, Any]:
+def _holds_files(out: Path) -> bool:
+    """Whether ``out`` holds anything but the lock file a finished run leaves."""
+    return out.is_dir() and any(path.name != LOCK_FILE for path in out.iterdir())
+
+
+def _new_state(checkpoint: str | Path, **options: Any) -> dict[str, Any]:
+    """The state a new adaptation starts from, its options checked before anything is written."""
     check_runtime(options["runtime"])
     start = checkpoint_file(checkpoint)
     if not start.is_file():
@@ -118,18 +135,6 @@ def _new_state(checkpoint: str | Path, out: Path, **options: Any) -> dict[str, A
         raise ValueError("give a latency target (target_ms) or a number of steps, not both")
     if not 0 < options["reduction"] < 1:
         raise ValueError(f"reduction must be a fraction in (0, 1); got {options['reduction']!r}")
-    if out.exists() and any(out.iterdir()):
-        if not options.pop("force"):
-            raise FileExistsError(
-                f"{out} is not empty: resume it (--resume) or start over (--force)"
-            )
-        for name in ("steps", "final", RESULTS, "adapt.png"):
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    options.pop("force", None)
     return {"checkpoint": str(start), **options, "steps": [], "final": None}
 
 

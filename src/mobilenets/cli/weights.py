@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..cost import PARAMETERS_COUNTED, parameter_count
+from ..files import file_sha256
 from ..models import RESOLUTION, MobileNetV1, list_models, model_defaults
-from ..weights.fetch import file_sha256
 from ..weights.hf import push_to_hub
 from ..weights.pretrained import (
     load_checkpoint_into,

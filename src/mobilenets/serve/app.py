@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..data.images import UnreadableImage
-from ..messages import first_line
+from ..messages import first_line, printable
 from .models import Catalog, ModelEntry
 from .results import read_results
 
@@ -194,8 +194,7 @@ async def _saved(
 
 
 def _shown_name(upload: UploadFile) -> str:
-    name = Path(upload.filename or "the upload").name
-    return "".join(char for char in name if char.isprintable())[:120] or "the upload"
+    return printable(Path(upload.filename or "").name, limit=120) or "the upload"
 
 
 def _predict(

@@ -22,7 +22,6 @@ from ..train.checkpoint import checkpoint_file, load_checkpoint
 from ..train.predict import predict_images
 from ..weights.pretrained import detect_format
 
-KINDS = ("classification", "detection", "embedding", "geo")
 # Loaded networks kept in memory at once: the least recently used one goes first.
 CACHED_MODELS = 4
 

@@ -30,7 +30,6 @@ FIELDS = (
     "on_pareto_front",
     "status",
 )
-STATUSES = ("finished", "stopped early", "error")
 
 
 def trial_row(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..extras import require
-from ..files import atomic_write_bytes, atomic_write_json
+from ..files import atomic_write_bytes, atomic_write_json, file_sha256
 
 tune = require("ray.tune", "sweep", "mobilenets sweep")
 
@@ -58,14 +58,6 @@ def sealed_files(folder: Path) -> dict[str, Path]:
     return {path.relative_to(folder).as_posix(): path for path in found}
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _mac(key: bytes, versions: dict[str, list[str]]) -> str:
     text = json.dumps(versions, sort_keys=True).encode()
     return hmac.new(key, text, hashlib.sha256).hexdigest()
@@ -97,7 +89,7 @@ class Sealer(tune.Callback):
                     stamp = (stat.st_size, stat.st_mtime_ns)
                     if self.seen.get(str(path)) == stamp:
                         continue
-                    digest = _digest(path)
+                    digest = file_sha256(path)
                 except FileNotFoundError:  # replaced by Tune meanwhile: the next update sees it
                     continue
                 self.seen[str(path)] = stamp
@@ -136,5 +128,5 @@ def check_seal(out: str | os.PathLike[str], experiment: str) -> None:
     if key is None or not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(key, versions)):
         raise ValueError(refusal.format(f"{SEAL} is not signed by this user's key"))
     for name, path in sealed_files(out / experiment).items():
-        if _digest(path) not in versions.get(name, ()):
+        if file_sha256(path) not in versions.get(name, ()):
             raise ValueError(refusal.format(f"{name} differs from the record"))

@@ -1,4 +1,5 @@
-"""Checkpoints: loading, rebuilding the model and refusing mismatches (``check_compatible``).
+"""Checkpoints: loading and rebuilding the model (mismatches are refused by
+``models.compatible.check_compatible``).
 
 A checkpoint is a ``torch.save`` dict: "model" (state_dict), "model_factory" (a registered
 builder's "module:qualname") and "model_config" (its keyword arguments) so the network can be

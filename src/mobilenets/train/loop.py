@@ -192,9 +192,8 @@ class _Run:
         self.device = dist.device
         self.channels_last = config.channels_last
 
-        seed_everything(
-            derive_seed(config.seed, 0xC0FFEE)
-        )  # the same initial weights on every rank
+        # The same initial weights on every rank.
+        seed_everything(derive_seed(config.seed, 0xC0FFEE))
         train_set, val_set = self.task.build_datasets(config)
         self.model, self.model_factory = self._build_model(model, model_factory)
         self.autocast, fp16 = self._precision()
@@ -242,9 +241,8 @@ class _Run:
         if not self.locked:
             self._lock_run_dir()
         if self.dist.is_main:
-            for (
-                name
-            ) in RUN_FILES:  # last.pt first: a kill midway leaves no run to resume, not a mixed one
+            # last.pt first: a kill midway leaves no run to resume, not a mixed one.
+            for name in RUN_FILES:
                 (self.run_dir / name).unlink(missing_ok=True)
 
     @staticmethod
@@ -393,15 +391,19 @@ class _Run:
             self._restore(self.checkpoint)
         if config.cpu_speedups and self.device.type == "cpu":
             swap_in(model, channels_last=self.channels_last, compiling=config.compile)
-        if config.compile:
-            model.compile()
-        self.train_model = (
-            DistributedDataParallel(
-                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+        try:
+            if config.compile:
+                model.compile()
+            self.train_model = (
+                DistributedDataParallel(
+                    model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                )
+                if self.dist.enabled
+                else model
             )
-            if self.dist.enabled
-            else model
-        )
+        except BaseException:
+            swap_out(model)  # run() never starts: the caller's model leaves plain all the same
+            raise
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(checkpoint["optimizer"])

@@ -10,7 +10,6 @@ error page is never cached nor recorded).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from ..download import check_scheme, download
-from ..files import atomic_write_text, cache_dir
+from ..files import atomic_write_text, cache_dir, file_sha256
 from ..messages import printable
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -54,14 +53,6 @@ def _safe(part: str) -> str:
     if part in ("", ".", ".."):
         return "%2E" * len(part) or "%"
     return quote(part, safe="")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _expected_hash(url: str, sha256: str | None) -> str | None:

@@ -19,10 +19,9 @@ from typing import Any
 import torch
 
 from ..extras import require
-from ..files import atomic_directory, atomic_output
+from ..files import atomic_directory, atomic_output, file_sha256
 from ..messages import first_line
 from ..regular_files import check_regular_file
-from .fetch import file_sha256
 from .hub_http import HubGaveUp, bounded_hub_requests
 
 WEIGHTS_FILE = "model.safetensors"

@@ -27,6 +27,7 @@ from ..models.compatible import check_compatible
 from ..models.features import FeatureMobileNet
 from ..models.mobilenet_v1 import MobileNetV1
 from ..pt_files import load_pt, save_pt
+from ..regular_files import check_regular_file
 from .described import check_described
 from .fetch import fetch, is_url
 from .finite import check_finite
@@ -113,6 +114,7 @@ def _local_path(source: Source, sha256: str | None) -> Path:
     path = Path(source)
     if not path.exists() and not Path(f"{path}.index").is_file():
         raise FileNotFoundError(f"no such weights file: {path}")
+    check_regular_file(path, "weights")  # a pipe would hang every reader below
     return path
 
 
@@ -417,9 +419,8 @@ def _pretrained_source(name: str, config: dict[str, Any], pretrained: Source | b
         release = get_release(str(pretrained))
     else:
         return pretrained
-    if (
-        release.format == "keras"
-    ):  # Keras's files are fetched by URL, the _no_top one without classifier
+    # Keras's files are fetched by URL, the _no_top one without the classifier.
+    if release.format == "keras":
         return release.urls[0 if include_top else 1]
     return release.name
 
