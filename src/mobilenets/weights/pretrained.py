@@ -343,8 +343,7 @@ def load_checkpoint_into(model: nn.Module, checkpoint: dict[str, Any]) -> nn.Mod
         asked="the model",
         hint=_hint(weights, wanted),
     )
-    state = checkpoint["model"]
-    check_finite(state, "pretrained weights")
+    state = checkpoint["model"]  # read_weights has checked its values and shapes
     if model.config["num_classes"] == 0:
         state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
     expected = model.state_dict()
