@@ -21,7 +21,8 @@ SIZE = 10**6
 
 class PosingAsTheHub(BaseHTTPRequestHandler):
     """``busy/...``: 503 with an hour's Retry-After; ``stall/...``: the Hub's HEAD answer,
-    then a GET that sends 4 KB of its announced 1 MB and says nothing more."""
+    then a GET that sends 4 KB of its announced 1 MB and says nothing more; ``escape/...``: a
+    whole file whose ETag (the name the client stores it under) climbs out of the cache."""
 
     protocol_version = "HTTP/1.1"
 
@@ -35,12 +36,15 @@ class PosingAsTheHub(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        escape = self.path.lstrip("/").startswith("escape/")
         self.send_response(200)
         self.send_header("X-Repo-Commit", "0" * 40)
-        self.send_header("ETag", '"' + "a" * 64 + '"')
+        self.send_header("ETag", '"../../../escaped"' if escape else '"' + "a" * 64 + '"')
         self.send_header("Content-Length", str(SIZE))
         self.end_headers()
-        if body:
+        if body and escape:
+            self.wfile.write(b"\0" * SIZE)
+        elif body:
             self.wfile.write(b"\0" * 4096)
             self.wfile.flush()
             STOP.wait(300)
@@ -69,6 +73,7 @@ def endpoint() -> Iterator[str]:
     [
         ("busy/mobilenet", "answered 503 Service Unavailable (Retry-After: 3600 s)"),
         ("stall/mobilenet", "stopped sending and the transfer did not resume within 30 s"),
+        ("escape/mobilenet", "answered an ETag that is not a file name"),
     ],
 )
 def test_hub_server_errors_and_stalls_end_in_one_line(
@@ -99,3 +104,4 @@ def test_hub_server_errors_and_stalls_end_in_one_line(
     assert not out.exists()
     # The client's own records (refs/main, CACHEDIR.TAG) may stay; no bytes of the file.
     assert not list(cache.rglob("blobs/*")) and not list(cache.rglob("snapshots/*"))
+    assert {path.name for path in tmp_path.iterdir()} <= {"hub"}  # nothing beside the cache
