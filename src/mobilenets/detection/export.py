@@ -17,6 +17,8 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.ssd import SSD
 from torchvision.ops import clip_boxes_to_image
 
+from ..files import atomic_output
+
 OPSET = 18
 
 
@@ -70,21 +72,17 @@ def decoded_ssd(model: nn.Module) -> DecodedSSD:
 
 def export_onnx(model: SSD, path: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Writes ``DecodedSSD(model)`` as ONNX (dynamic batch); refuses to overwrite without force."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; use --force to replace it")
     module = decoded_ssd(model)
     example = torch.rand(1, 3, *module.size)
-    partial = path.with_name(f".{path.name}.partial")
-    torch.onnx.export(
-        module,
-        (example,),
-        str(partial),
-        input_names=["images"],
-        output_names=["boxes", "scores"],
-        dynamic_axes={"images": {0: "batch"}, "boxes": {0: "batch"}, "scores": {0: "batch"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
-    os.replace(partial, path)
-    return path
+    with atomic_output(path, force=force) as temporary:
+        torch.onnx.export(
+            module,
+            (example,),
+            str(temporary),
+            input_names=["images"],
+            output_names=["boxes", "scores"],
+            dynamic_axes={"images": {0: "batch"}, "boxes": {0: "batch"}, "scores": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return Path(path)
