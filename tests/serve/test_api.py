@@ -127,6 +127,35 @@ def test_chart_points_from_sweep_and_report_files(tiny_fashion_checkpoint, tmp_p
     assert [m["source"] for m in models] == ["results"]
 
 
+def test_chart_points_from_an_adapt_folder(tiny_fashion_checkpoint, tmp_path) -> None:
+    """adapt's results.json (its steps, then the final fine-tune) as written by
+    mobilenets.adapt: every step with a top-1 is a point; the final one loads."""
+    from fastapi.testclient import TestClient
+
+    adapt = tmp_path / "adapt"
+    (adapt / "final").mkdir(parents=True)
+    (adapt / "final" / "best.pt").write_bytes(tiny_fashion_checkpoint.read_bytes())
+    step = {"channels": [8] * 14, "predicted_ms": 0.3, "mult_adds": 1, "params": 1}
+    state = {
+        "steps": [
+            {**step, "step": 0, "latency_ms": 0.4, "top1": 0.7, "checkpoint": None},
+            {**step, "step": 1, "latency_ms": 0.3, "top1": None, "checkpoint": None},
+        ],
+        "final": {
+            **step,
+            "step": "final",
+            "latency_ms": 0.3,
+            "top1": 0.72,
+            "checkpoint": str(adapt / "final" / "best.pt"),
+        },
+    }
+    (adapt / "results.json").write_text(json.dumps(state))
+    with TestClient(create_app(Catalog([], releases=False), [adapt])) as client:
+        (series,) = client.get("/api/results").json()["series"]
+    names = [(point["name"], point["model"]) for point in series["points"]]
+    assert names == [("adapt step 0", None), ("adapt step final", "0")]
+
+
 def test_a_results_folder_without_results_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="no results.json"):
         create_app(Catalog([], releases=False), [tmp_path])

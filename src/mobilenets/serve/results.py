@@ -18,7 +18,7 @@ RESULT_FILES = ("results.json", "report.json", "adapt/results.json")
 LATENCY_KEYS = ("latency_ms", "median_ms", "measured_latency_ms", "measured_ms")
 ACCURACY_KEYS = ("top1", "accuracy", "val_top1")
 NAME_KEYS = ("trial", "name", "label", "model")
-ROW_LISTS = ("trials", "rows", "results", "candidates", "points")
+ROW_LISTS = ("trials", "rows", "steps", "results", "candidates", "points")
 
 
 def _first(row: dict[str, Any], keys: Sequence[str]) -> Any:
@@ -29,15 +29,19 @@ def _rows(document: Any) -> list[dict[str, Any]]:
     if isinstance(document, list):
         return [row for row in document if isinstance(row, dict)]
     if isinstance(document, dict):
+        # adapt's results.json: its steps, then the fine-tuned final widths.
+        final = [document["final"]] if isinstance(document.get("final"), dict) else []
         for key in ROW_LISTS:
             if isinstance(document.get(key), list):
-                return _rows(document[key])
+                return _rows(document[key]) + final
     return []
 
 
 def _name(row: dict[str, Any], index: int) -> str:
     if "runtime" in row and "precision" in row:
         return f"{row['runtime']} {row['precision']}"
+    if "step" in row and "channels" in row:
+        return f"adapt step {row['step']}"
     name = _first(row, NAME_KEYS)
     return str(name) if name is not None else f"row {index + 1}"
 
